@@ -1,0 +1,126 @@
+/**
+ * The certificate authority, spoken to over ACME (RFC 8555) through acme-client.
+ *
+ * Each method is one protocol step, so the renewal workflow reads in protocol order. Errors are
+ * wrapped in AcmeError with the CA's problem detail; nothing here ever sees a domain key (the CSR
+ * is all the CA gets).
+ */
+
+import acme from 'acme-client';
+
+/** An HTTP-01 challenge to answer: publish `keyAuthorization` at /.well-known/acme-challenge/<token> on `name`. */
+export interface PendingChallenge {
+  name: string;
+  token: string;
+  keyAuthorization: string;
+  authorization: acme.Authorization;
+  challenge: acme.Authorization['challenges'][number];
+}
+
+/** A request to the CA that failed; `cause` keeps the original error. */
+export class AcmeError extends Error {
+  override readonly name = 'AcmeError';
+  constructor(operation: string, cause: unknown) {
+    super(`${operation}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+  }
+}
+
+export interface AcmeClientSettings {
+  directoryUrl: string;
+  accountKeyPem: string;
+  /** Per-request timeout; acme-client sets none by default, so a stalled CA would hang the run. */
+  requestTimeoutMs: number;
+  /** Polling of pending authorizations and orders. */
+  pollMinMs: number;
+  pollMaxMs: number;
+  pollAttempts: number;
+}
+
+/**
+ * Returns an acme-client Client with the transport settings this tool relies on: a request
+ * timeout, no axios-level retries (acme-client 5.4.0 resends the spent nonce on 429/5xx, which the
+ * CA rejects: upstream issue #103), and a generous bad-nonce retry (each retry takes the fresh
+ * nonce the CA sent with its rejection, RFC 8555 §6.5).
+ */
+export function createAcmeClient(settings: AcmeClientSettings): acme.Client {
+  acme.axios.defaults.timeout = settings.requestTimeoutMs;
+  (acme.axios.defaults as unknown as { acmeSettings: { retryMaxAttempts: number } }).acmeSettings.retryMaxAttempts = 0;
+  acme.setLogger(() => undefined);
+  const client = new acme.Client({
+    directoryUrl: settings.directoryUrl,
+    accountKey: settings.accountKeyPem,
+    backoffAttempts: settings.pollAttempts,
+    backoffMin: settings.pollMinMs,
+    backoffMax: settings.pollMaxMs,
+  });
+  (client as unknown as { http: { maxBadNonceRetries: number } }).http.maxBadNonceRetries = BAD_NONCE_RETRIES;
+  return client;
+}
+
+/** With Pebble rejecting half the nonces, 30 retries leave a 1 in 10^9 chance per request. */
+const BAD_NONCE_RETRIES = 30;
+
+export class AcmeIssuer {
+  constructor(private readonly client: acme.Client) {}
+
+  /** Finds or creates the account for the client's key (RFC 8555 §7.3); returns the account URL. */
+  async registerAccount(contactEmail: string | undefined): Promise<string> {
+    await this.step('registering account', () =>
+      this.client.createAccount({ termsOfServiceAgreed: true, ...(contactEmail ? { contact: [`mailto:${contactEmail}`] } : {}) }),
+    );
+    return this.client.getAccountUrl();
+  }
+
+  /** Places a new order for `names` (RFC 8555 §7.4). */
+  placeOrder(names: readonly string[]): Promise<acme.Order> {
+    return this.step('placing order', () => this.client.createOrder({ identifiers: names.map((value) => ({ type: 'dns', value })) }));
+  }
+
+  /**
+   * Returns the HTTP-01 challenges still to answer for the order's authorizations (RFC 8555 §7.5,
+   * §8.3); authorizations the CA already holds as valid need none.
+   */
+  async pendingChallenges(order: acme.Order): Promise<PendingChallenge[]> {
+    const authorizations = await this.step('fetching authorizations', () => this.client.getAuthorizations(order));
+    const pending: PendingChallenge[] = [];
+    for (const authorization of authorizations) {
+      if (authorization.status === 'valid') continue;
+      const name = authorization.identifier.value;
+      const challenge = authorization.challenges.find((candidate) => candidate.type === 'http-01');
+      if (!challenge) throw new AcmeError(`authorizing ${name}`, new Error('the CA offered no http-01 challenge'));
+      const keyAuthorization = await this.step(`authorizing ${name}`, () => this.client.getChallengeKeyAuthorization(challenge));
+      pending.push({ name, token: challenge.token, keyAuthorization, authorization, challenge });
+    }
+    return pending;
+  }
+
+  /** Tells the CA the challenge is ready (RFC 8555 §7.5.1) and waits until it validates the name. */
+  async answerChallenge(pending: PendingChallenge): Promise<void> {
+    await this.step(`validating ${pending.name}`, async () => {
+      const challenge = await this.client.completeChallenge(pending.challenge);
+      await this.client.waitForValidStatus(challenge);
+      await this.client.waitForValidStatus(pending.authorization);
+    });
+  }
+
+  /** Sends the CSR (RFC 8555 §7.4) and waits until the order is valid. */
+  finalize(order: acme.Order, csrPem: string): Promise<acme.Order> {
+    return this.step('finalizing order', async () => {
+      const finalized = await this.client.finalizeOrder(order, csrPem);
+      return this.client.waitForValidStatus(finalized);
+    });
+  }
+
+  /** Downloads the certificate chain, leaf first (RFC 8555 §7.4.2). */
+  downloadCertificate(order: acme.Order): Promise<string> {
+    return this.step('downloading certificate', () => this.client.getCertificate(order));
+  }
+
+  private async step<T>(operation: string, run: () => Promise<T>): Promise<T> {
+    try {
+      return await run();
+    } catch (error) {
+      throw new AcmeError(operation, error);
+    }
+  }
+}

@@ -1,0 +1,104 @@
+/**
+ * The one place that builds storage keys and host paths.
+ *
+ * Certificates bucket (private):
+ *   <domain>/                    folder marker: the domain is managed (what the S3 console's "create folder" makes)
+ *   <domain>/config.json         optional: names and key type
+ *   <domain>/domain.key          domain private key (PEM, PKCS#8)
+ *   <domain>/domain.csr          certificate signing request
+ *   <domain>/signed.crt          leaf certificate
+ *   <domain>/intermediate.pem    issuer chain (without the root)
+ *   <domain>/domain.crt          leaf + intermediate: what nginx serves
+ *   <domain>/status.json         commit point: written last, names the SHA-256 of each file above
+ *   <domain>/renew.lock          held while one run renews the domain
+ *
+ * Challenges bucket (anonymous read on the challenge prefix only):
+ *   .well-known/acme-challenge/<token>
+ *
+ * Web host:
+ *   <certsDir>/<domain>/domain.crt, domain.key
+ */
+
+import { domainNameProblem } from './domain-name.js';
+
+/** The file names kept in each domain folder of the certificates bucket. */
+export const DomainFile = {
+  config: 'config.json',
+  key: 'domain.key',
+  csr: 'domain.csr',
+  signed: 'signed.crt',
+  intermediate: 'intermediate.pem',
+  fullChain: 'domain.crt',
+  status: 'status.json',
+  lock: 'renew.lock',
+} as const;
+export type DomainFileName = (typeof DomainFile)[keyof typeof DomainFile];
+
+/** The prefix under which HTTP-01 challenge responses are published (RFC 8555 §8.3). */
+export const CHALLENGE_PREFIX = '.well-known/acme-challenge/';
+
+const TOKEN = /^[A-Za-z0-9_-]{1,256}$/;
+
+/** Returns the S3 key of `file` in the folder of `domain`. Throws on an invalid domain name. */
+export function domainObjectKey(domain: string, file: DomainFileName): string {
+  assertDomain(domain);
+  return `${domain}/${file}`;
+}
+
+/** Returns the S3 key of the folder marker of `domain`. */
+export function domainFolderKey(domain: string): string {
+  assertDomain(domain);
+  return `${domain}/`;
+}
+
+/**
+ * Splits a certificates-bucket key into its domain folder and file name. Returns null for keys
+ * outside any folder (top-level objects). The folder name is NOT validated here: callers report
+ * invalid folders instead of silently dropping them.
+ */
+export function parseObjectKey(key: string): { folder: string; file: string } | null {
+  const slash = key.indexOf('/');
+  if (slash <= 0) return null;
+  return { folder: key.slice(0, slash), file: key.slice(slash + 1) };
+}
+
+/** Returns true when `token` is a base64url ACME token (RFC 8555 §8.1), safe as a key and a URL path. */
+export function isChallengeToken(token: string): boolean {
+  return TOKEN.test(token);
+}
+
+/** Returns the challenges-bucket key for `token`. Throws on a token that is not base64url. */
+export function challengeObjectKey(token: string): string {
+  if (!isChallengeToken(token)) throw new Error(`challenge token is not base64url: "${token.slice(0, 40)}"`);
+  return `${CHALLENGE_PREFIX}${token}`;
+}
+
+/** Returns the URL at which a CA fetches the HTTP-01 response for `token` on `name` (RFC 8555 §8.3). */
+export function challengeUrl(name: string, token: string, port = 80): string {
+  const host = port === 80 ? name : `${name}:${port}`;
+  return `http://${host}/${challengeObjectKey(token)}`;
+}
+
+/** The files the sync agent installs for each domain on the web host. */
+export const HostFile = { fullChain: 'domain.crt', key: 'domain.key' } as const;
+export type HostFileName = (typeof HostFile)[keyof typeof HostFile];
+
+/** Returns the directory on the web host for `domain` under `certsDir`. Throws on an invalid domain. */
+export function hostDomainDir(certsDir: string, domain: string): string {
+  assertDomain(domain);
+  return `${trimSlash(certsDir)}/${domain}`;
+}
+
+/** Returns the path on the web host of `file` for `domain`. */
+export function hostFilePath(certsDir: string, domain: string, file: HostFileName): string {
+  return `${hostDomainDir(certsDir, domain)}/${file}`;
+}
+
+function trimSlash(dir: string): string {
+  return dir.length > 1 ? dir.replace(/\/+$/, '') : dir;
+}
+
+function assertDomain(domain: string): void {
+  const problem = domainNameProblem(domain);
+  if (problem) throw new Error(`invalid domain folder "${domain.slice(0, 80)}": ${problem}`);
+}

@@ -1,0 +1,86 @@
+/**
+ * The renewal decision: a pure function of the stored certificate, the configuration, the domain
+ * key, the time now and the time of the next scheduled run.
+ */
+
+import type { CertificateFacts } from './certificate.js';
+import { sameNames } from './domain-config.js';
+
+export interface RenewalInput {
+  /** Facts of the stored certificate, or null when there is none (or it cannot be read). */
+  certificate: Pick<CertificateFacts, 'names' | 'notBefore' | 'notAfter' | 'publicKeySha256'> | null;
+  /** Why the stored certificate cannot be trusted (tampered, broken chain, …), or null. */
+  problem: string | null;
+  /** The names the certificate must cover, as configured. */
+  names: readonly string[];
+  /** SHA-256 of the domain key's public key; null when there is no usable key yet. */
+  keySha256: string | null;
+  now: Date;
+  /** When the schedule next runs: a certificate must not enter its last third before then. */
+  nextRunAt: Date;
+  force: boolean;
+}
+
+export type RenewalDecision =
+  | { renew: true; reason: string }
+  | { renew: false; reason: string; renewAt: Date };
+
+/** The fraction of a certificate's lifetime after which it is renewed (the last third is kept spare). */
+export const RENEW_AFTER_FRACTION = 2 / 3;
+
+/**
+ * Returns whether to renew now, and why. A certificate is renewed when it is missing, untrustworthy,
+ * for other names or another key, outside its validity period, or when it would reach the last third
+ * of its lifetime before the next scheduled run: so a run that skips it leaves it a third of its
+ * lifetime after the next run, whatever the lifetime and the cadence.
+ */
+export function decideRenewal(input: RenewalInput): RenewalDecision {
+  const { certificate, now, nextRunAt } = input;
+  if (input.force) return { renew: true, reason: 'forced' };
+  if (!certificate) return { renew: true, reason: 'no certificate' };
+  if (input.keySha256 === null || certificate.publicKeySha256 !== input.keySha256) return { renew: true, reason: 'certificate does not match the domain key' };
+  if (!sameNames(certificate.names, input.names)) return { renew: true, reason: `names changed (certificate: ${certificate.names.join(' ')}; configured: ${[...input.names].sort().join(' ')})` };
+  if (now >= certificate.notAfter) return { renew: true, reason: `expired on ${certificate.notAfter.toISOString()}` };
+  if (now < certificate.notBefore) return { renew: true, reason: `not valid before ${certificate.notBefore.toISOString()}` };
+  if (input.problem) return { renew: true, reason: `stored certificate is not trustworthy: ${input.problem}` };
+  const renewAt = renewalPoint(certificate.notBefore, certificate.notAfter);
+  if (renewAt <= nextRunAt) return { renew: true, reason: `enters its last third (${renewAt.toISOString()}) before the next run (${nextRunAt.toISOString()})` };
+  return { renew: false, reason: `valid until ${certificate.notAfter.toISOString()}; renews after ${renewAt.toISOString()}`, renewAt };
+}
+
+/** Returns the moment a certificate enters the last third of its lifetime. */
+export function renewalPoint(notBefore: Date, notAfter: Date): Date {
+  const lifetime = notAfter.getTime() - notBefore.getTime();
+  return new Date(notBefore.getTime() + Math.floor(lifetime * RENEW_AFTER_FRACTION));
+}
+
+/**
+ * Returns a warning when a certificate valid until `notAfter` expires before the next run: its
+ * lifetime is shorter than the schedule's interval, and only a more frequent schedule can help.
+ */
+export function lapseWarning(notAfter: Date, nextRunAt: Date): string | null {
+  if (notAfter > nextRunAt) return null;
+  return `certificate expires ${notAfter.toISOString()}, before the next scheduled run ${nextRunAt.toISOString()}: schedule runs more often than the certificate lifetime`;
+}
+
+/**
+ * Returns why a newly issued certificate must not replace the stored one, or null when it may: a
+ * stored certificate that is still good (right key, right names, trustworthy, not expired) is
+ * never replaced by one that expires sooner.
+ */
+export function replacementProblem(args: {
+  stored: Pick<CertificateFacts, 'names' | 'notBefore' | 'notAfter' | 'publicKeySha256'> | null;
+  storedProblem: string | null;
+  issued: Pick<CertificateFacts, 'notAfter'>;
+  names: readonly string[];
+  keySha256: string;
+  now: Date;
+}): string | null {
+  const { stored } = args;
+  if (!stored || args.storedProblem) return null;
+  const storedIsGood = stored.publicKeySha256 === args.keySha256 && sameNames(stored.names, args.names) && args.now >= stored.notBefore && args.now < stored.notAfter;
+  if (storedIsGood && args.issued.notAfter < stored.notAfter) {
+    return `new certificate expires ${args.issued.notAfter.toISOString()}, before the stored one (${stored.notAfter.toISOString()})`;
+  }
+  return null;
+}

@@ -1,0 +1,77 @@
+/**
+ * `<domain>/status.json`: the commit point of a domain folder. Written last, it records the
+ * certificate's facts, the SHA-256 of every file written with it, and the last renewal attempt.
+ * A reader trusts a key and certificate only when their digests match the status.
+ */
+
+import type { CertificateFacts } from './certificate.js';
+import type { KeyType } from './domain-config.js';
+
+export interface LastAttempt {
+  at: string;
+  runId: string;
+  outcome: 'renewed' | 'failed';
+  step?: string;
+  reason?: string;
+}
+
+export interface DomainStatus {
+  domain: string;
+  names: string[];
+  keyType: KeyType | null;
+  serial: string | null;
+  issuer: string | null;
+  notBefore: string | null;
+  notAfter: string | null;
+  renewedAt: string | null;
+  /** SHA-256 of each stored file, by file name (`domain.crt`, `domain.key`, …). */
+  files: Record<string, string>;
+  lastAttempt: LastAttempt | null;
+}
+
+/** Returns the status of a freshly stored certificate. */
+export function issuedStatus(args: {
+  domain: string;
+  keyType: KeyType;
+  certificate: CertificateFacts;
+  files: Record<string, string>;
+  at: Date;
+  runId: string;
+}): DomainStatus {
+  const { certificate } = args;
+  return {
+    domain: args.domain,
+    names: certificate.names,
+    keyType: args.keyType,
+    serial: certificate.serial,
+    issuer: certificate.issuer,
+    notBefore: certificate.notBefore.toISOString(),
+    notAfter: certificate.notAfter.toISOString(),
+    renewedAt: args.at.toISOString(),
+    files: args.files,
+    lastAttempt: { at: args.at.toISOString(), runId: args.runId, outcome: 'renewed' },
+  };
+}
+
+/** Returns `previous` (or an empty status) with a failed attempt recorded; the certificate facts and digests are kept. */
+export function failedAttemptStatus(previous: DomainStatus | null, domain: string, attempt: { at: Date; runId: string; step: string; reason: string }): DomainStatus {
+  const base: DomainStatus = previous ?? { domain, names: [], keyType: null, serial: null, issuer: null, notBefore: null, notAfter: null, renewedAt: null, files: {}, lastAttempt: null };
+  return { ...base, lastAttempt: { at: attempt.at.toISOString(), runId: attempt.runId, outcome: 'failed', step: attempt.step, reason: attempt.reason } };
+}
+
+/** Returns the parsed status, or null for absent or unreadable text (an unreadable status is treated as none). */
+export function parseStatus(text: string | null): DomainStatus | null {
+  if (text === null) return null;
+  try {
+    const value = JSON.parse(text) as DomainStatus;
+    if (typeof value !== 'object' || value === null || typeof value.files !== 'object' || value.files === null) return null;
+    return value;
+  } catch {
+    return null;
+  }
+}
+
+/** Returns the status as stored: stable key order, one trailing newline. */
+export function formatStatus(status: DomainStatus): string {
+  return `${JSON.stringify(status, null, 2)}\n`;
+}

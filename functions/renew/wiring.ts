@@ -1,0 +1,50 @@
+/**
+ * Builds the renewal context from configuration and SDK clients: the only place adapters are
+ * constructed for the renew function.
+ */
+
+import { randomBytes } from 'node:crypto';
+import type { S3Client } from '@aws-sdk/client-s3';
+import type { SSMClient } from '@aws-sdk/client-ssm';
+import { AcmeIssuer, createAcmeClient } from '../adapters/acme-issuer.js';
+import { HttpPreflight } from '../adapters/http-preflight.js';
+import type { Logger } from '../adapters/json-logger.js';
+import { S3CertificateStore } from '../adapters/s3-certificate-store.js';
+import { S3ChallengeStore } from '../adapters/s3-challenge-store.js';
+import { SsmAccountKeyStore } from '../adapters/ssm-account-key.js';
+import { generateDomainKey } from '../core/keys.js';
+import { nextRunAfter } from '../core/schedule.js';
+import type { IssuerProvider, RenewalContext } from '../workflows/ports.js';
+import type { RenewConfig } from './config.js';
+
+/** Returns the context one run uses; the ACME account is loaded (or created) once, when a domain first needs it. */
+export function buildRenewalContext(config: RenewConfig, clients: { s3: S3Client; ssm: SSMClient }, log: Logger, runId: string): RenewalContext {
+  return {
+    store: new S3CertificateStore(clients.s3, config.certificatesBucket),
+    challenges: new S3ChallengeStore(clients.s3, config.challengesBucket),
+    issuer: accountIssuer(config, new SsmAccountKeyStore(clients.ssm, config.accountKeyParameter, config.accountKeyKmsKeyId), log),
+    preflight: new HttpPreflight(config.preflight),
+    log,
+    now: () => new Date(),
+    nextRunAt: (now) => nextRunAfter(config.schedule, now),
+    trustedRoots: config.trustedRoots,
+    runId,
+    lockTtlMs: config.lockTtlMs,
+    randomToken: () => randomBytes(24).toString('base64url'),
+  };
+}
+
+function accountIssuer(config: RenewConfig, accountKeys: SsmAccountKeyStore, log: Logger): IssuerProvider {
+  let issuer: Promise<AcmeIssuer> | undefined;
+  return () => {
+    issuer ??= (async () => {
+      const { keyPem, created } = await accountKeys.getOrCreate(() => generateDomainKey('ecdsa-p256'));
+      log('info', created ? 'created ACME account key' : 'loaded ACME account key', { step: 'account', parameter: accountKeys.parameterName });
+      const acmeIssuer = new AcmeIssuer(createAcmeClient({ directoryUrl: config.directoryUrl, accountKeyPem: keyPem, ...config.acme }));
+      const accountUrl = await acmeIssuer.registerAccount(config.contactEmail);
+      log('info', 'ACME account ready', { step: 'account', accountUrl });
+      return acmeIssuer;
+    })();
+    return issuer;
+  };
+}

@@ -1,0 +1,67 @@
+/**
+ * Reads a domain folder and judges what is in it: configuration, key, CSR, and whether the stored
+ * certificate can be trusted.
+ */
+
+import type { KeyObject } from 'node:crypto';
+import { describeCertificate, keySha256, parseCertificate, parsePrivateKey, sha256, splitCertificates, type CertificateFacts } from '../core/certificate.js';
+import { parseDomainConfig, type DomainConfig } from '../core/domain-config.js';
+import { keyTypeOf } from '../core/keys.js';
+import { DomainFile } from '../core/layout.js';
+import { parseStatus, type DomainStatus } from '../core/status.js';
+import { verifyCertificate } from '../core/verify.js';
+import type { StoredDomainFiles } from './ports.js';
+
+export interface LoadedDomain {
+  files: StoredDomainFiles;
+  config: DomainConfig;
+  status: DomainStatus | null;
+  /** The stored key when it is usable for the configured key type; null means a new key is needed. */
+  key: { pem: string; object: KeyObject; sha256: string } | null;
+  certificate: CertificateFacts | null;
+  /** Why the stored certificate is not trustworthy, or null. */
+  problem: string | null;
+}
+
+/** Returns the judged contents of a domain folder; throws an Error (naming the file) on a malformed config.json. */
+export function judgeDomain(domain: string, files: StoredDomainFiles, trustedRoots: readonly string[], now: Date): LoadedDomain {
+  const config = parseDomainConfig(domain, files.config);
+  const status = parseStatus(files.status);
+  const key = usableKey(files.key, config);
+  let certificate: CertificateFacts | null = null;
+  let problem: string | null = null;
+  if (files.fullChain !== null) {
+    const [leafPem] = splitCertificates(files.fullChain);
+    try {
+      certificate = leafPem ? describeCertificate(parseCertificate(leafPem)) : null;
+    } catch {
+      certificate = null;
+    }
+    problem = integrityProblem(files, status, key?.object ?? null, config, trustedRoots, now);
+  }
+  return { files, config, status, key, certificate, problem };
+}
+
+function usableKey(pem: string | null, config: DomainConfig): LoadedDomain['key'] {
+  if (pem === null) return null;
+  try {
+    const object = parsePrivateKey(pem);
+    if (keyTypeOf(object) !== config.keyType) return null;
+    return { pem, object, sha256: keySha256(object) };
+  } catch {
+    return null;
+  }
+}
+
+function integrityProblem(files: StoredDomainFiles, status: DomainStatus | null, key: KeyObject | null, config: DomainConfig, trustedRoots: readonly string[], now: Date): string | null {
+  const chain = files.fullChain as string;
+  const recorded = status?.files[DomainFile.fullChain];
+  if (recorded && recorded !== sha256(chain)) return `${DomainFile.fullChain} does not match the digest in ${DomainFile.status} (changed outside a renewal)`;
+  if (!key) return 'no usable domain key';
+  try {
+    verifyCertificate({ chainPem: chain, key, names: config.names, namesMatch: 'exact', trustedRoots, now });
+    return null;
+  } catch (error) {
+    return (error as Error).message;
+  }
+}

@@ -1,0 +1,90 @@
+/**
+ * One run of the renew function: find the domain folders, renew each one that is due with a
+ * bounded concurrency, and report every outcome. One domain's failure never stops the others.
+ */
+
+import { domainNameProblem, printable } from '../core/domain-name.js';
+import type { RenewRequest } from '../core/request.js';
+import { renewDomain, type DomainOutcome } from './renew-domain.js';
+import type { RenewalContext } from './ports.js';
+
+
+export interface InvalidFolder {
+  folder: string;
+  reason: string;
+}
+
+export interface RunReport {
+  runId: string;
+  startedAt: string;
+  finishedAt: string;
+  outcomes: DomainOutcome[];
+  invalidFolders: InvalidFolder[];
+  counts: { renewed: number; notDue: number; skipped: number; failed: number; invalidFolders: number };
+}
+
+/** A request naming domains the bucket does not hold: nothing is done. */
+export class UnknownDomainsError extends Error {
+  override readonly name = 'UnknownDomainsError';
+}
+
+/** Runs the renewal of every requested (or every) domain folder and returns the report; throws only when the bucket cannot be listed or the request names unknown domains. */
+export async function renewAll(request: RenewRequest, ctx: RenewalContext, concurrency: number): Promise<RunReport> {
+  const startedAt = ctx.now().toISOString();
+  ctx.log('info', 'listing domain folders', { step: 'list' });
+  const folders = await ctx.store.listFolders();
+
+  const invalidFolders: InvalidFolder[] = [];
+  const domains: string[] = [];
+  for (const folder of folders) {
+    const problem = domainNameProblem(folder);
+    if (problem) {
+      invalidFolders.push({ folder: printable(folder), reason: problem });
+      ctx.log('error', 'skipping folder that is not a valid domain name', { step: 'list', folder: printable(folder), reason: problem });
+    } else {
+      domains.push(folder);
+    }
+  }
+
+  const selected = request.domains ? selectRequested(request.domains, domains) : domains;
+  ctx.log('info', 'renewing domains', { step: 'list', count: selected.length, force: request.force === true });
+  const outcomes = await mapWithConcurrency(selected, concurrency, (domain) => renewDomain(domain, request.force === true, ctx));
+
+  const count = (outcome: DomainOutcome['outcome']) => outcomes.filter((item) => item.outcome === outcome).length;
+  const report: RunReport = {
+    runId: ctx.runId,
+    startedAt,
+    finishedAt: ctx.now().toISOString(),
+    outcomes,
+    invalidFolders: request.domains ? [] : invalidFolders,
+    counts: { renewed: count('renewed'), notDue: count('not due'), skipped: count('skipped'), failed: count('failed'), invalidFolders: request.domains ? 0 : invalidFolders.length },
+  };
+  return report;
+}
+
+function selectRequested(requested: string[], domains: string[]): string[] {
+  const unknown = requested.filter((name) => !domains.includes(name));
+  if (unknown.length > 0) {
+    throw new UnknownDomainsError(`unknown domain(s): ${unknown.map((name) => printable(name)).join(', ')} (no such folder in the certificates bucket)`);
+  }
+  return [...new Set(requested)];
+}
+
+/** Returns fn applied to every item, with at most `limit` running at once, in input order. */
+export async function mapWithConcurrency<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const index = next++;
+      results[index] = await fn(items[index] as T);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
+  return results;
+}
+
+/** Returns true when the run must be reported as failed (so the function's error alarm fires). */
+export function runFailed(report: RunReport): boolean {
+  return report.counts.failed > 0 || report.counts.invalidFolders > 0;
+}
