@@ -63,11 +63,25 @@ const BAD_NONCE_RETRIES = 30;
 export class AcmeIssuer {
   constructor(private readonly client: acme.Client) {}
 
-  /** Finds or creates the account for the client's key (RFC 8555 §7.3); returns the account URL. */
+  /**
+   * Finds the account of the client's key, or creates it (RFC 8555 §7.3, §7.3.1), and keeps its
+   * contact up to date (§7.3.2); returns the account URL. Never creates a second account for a key.
+   */
   async registerAccount(contactEmail: string | undefined): Promise<string> {
-    await this.step('registering account', () =>
-      this.client.createAccount({ termsOfServiceAgreed: true, ...(contactEmail ? { contact: [`mailto:${contactEmail}`] } : {}) }),
-    );
+    const contact = contactEmail ? [`mailto:${contactEmail}`] : [];
+    const existing = await this.step('looking up account', async () => {
+      try {
+        return await this.client.createAccount({ onlyReturnExisting: true });
+      } catch (error) {
+        if (/accountDoesNotExist|does not exist|no account/i.test((error as Error).message)) return null;
+        throw error;
+      }
+    });
+    if (!existing) {
+      await this.step('creating account', () => this.client.createAccount({ termsOfServiceAgreed: true, ...(contact.length ? { contact } : {}) }));
+    } else if (contact.length > 0 && JSON.stringify(existing.contact ?? []) !== JSON.stringify(contact)) {
+      await this.step('updating account contact', () => this.client.updateAccount({ contact }));
+    }
     return this.client.getAccountUrl();
   }
 

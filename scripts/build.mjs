@@ -1,0 +1,46 @@
+// Bundles each entry point into one CommonJS file under dist/ (esbuild; `tsc --noEmit` type-checks separately).
+// Used by `npm run build` and by the Serverless plugin before package / invoke local.
+import { build as esbuild } from 'esbuild';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+export const entries = {
+  'renew/handler': 'functions/renew/handler.ts',
+  'sync-agent': 'functions/sync/agent.ts',
+};
+
+/** Builds every entry that exists into dist/<name>.js; returns the paths written. */
+export async function build({ minify = true } = {}) {
+  const { existsSync } = await import('node:fs');
+  const written = [];
+  for (const [name, source] of Object.entries(entries)) {
+    if (!existsSync(join(root, source))) continue;
+    const outfile = join(root, 'dist', `${name}.js`);
+    await esbuild({
+      absWorkingDir: root,
+      entryPoints: [source],
+      outfile,
+      bundle: true,
+      minify,
+      sourcemap: false,
+      platform: 'node',
+      target: 'node20',
+      format: 'cjs',
+      legalComments: 'none',
+      logLevel: 'warning',
+    });
+    written.push(outfile);
+  }
+  // dist/ holds CommonJS bundles while the repository is an ES module package.
+  await mkdir(join(root, 'dist'), { recursive: true });
+  await writeFile(join(root, 'dist', 'package.json'), '{ "type": "commonjs" }\n');
+  return written;
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  const written = await build();
+  for (const file of written) console.log(`built ${file.slice(root.length + 1)}`);
+}

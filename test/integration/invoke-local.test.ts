@@ -1,0 +1,52 @@
+/**
+ * `serverless invoke local -f renew` end to end: the Serverless Framework (osls) builds the bundle
+ * with the project's esbuild plugin and runs the real handler against the local replica.
+ */
+
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { test } from 'node:test';
+import { addDomainFolder, createCertificatesBucket, getText, replicaState, s3Client, uniqueLabel } from '../helpers/replica-clients.js';
+import { replicaEnvironment } from '../helpers/renew-harness.js';
+import { opensslNames } from '../helpers/openssl.js';
+
+const state = replicaState();
+const s3 = s3Client(state);
+
+function invokeLocal(bucket: string, data: object) {
+  const env = {
+    ...process.env,
+    ...replicaEnvironment({ CERTIFICATES_BUCKET: bucket }),
+    AWS_ENDPOINT_URL: state.awsEndpoint,
+    AWS_ACCESS_KEY_ID: 'test',
+    AWS_SECRET_ACCESS_KEY: 'test',
+    AWS_REGION: state.region,
+    AWS_EC2_METADATA_DISABLED: 'true',
+    SLS_TELEMETRY_DISABLED: '1',
+  };
+  return spawnSync('npx', ['serverless', 'invoke', 'local', '-f', 'renew', '--stage', 'local', '--data', JSON.stringify(data)], { env, encoding: 'utf8', timeout: 240_000 });
+}
+
+test('serverless invoke local renews a domain through the real handler and reports each outcome', async () => {
+  const bucket = await createCertificatesBucket(s3);
+  const domain = `${uniqueLabel('invoke')}.test`;
+  await addDomainFolder(s3, bucket, domain);
+
+  const result = invokeLocal(bucket, { domains: [domain], force: true });
+
+  assert.equal(result.status, 0, `${result.stdout}\n${result.stderr}`);
+  assert.match(result.stdout, /"outcome": "renewed"/);
+  assert.doesNotMatch(`${result.stdout}${result.stderr}`, /PRIVATE KEY/);
+  assert.deepEqual(opensslNames((await getText(s3, bucket, `${domain}/domain.crt`)) ?? ''), [domain, `www.${domain}`].sort());
+});
+
+test('serverless invoke local exits non-zero, naming the domain and step, when a domain fails', async () => {
+  const bucket = await createCertificatesBucket(s3);
+  const domain = `${uniqueLabel('badconfig')}.test`;
+  await addDomainFolder(s3, bucket, domain, { keyType: 'dsa' });
+
+  const result = invokeLocal(bucket, {});
+
+  assert.notEqual(result.status, 0);
+  assert.match(`${result.stdout}${result.stderr}`, new RegExp(`${domain.replace(/\./g, '\\.')}: load: config\\.json \\\\"keyType\\\\" must be one of`));
+});

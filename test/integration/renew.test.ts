@@ -1,0 +1,246 @@
+/**
+ * The renew workflow end to end on the local replica: Pebble issues, validating HTTP-01 through
+ * nginx → the S3 challenge prefix in moto; the test checks what lands in the bucket with openssl.
+ */
+
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { SsmAccountKeyStore } from '../../functions/adapters/ssm-account-key.js';
+import { generateDomainKey } from '../../functions/core/keys.js';
+import type { DomainOutcome } from '../../functions/workflows/renew-domain.js';
+import { runFailed } from '../../functions/workflows/renew-all.js';
+import { clearDnsA, setDnsA } from '../../scripts/replica/dns.js';
+import { opensslNames, opensslPublicKey, opensslVerify } from '../helpers/openssl.js';
+import { addDomainFolder, getText, listKeys, pebbleRoot, putText, replicaState, s3Client, ssmClient, uniqueLabel } from '../helpers/replica-clients.js';
+import { renewHarness, type RenewHarness } from '../helpers/renew-harness.js';
+
+const state = replicaState();
+const s3 = s3Client(state);
+
+function outcomeOf(outcomes: DomainOutcome[], domain: string): DomainOutcome {
+  const outcome = outcomes.find((item) => item.domain === domain);
+  assert.ok(outcome, `no outcome for ${domain}`);
+  return outcome;
+}
+
+/** Wraps the real issuer to record every order placed (a spy, not a mock: the order still goes to Pebble). */
+function recordOrders(harness: RenewHarness): string[][] {
+  const orders: string[][] = [];
+  const real = harness.context.issuer;
+  harness.context.issuer = async () => {
+    const issuer = await real();
+    return {
+      pendingChallenges: (order) => issuer.pendingChallenges(order),
+      answerChallenge: (challenge) => issuer.answerChallenge(challenge),
+      finalize: (order, csr) => issuer.finalize(order, csr),
+      downloadCertificate: (order) => issuer.downloadCertificate(order),
+      placeOrder: (names) => {
+        orders.push([...names]);
+        return issuer.placeOrder(names);
+      },
+    };
+  };
+  return orders;
+}
+
+function assertNoSecretsLogged(logs: string[]): void {
+  const text = logs.join('\n');
+  assert.doesNotMatch(text, /PRIVATE KEY/);
+  assert.doesNotMatch(text, /MII[A-Za-z0-9+/]{40}/, 'no base64 DER (key material) in the log');
+}
+
+describe('renew on the local replica', () => {
+  test('issues three domains through nginx and the S3 challenge prefix; the chains verify with openssl against Pebble\'s root', async () => {
+    const harness = await renewHarness();
+    const domains = ['alpha', 'bravo', 'charlie'].map((name) => `${uniqueLabel(name)}.test`);
+    for (const domain of domains) await addDomainFolder(s3, harness.bucket, domain);
+
+    const report = await harness.run();
+
+    assert.deepEqual(report.outcomes.map((item) => [item.domain, item.outcome]), domains.map((domain) => [domain, 'renewed']));
+    assert.equal(runFailed(report), false);
+    for (const domain of domains) {
+      const [leaf, intermediate, fullChain, key, status] = await Promise.all(
+        ['signed.crt', 'intermediate.pem', 'domain.crt', 'domain.key', 'status.json'].map((file) => getText(s3, harness.bucket, `${domain}/${file}`)),
+      );
+      assert.ok(leaf && intermediate && fullChain && key && status);
+      assert.equal(fullChain, `${leaf.trim()}\n${intermediate.trim()}\n`);
+      assert.match(opensslVerify(leaf, intermediate, pebbleRoot(state)), /: OK$/);
+      assert.equal(opensslPublicKey(leaf, 'certificate'), opensslPublicKey(key, 'private key'));
+      assert.deepEqual(opensslNames(leaf), [domain, `www.${domain}`].sort());
+      const recorded = JSON.parse(status) as { serial: string; names: string[]; lastAttempt: { outcome: string } };
+      assert.equal(recorded.lastAttempt.outcome, 'renewed');
+      assert.deepEqual(recorded.names, [domain, `www.${domain}`].sort());
+      assert.ok(await getText(s3, harness.bucket, `${domain}/domain.csr`));
+    }
+    assert.deepEqual(await listKeys(s3, state.buckets.challenges, '.well-known/acme-challenge/'), [], 'challenge objects removed');
+    assertNoSecretsLogged(harness.logs);
+  });
+
+  test('a second run renews nothing, and force renews only the named domain with the same key', async () => {
+    const harness = await renewHarness();
+    const [first, second] = [`${uniqueLabel('delta')}.test`, `${uniqueLabel('echo')}.test`];
+    await addDomainFolder(s3, harness.bucket, first);
+    await addDomainFolder(s3, harness.bucket, second);
+    const initial = await harness.run();
+    const keyBefore = await getText(s3, harness.bucket, `${first}/domain.key`);
+    const orders = recordOrders(harness);
+
+    const again = await harness.run();
+    const forced = await harness.run({ domains: [first], force: true });
+
+    assert.deepEqual(again.outcomes.map((item) => item.outcome), ['not due', 'not due']);
+    assert.deepEqual(forced.outcomes.map((item) => [item.domain, item.outcome]), [[first, 'renewed']]);
+    assert.deepEqual(orders, [[first, `www.${first}`]]);
+    const before = outcomeOf(initial.outcomes, first);
+    const after = outcomeOf(forced.outcomes, first);
+    assert.ok(before.outcome === 'renewed' && after.outcome === 'renewed');
+    assert.notEqual(after.serial, before.serial);
+    assert.equal(await getText(s3, harness.bucket, `${first}/domain.key`), keyBefore, 'domain key reused');
+  });
+
+  test('a domain whose www. name is not served fails at preflight, places no order, and the others succeed', async () => {
+    const harness = await renewHarness();
+    const [good, broken] = [`${uniqueLabel('good')}.test`, `${uniqueLabel('broken')}.test`];
+    await addDomainFolder(s3, harness.bucket, good);
+    await addDomainFolder(s3, harness.bucket, broken);
+    const orders = recordOrders(harness);
+    await setDnsA(state, `www.${broken}`, '127.0.0.9');
+    try {
+      const report = await harness.run();
+
+      assert.equal(outcomeOf(report.outcomes, good).outcome, 'renewed');
+      const failure = outcomeOf(report.outcomes, broken);
+      assert.equal(failure.outcome, 'failed');
+      assert.ok(failure.outcome === 'failed');
+      assert.equal(failure.step, 'preflight');
+      assert.match(failure.reason, new RegExp(`http://www\\.${broken.replace(/\./g, '\\.')}/\\.well-known/acme-challenge/`));
+      assert.deepEqual(orders.map((names) => names[0]), [good]);
+      assert.equal(runFailed(report), true);
+      const status = JSON.parse((await getText(s3, harness.bucket, `${broken}/status.json`)) ?? '{}') as { lastAttempt?: { outcome: string; step: string } };
+      assert.deepEqual([status.lastAttempt?.outcome, status.lastAttempt?.step], ['failed', 'preflight']);
+      assert.equal(await getText(s3, harness.bucket, `${broken}/domain.crt`), null);
+    } finally {
+      await clearDnsA(state, `www.${broken}`);
+    }
+  });
+
+  test('a certificate tampered with in S3 is detected and replaced on the next run', async () => {
+    const harness = await renewHarness();
+    const [victim, other] = [`${uniqueLabel('victim')}.test`, `${uniqueLabel('other')}.test`];
+    await addDomainFolder(s3, harness.bucket, victim);
+    await addDomainFolder(s3, harness.bucket, other);
+    await harness.run();
+    await putText(s3, harness.bucket, `${victim}/domain.crt`, (await getText(s3, harness.bucket, `${other}/domain.crt`)) ?? '');
+
+    const report = await harness.run();
+
+    const outcome = outcomeOf(report.outcomes, victim);
+    assert.equal(outcome.outcome, 'renewed');
+    assert.equal(outcomeOf(report.outcomes, other).outcome, 'not due');
+    const repaired = (await getText(s3, harness.bucket, `${victim}/domain.crt`)) ?? '';
+    assert.deepEqual(opensslNames(repaired), [victim, `www.${victim}`].sort());
+  });
+
+  test('folders that are not valid domain names are reported and skipped; the others go on', async () => {
+    const harness = await renewHarness();
+    const good = `${uniqueLabel('fine')}.test`;
+    await addDomainFolder(s3, harness.bucket, good);
+    for (const hostile of ['UPPER.test', 'under_score.test', '*.wild.test', 'single']) await putText(s3, harness.bucket, `${hostile}/`, '');
+
+    const report = await harness.run();
+
+    assert.deepEqual(report.outcomes.map((item) => [item.domain, item.outcome]), [[good, 'renewed']]);
+    assert.deepEqual(report.invalidFolders.map((item) => item.folder).sort(), ['*.wild.test', 'UPPER.test', 'single', 'under_score.test']);
+    assert.equal(runFailed(report), true);
+  });
+
+  test('a malformed config.json fails that domain only, naming the file', async () => {
+    const harness = await renewHarness();
+    const [good, bad] = [`${uniqueLabel('ok')}.test`, `${uniqueLabel('badcfg')}.test`];
+    await addDomainFolder(s3, harness.bucket, good);
+    await addDomainFolder(s3, harness.bucket, bad, { name: ['typo'] });
+
+    const report = await harness.run();
+
+    assert.equal(outcomeOf(report.outcomes, good).outcome, 'renewed');
+    const failure = outcomeOf(report.outcomes, bad);
+    assert.ok(failure.outcome === 'failed');
+    assert.equal(failure.step, 'load');
+    assert.match(failure.reason, /config\.json has unknown field "name"/);
+  });
+
+  test('names and key type come from config.json; changing the key type makes a new key and renews', async () => {
+    const harness = await renewHarness();
+    const domain = `${uniqueLabel('custom')}.test`;
+    const names = [domain, `api.${domain}`, `www.${domain}`];
+    await addDomainFolder(s3, harness.bucket, domain, { names, keyType: 'rsa-2048' });
+    await harness.run();
+    const rsaKey = (await getText(s3, harness.bucket, `${domain}/domain.key`)) ?? '';
+    await putText(s3, harness.bucket, `${domain}/config.json`, JSON.stringify({ names, keyType: 'ecdsa-p256' }));
+
+    const report = await harness.run();
+
+    const leaf = (await getText(s3, harness.bucket, `${domain}/signed.crt`)) ?? '';
+    const ecKey = (await getText(s3, harness.bucket, `${domain}/domain.key`)) ?? '';
+    assert.deepEqual(opensslNames(leaf), names.sort());
+    assert.match(outcomeOf(report.outcomes, domain).outcome, /^renewed$/);
+    assert.notEqual(ecKey, rsaKey);
+    assert.match(opensslPublicKey(leaf, 'certificate'), /^-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYI/);
+    assert.equal(opensslPublicKey(leaf, 'certificate'), opensslPublicKey(ecKey, 'private key'));
+  });
+
+  test('a manual request naming an unknown domain is an error and renews nothing', async () => {
+    const harness = await renewHarness();
+    const known = `${uniqueLabel('known')}.test`;
+    await addDomainFolder(s3, harness.bucket, known);
+    const orders = recordOrders(harness);
+
+    await assert.rejects(harness.run({ domains: [known, 'missing.test'], force: true }), /unknown domain\(s\): missing\.test/);
+    assert.deepEqual(orders, []);
+  });
+
+  test('two runs at once never order the same domain twice', async () => {
+    const first = await renewHarness();
+    const second = await renewHarness({ CERTIFICATES_BUCKET: first.bucket });
+    const domains = [`${uniqueLabel('race1')}.test`, `${uniqueLabel('race2')}.test`];
+    for (const domain of domains) await addDomainFolder(s3, first.bucket, domain);
+    const orders = [...[first, second].map(recordOrders)];
+
+    const reports = await Promise.all([first.run(), second.run()]);
+
+    for (const domain of domains) {
+      const placed = orders.flat().filter((names) => names[0] === domain);
+      assert.equal(placed.length, 1, `${domain} ordered ${placed.length} times`);
+      const outcomes = reports.map((report) => outcomeOf(report.outcomes, domain).outcome).sort();
+      assert.equal(outcomes.filter((outcome) => outcome === 'renewed').length, 1);
+      assert.ok(outcomes.every((outcome) => ['renewed', 'skipped', 'not due'].includes(outcome)));
+    }
+    assert.deepEqual(await listKeys(s3, first.bucket, `${domains[0]}/renew.lock`), [], 'lock released');
+  });
+
+  test('the account key is created once: parallel first runs agree on one key, and later runs reuse it', async () => {
+    const ssm = ssmClient(state);
+    const parameter = `/acme-test/${uniqueLabel('account')}`;
+    const stores = [new SsmAccountKeyStore(ssm, parameter), new SsmAccountKeyStore(ssm, parameter)];
+
+    const [a, b] = await Promise.all(stores.map((store) => store.getOrCreate(() => generateDomainKey('ecdsa-p256'))));
+    const later = await stores[0]!.getOrCreate(() => generateDomainKey('ecdsa-p256'));
+
+    assert.equal(a!.keyPem, b!.keyPem);
+    assert.equal([a!.created, b!.created].filter(Boolean).length, 1);
+    assert.equal(later.keyPem, a!.keyPem);
+    assert.equal(later.created, false);
+  });
+
+  test('with Pebble rejecting half of the nonces, every domain is still issued', async () => {
+    assert.equal(state.acme.nonceRejectPercent, 50, 'the test replica runs Pebble with PEBBLE_WFE_NONCEREJECT=50');
+    const harness = await renewHarness();
+    const domains = [1, 2, 3].map((n) => `${uniqueLabel(`nonce${n}`)}.test`);
+    for (const domain of domains) await addDomainFolder(s3, harness.bucket, domain);
+
+    const report = await harness.run();
+
+    assert.deepEqual(report.outcomes.map((item) => item.outcome), ['renewed', 'renewed', 'renewed']);
+  });
+});
