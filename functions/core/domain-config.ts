@@ -18,9 +18,10 @@ export interface DomainConfig {
 const MAX_NAMES = 100;
 const FIELDS = new Set(['names', 'keyType']);
 
-/** Returns the default configuration: the domain and `www.` the domain, ECDSA P-256. */
+/** Returns the default configuration: the domain and `www.` the domain (when that is a valid name), ECDSA P-256. */
 export function defaultDomainConfig(domain: string): DomainConfig {
-  return { names: sortNames([domain, `www.${domain}`]), keyType: 'ecdsa-p256' };
+  const www = `www.${domain}`;
+  return { names: sortNames(domainNameProblem(www) ? [domain] : [domain, www]), keyType: 'ecdsa-p256' };
 }
 
 /**

@@ -2,7 +2,8 @@
  * Domain keys and certificate signing requests.
  */
 
-import { createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { createPublicKey, generateKeyPairSync, webcrypto, type KeyObject } from 'node:crypto';
+import { Pkcs10CertificateRequest } from '@peculiar/x509';
 import acme from 'acme-client';
 import type { KeyType } from './domain-config.js';
 
@@ -33,15 +34,20 @@ export async function createCsr(names: readonly string[], keyPem: string): Promi
   return csr.toString();
 }
 
-/** Returns true when `csrPem` asks for exactly `names` with the public key of `key` (CSRs are reused only then). */
-export function csrMatches(csrPem: string, names: readonly string[], key: KeyObject): boolean {
+/**
+ * Returns true when `csrPem` is a validly signed request for exactly `names` whose public key is
+ * exactly the domain key's (CSRs are reused only then). The CSR is parsed, not searched: a planted
+ * CSR cannot pass by carrying the key's bytes somewhere else.
+ */
+export async function csrMatches(csrPem: string, names: readonly string[], key: KeyObject): Promise<boolean> {
   try {
+    const request = new Pkcs10CertificateRequest(csrPem);
     const requested = acme.crypto.readCsrDomains(csrPem);
     const csrNames = new Set([...(requested.commonName ? [requested.commonName] : []), ...requested.altNames]);
     if (csrNames.size !== names.length || !names.every((name) => csrNames.has(name))) return false;
-    // The CSR's SubjectPublicKeyInfo is embedded verbatim in its DER: a byte search is an exact key check.
-    const der = Buffer.from(csrPem.replace(/-----[A-Z ]+-----|\s/g, ''), 'base64');
-    return der.includes(createPublicKey(key).export({ type: 'spki', format: 'der' }));
+    const ours = createPublicKey(key).export({ type: 'spki', format: 'der' });
+    if (!ours.equals(Buffer.from(request.publicKey.rawData))) return false;
+    return await request.verify(webcrypto as unknown as Crypto);
   } catch {
     return false;
   }

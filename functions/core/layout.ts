@@ -15,8 +15,10 @@
  * Challenges bucket (anonymous read on the challenge prefix only):
  *   .well-known/acme-challenge/<token>
  *
- * Web host:
- *   <certsDir>/<domain>/domain.crt, domain.key
+ * Web host (the sync agent swaps a symlink, so nginx sees the old pair or the new pair, never a mix):
+ *   <certsDir>/<domain>                          symlink → .versions/<domain>/<version>
+ *   <certsDir>/<domain>/domain.crt, domain.key   what nginx reads
+ *   <certsDir>/.versions/<domain>/<version>/     one directory per installed pair
  */
 
 import { domainNameProblem } from './domain-name.js';
@@ -93,6 +95,33 @@ export function hostDomainDir(certsDir: string, domain: string): string {
 export function hostFilePath(certsDir: string, domain: string, file: HostFileName): string {
   return `${hostDomainDir(certsDir, domain)}/${file}`;
 }
+
+/** Returns the directory holding every installed version of `domain`'s pair. */
+export function hostVersionsDir(certsDir: string, domain: string): string {
+  assertDomain(domain);
+  return `${trimSlash(certsDir)}/${HOST_VERSIONS}/${domain}`;
+}
+
+/** Returns the directory of one installed version; `version` is made of safe characters only. */
+export function hostVersionDir(certsDir: string, domain: string, version: string): string {
+  if (!/^[A-Za-z0-9_-]{1,80}$/.test(version)) throw new Error(`invalid version name "${version.slice(0, 40)}"`);
+  return `${hostVersionsDir(certsDir, domain)}/${version}`;
+}
+
+/** Returns the relative symlink target for a version (relative, so the tree can be moved or mounted elsewhere). */
+export function hostVersionLinkTarget(domain: string, version: string): string {
+  assertDomain(domain);
+  return `${HOST_VERSIONS}/${domain}/${version}`;
+}
+
+/** Returns the temporary name a new symlink is created under before it is renamed over the live one. */
+export function hostLinkTempPath(certsDir: string, domain: string, nonce: string): string {
+  assertDomain(domain);
+  return `${trimSlash(certsDir)}/.${domain}.${nonce}.tmp`;
+}
+
+/** The hidden directory under the certificates directory that holds the installed versions. */
+export const HOST_VERSIONS = '.versions';
 
 function trimSlash(dir: string): string {
   return dir.length > 1 ? dir.replace(/\/+$/, '') : dir;

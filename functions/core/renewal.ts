@@ -44,9 +44,24 @@ export function decideRenewal(input: RenewalInput): RenewalDecision {
   if (now < certificate.notBefore) return { renew: true, reason: `not valid before ${certificate.notBefore.toISOString()}` };
   if (input.problem) return { renew: true, reason: `stored certificate is not trustworthy: ${input.problem}` };
   const renewAt = renewalPoint(certificate.notBefore, certificate.notAfter);
+  if (renewAt <= nextRunAt && isFresh(certificate, now)) {
+    return { renew: false, reason: `issued ${certificate.notBefore.toISOString()}, less than a day ago: renews at the next run`, renewAt };
+  }
   if (renewAt <= nextRunAt) return { renew: true, reason: `enters its last third (${renewAt.toISOString()}) before the next run (${nextRunAt.toISOString()})` };
   return { renew: false, reason: `valid until ${certificate.notAfter.toISOString()}; renews after ${renewAt.toISOString()}`, renewAt };
 }
+
+/**
+ * A certificate younger than a day (or a third of its lifetime, if shorter) is not renewed for the
+ * window alone: with 45-day certificates and a 31-day month every certificate is due at issuance,
+ * and a second invocation the same day (a manual run, a Lambda retry) must not order it again.
+ */
+function isFresh(certificate: Pick<CertificateFacts, 'notBefore' | 'notAfter'>, now: Date): boolean {
+  const lifetime = certificate.notAfter.getTime() - certificate.notBefore.getTime();
+  return now.getTime() - certificate.notBefore.getTime() < Math.min(MIN_AGE_MS, lifetime / 3);
+}
+
+const MIN_AGE_MS = 86_400_000;
 
 /** Returns the moment a certificate enters the last third of its lifetime. */
 export function renewalPoint(notBefore: Date, notAfter: Date): Date {

@@ -12,7 +12,8 @@ export interface RenewRequest {
 
 /** Returns the request an event asks for; throws an Error naming the field at fault. */
 export function parseRenewEvent(event: unknown): RenewRequest {
-  if (event === null || event === undefined || typeof event !== 'object' || Array.isArray(event)) return {};
+  if (event === null || event === undefined) return {};
+  if (typeof event !== 'object' || Array.isArray(event)) throw new Error('invocation payload must be a JSON object such as {"domains":["example.com"],"force":true}');
   const fields = event as Record<string, unknown>;
   if (fields.source === 'aws.events' || fields['detail-type'] === 'Scheduled Event') return {};
   const request: RenewRequest = {};

@@ -85,7 +85,7 @@ async function issue(domain: string, loaded: LoadedDomain, reason: string, ctx: 
   log('prepare key', loaded.key ? 'reusing domain key' : 'creating domain key', { keyType });
   const keyPem = loaded.key?.pem ?? generateDomainKey(keyType);
   const key = loaded.key?.object ?? parsePrivateKey(keyPem);
-  const csrReusable = loaded.key !== null && loaded.files.csr !== null && csrMatches(loaded.files.csr, names, key);
+  const csrReusable = loaded.key !== null && loaded.files.csr !== null && (await csrMatches(loaded.files.csr, names, key));
   const csrPem = csrReusable ? (loaded.files.csr as string) : await createCsr(names, keyPem);
   if (!csrReusable) ctx.log('info', 'created certificate signing request', { domain, step: 'prepare key', names });
 

@@ -1,0 +1,208 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { decideRenewal, lapseWarning, renewalPoint, replacementProblem, type RenewalInput } from '../../functions/core/renewal.js';
+import { nextRunAfter, parseSchedule } from '../../functions/core/schedule.js';
+
+const DAY = 86_400_000;
+const monthly = parseSchedule('cron(5 3 15 * ? *)');
+const names = ['a.test', 'www.a.test'];
+const keySha256 = 'a'.repeat(64);
+
+/** The scheduled run of 15 January 2026; the next one is 15 February, 31 days later. */
+const januaryRun = new Date('2026-01-15T03:05:00Z');
+/** The scheduled run of 15 February 2026; the next one is 15 March, 28 days later. */
+const februaryRun = new Date('2026-02-15T03:05:00Z');
+/** A manual run between scheduled runs; the next scheduled run is 15 February. */
+const manualRun = new Date('2026-01-20T12:00:00Z');
+
+type Certificate = NonNullable<RenewalInput['certificate']>;
+
+/** Returns a certificate for `names` and the domain key, `ageDays` old at `now`, valid for `lifetimeDays`. */
+function certificate(lifetimeDays: number, ageDays: number, now: Date): Certificate {
+  const notBefore = new Date(now.getTime() - ageDays * DAY);
+  return { names, notBefore, notAfter: new Date(notBefore.getTime() + lifetimeDays * DAY), publicKeySha256: keySha256 };
+}
+
+/** Returns the input of a run at `now` on the monthly schedule with nothing wrong but `change`. */
+function input(now: Date, stored: Certificate | null, change: Partial<RenewalInput> = {}): RenewalInput {
+  return { certificate: stored, problem: null, names, keySha256, now, nextRunAt: nextRunAfter(monthly, now), force: false, ...change };
+}
+
+const byAge: { name: string; now: Date; lifetime: number; age: number; renew: boolean; reason: RegExp }[] = [
+  { name: 'skips a 90-day certificate issued at this run', now: januaryRun, lifetime: 90, age: 0, renew: false, reason: /renews after 2026-03-16T03:05:00.000Z/ },
+  { name: 'skips a 90-day certificate with 62 days left (last third starts a day after the next run)', now: januaryRun, lifetime: 90, age: 28, renew: false, reason: /renews after 2026-02-16T03:05:00.000Z/ },
+  { name: 'renews a 90-day certificate with 61 days left (last third starts exactly at the next run)', now: januaryRun, lifetime: 90, age: 29, renew: true, reason: /enters its last third \(2026-02-15T03:05:00.000Z\)/ },
+  { name: 'renews a 90-day certificate with 40 days left', now: januaryRun, lifetime: 90, age: 50, renew: true, reason: /enters its last third \(2026-01-25T03:05:00.000Z\) before the next run \(2026-02-15T03:05:00.000Z\)/ },
+  { name: 'renews a 90-day certificate with 1 day left', now: januaryRun, lifetime: 90, age: 89, renew: true, reason: /enters its last third/ },
+  { name: 'skips a 64-day certificate issued at this run', now: januaryRun, lifetime: 64, age: 0, renew: false, reason: /renews after 2026-02-26T19:05:00.000Z/ },
+  { name: 'skips a 64-day certificate 11 days old (last third starts 16 hours after the next run)', now: januaryRun, lifetime: 64, age: 11, renew: false, reason: /renews after 2026-02-15T19:05:00.000Z/ },
+  { name: 'renews a 64-day certificate 12 days old (last third starts 8 hours before the next run)', now: januaryRun, lifetime: 64, age: 12, renew: true, reason: /enters its last third \(2026-02-14T19:05:00.000Z\)/ },
+  { name: 'renews a 64-day certificate issued at the previous monthly run', now: januaryRun, lifetime: 64, age: 31, renew: true, reason: /enters its last third/ },
+  { name: 'renews a 45-day certificate issued at the previous monthly run', now: januaryRun, lifetime: 45, age: 31, renew: true, reason: /enters its last third/ },
+  { name: 'does not re-order a 45-day certificate issued at this run, though due by the next run', now: januaryRun, lifetime: 45, age: 0, renew: false, reason: /less than a day ago: renews at the next run/ },
+  { name: 'renews a 45-day certificate issued a day ago when the month has 31 days', now: januaryRun, lifetime: 45, age: 1, renew: true, reason: /enters its last third \(2026-02-13T03:05:00.000Z\)/ },
+  { name: 'skips a 45-day certificate issued at this run when the month has 28 days', now: februaryRun, lifetime: 45, age: 0, renew: false, reason: /renews after 2026-03-17T03:05:00.000Z/ },
+  { name: 'does not re-order a 6-day certificate issued at this run', now: januaryRun, lifetime: 6, age: 0, renew: false, reason: /less than a day ago/ },
+  { name: 'renews a 6-day certificate issued two days ago', now: januaryRun, lifetime: 6, age: 2, renew: true, reason: /enters its last third \(2026-01-17T03:05:00.000Z\)/ },
+  { name: 'skips a 90-day certificate 5 days old at a manual run mid-month', now: manualRun, lifetime: 90, age: 5, renew: false, reason: /renews after 2026-03-16T12:00:00.000Z/ },
+  { name: 'skips a 90-day certificate 34 days old at a manual run mid-month', now: manualRun, lifetime: 90, age: 34, renew: false, reason: /renews after 2026-02-15T12:00:00.000Z/ },
+  { name: 'renews a 90-day certificate 35 days old at a manual run mid-month', now: manualRun, lifetime: 90, age: 35, renew: true, reason: /enters its last third \(2026-02-14T12:00:00.000Z\)/ },
+];
+
+for (const { name, now, lifetime, age, renew, reason } of byAge) {
+  test(name, () => {
+    const stored = certificate(lifetime, age, now);
+
+    const decision = decideRenewal(input(now, stored));
+
+    assert.equal(decision.renew, renew, decision.reason);
+    assert.match(decision.reason, reason);
+    if (!decision.renew) assert.deepEqual(decision.renewAt, renewalPoint(stored.notBefore, stored.notAfter));
+  });
+}
+
+const fresh = certificate(90, 0, januaryRun);
+const byState: { name: string; change: Partial<RenewalInput>; reason: RegExp }[] = [
+  { name: 'renews a fresh certificate when forced', change: { force: true }, reason: /^forced$/ },
+  { name: 'renews when there is no certificate', change: { certificate: null }, reason: /^no certificate$/ },
+  { name: 'renews a certificate for another key', change: { keySha256: 'b'.repeat(64) }, reason: /does not match the domain key/ },
+  { name: 'renews when there is no usable domain key', change: { keySha256: null }, reason: /does not match the domain key/ },
+  { name: 'renews when a name was added to the configuration', change: { names: [...names, 'shop.a.test'] }, reason: /names changed \(certificate: a.test www.a.test; configured: a.test shop.a.test www.a.test\)/ },
+  { name: 'renews when a name was removed from the configuration', change: { names: ['a.test'] }, reason: /names changed/ },
+  { name: 'renews an expired certificate', change: { now: fresh.notAfter, nextRunAt: nextRunAfter(monthly, fresh.notAfter) }, reason: /expired on 2026-04-15T03:05:00.000Z/ },
+  { name: 'renews a certificate that is not valid yet', change: { now: new Date(fresh.notBefore.getTime() - 1000) }, reason: /not valid before 2026-01-15T03:05:00.000Z/ },
+  { name: 'renews a certificate with a problem', change: { problem: 'domain.crt does not match the digest in status.json' }, reason: /not trustworthy: domain.crt does not match the digest/ },
+];
+
+for (const { name, change, reason } of byState) {
+  test(name, () => {
+    const decisionInput = input(januaryRun, fresh, change);
+
+    const decision = decideRenewal(decisionInput);
+
+    assert.equal(decision.renew, true);
+    assert.match(decision.reason, reason);
+  });
+}
+
+test('skips a fresh certificate whose configured names are in another order', () => {
+  const decisionInput = input(januaryRun, fresh, { names: ['www.a.test', 'a.test'] });
+
+  const decision = decideRenewal(decisionInput);
+
+  assert.equal(decision.renew, false);
+});
+
+test('renews a 45-day certificate issued at the previous monthly run, at every run of a year', () => {
+  const runs = monthlyRuns(januaryRun, 13);
+
+  const decisions = runs.slice(1).map((run, i) => decideRenewal(input(run, certificateIssuedAt(runs[i] as Date, 45))));
+
+  assert.deepEqual(decisions.map((decision) => decision.renew), decisions.map(() => true));
+});
+
+test('keeps a 45-day certificate valid at every monthly run for three years', () => {
+  const runs = monthlyRuns(januaryRun, 37);
+  let held = certificateIssuedAt(januaryRun, 45);
+  const expiredAt: string[] = [];
+
+  for (const [i, run] of runs.entries()) {
+    if (i > 0 && run >= held.notAfter) expiredAt.push(run.toISOString());
+    if (decideRenewal(input(run, held)).renew) held = certificateIssuedAt(run, 45);
+  }
+
+  assert.deepEqual(expiredAt, []);
+});
+
+const warnings: { name: string; lifetime: number; warns: boolean }[] = [
+  { name: 'warns that a 6-day certificate renewed now lapses before the next monthly run', lifetime: 6, warns: true },
+  { name: 'warns about a certificate that expires exactly at the next run', lifetime: 31, warns: true },
+  { name: 'does not warn about a certificate that outlives the next run by a second', lifetime: 31 + 1 / 86_400, warns: false },
+  { name: 'does not warn about a 90-day certificate renewed now', lifetime: 90, warns: false },
+];
+
+for (const { name, lifetime, warns } of warnings) {
+  test(name, () => {
+    const issued = certificateIssuedAt(januaryRun, lifetime);
+
+    const warning = lapseWarning(issued.notAfter, nextRunAfter(monthly, januaryRun));
+
+    if (warns) assert.match(warning ?? '', new RegExp(`expires ${escape(issued.notAfter.toISOString())}, before the next scheduled run 2026-02-15T03:05:00.000Z`));
+    else assert.equal(warning, null);
+  });
+}
+
+// 45 days is too short for this: two thirds of it (30 days) is less than a 31-day month.
+for (const lifetime of [64, 90]) {
+  test(`keeps a ${lifetime}-day certificate out of its last third at every monthly run for three years`, () => {
+    const runs = monthlyRuns(januaryRun, 37);
+    let held = certificateIssuedAt(januaryRun, lifetime);
+    const renewedAt: Date[] = [];
+
+    for (const [i, run] of runs.entries()) {
+      const nextRun = runs[i + 1];
+      if (!nextRun) break;
+      if (i > 0) {
+        assert.ok(run < held.notAfter, `expired before the run of ${run.toISOString()}`);
+        assert.ok(run < renewalPoint(held.notBefore, held.notAfter), `in its last third at the run of ${run.toISOString()}`);
+      }
+      const decision = decideRenewal(input(run, held));
+      if (decision.renew) {
+        held = certificateIssuedAt(run, lifetime);
+        renewedAt.push(run);
+      }
+      assert.ok(nextRun < held.notAfter, `expires before the run of ${nextRun.toISOString()}`);
+      assert.ok(nextRun < renewalPoint(held.notBefore, held.notAfter), `enters its last third before the run of ${nextRun.toISOString()}`);
+    }
+
+    assert.ok(renewedAt.length > 0);
+    if (lifetime === 90) assert.ok(renewedAt.length < runs.length - 1, 'a 90-day certificate is not renewed at every run');
+  });
+}
+
+const replacements: { name: string; stored: Certificate | null; storedProblem: string | null; issuedNotAfter: Date; refused: RegExp | null }[] = [
+  { name: 'refuses to replace a good certificate with one that expires sooner', stored: fresh, storedProblem: null, issuedNotAfter: new Date(fresh.notAfter.getTime() - 1000), refused: /new certificate expires 2026-04-15T03:04:59.000Z, before the stored one \(2026-04-15T03:05:00.000Z\)/ },
+  { name: 'replaces a good certificate with one that expires at the same time', stored: fresh, storedProblem: null, issuedNotAfter: fresh.notAfter, refused: null },
+  { name: 'replaces a good certificate with one that expires later', stored: fresh, storedProblem: null, issuedNotAfter: new Date(fresh.notAfter.getTime() + DAY), refused: null },
+  { name: 'replaces a missing certificate', stored: null, storedProblem: null, issuedNotAfter: new Date(januaryRun.getTime() + DAY), refused: null },
+  { name: 'replaces an untrustworthy certificate with one that expires sooner', stored: fresh, storedProblem: 'broken chain', issuedNotAfter: new Date(januaryRun.getTime() + DAY), refused: null },
+  { name: 'replaces a certificate for another key with one that expires sooner', stored: { ...fresh, publicKeySha256: 'b'.repeat(64) }, storedProblem: null, issuedNotAfter: new Date(januaryRun.getTime() + DAY), refused: null },
+  { name: 'replaces a certificate for other names with one that expires sooner', stored: { ...fresh, names: ['a.test'] }, storedProblem: null, issuedNotAfter: new Date(januaryRun.getTime() + DAY), refused: null },
+  { name: 'replaces an expired certificate', stored: certificate(90, 90, januaryRun), storedProblem: null, issuedNotAfter: new Date(januaryRun.getTime() - DAY), refused: null },
+  { name: 'replaces a certificate that is not valid yet with one that expires sooner', stored: certificate(90, -1, januaryRun), storedProblem: null, issuedNotAfter: new Date(januaryRun.getTime() + DAY), refused: null },
+];
+
+for (const { name, stored, storedProblem, issuedNotAfter, refused } of replacements) {
+  test(name, () => {
+    const args = { stored, storedProblem, issued: { notAfter: issuedNotAfter }, names, keySha256, now: januaryRun };
+
+    const problem = replacementProblem(args);
+
+    if (refused) assert.match(problem ?? '', refused);
+    else assert.equal(problem, null);
+  });
+}
+
+test('puts the renewal point two thirds into the lifetime', () => {
+  const notBefore = new Date('2026-01-01T00:00:00Z');
+
+  const point = renewalPoint(notBefore, new Date(notBefore.getTime() + 90 * DAY));
+
+  assert.deepEqual(point, new Date('2026-03-02T00:00:00Z'));
+});
+
+/** Returns `count` consecutive runs of the monthly schedule, starting at `first`. */
+function monthlyRuns(first: Date, count: number): Date[] {
+  const runs = [first];
+  while (runs.length < count) runs.push(nextRunAfter(monthly, runs[runs.length - 1] as Date));
+  return runs;
+}
+
+/** Returns a certificate issued at `at` (notBefore) and valid for `lifetimeDays`. */
+function certificateIssuedAt(at: Date, lifetimeDays: number): Certificate {
+  return certificate(lifetimeDays, 0, at);
+}
+
+function escape(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}

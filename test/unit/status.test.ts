@@ -1,0 +1,91 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { CertificateFacts } from '../../functions/core/certificate.js';
+import { failedAttemptStatus, formatStatus, issuedStatus, parseStatus, type DomainStatus } from '../../functions/core/status.js';
+
+const certificate: CertificateFacts = {
+  serial: '01ab',
+  names: ['a.test', 'www.a.test'],
+  subject: 'CN=a.test',
+  issuer: 'C=US, O=Let\'s Encrypt, CN=R11',
+  notBefore: new Date('2026-01-15T02:05:00Z'),
+  notAfter: new Date('2026-04-15T02:05:00Z'),
+  publicKeySha256: 'a'.repeat(64),
+  fingerprintSha256: 'AB:CD',
+};
+const files = { 'domain.crt': 'c'.repeat(64), 'domain.key': 'k'.repeat(64) };
+const at = new Date('2026-01-15T03:05:10Z');
+const issued = issuedStatus({ domain: 'a.test', keyType: 'ecdsa-p256', certificate, files, at, runId: 'run-1' });
+
+test('records the facts, digests and a renewed attempt of a freshly stored certificate', () => {
+  const expected: DomainStatus = {
+    domain: 'a.test',
+    names: ['a.test', 'www.a.test'],
+    keyType: 'ecdsa-p256',
+    serial: '01ab',
+    issuer: 'C=US, O=Let\'s Encrypt, CN=R11',
+    notBefore: '2026-01-15T02:05:00.000Z',
+    notAfter: '2026-04-15T02:05:00.000Z',
+    renewedAt: '2026-01-15T03:05:10.000Z',
+    files,
+    lastAttempt: { at: '2026-01-15T03:05:10.000Z', runId: 'run-1', outcome: 'renewed' },
+  };
+
+  const status = issuedStatus({ domain: 'a.test', keyType: 'ecdsa-p256', certificate, files, at, runId: 'run-1' });
+
+  assert.deepEqual(status, expected);
+});
+
+test('keeps the certificate facts and digests when recording a failed attempt', () => {
+  const attempt = { at: new Date('2026-02-15T03:05:00Z'), runId: 'run-2', step: 'validate', reason: 'connection refused' };
+
+  const status = failedAttemptStatus(issued, 'a.test', attempt);
+
+  assert.deepEqual(status, { ...issued, lastAttempt: { at: '2026-02-15T03:05:00.000Z', runId: 'run-2', outcome: 'failed', step: 'validate', reason: 'connection refused' } });
+  assert.equal(issued.lastAttempt?.outcome, 'renewed', 'the previous status is not changed');
+});
+
+test('records a failed attempt for a domain that has no status yet', () => {
+  const attempt = { at: new Date('2026-02-15T03:05:00Z'), runId: 'run-2', step: 'order', reason: 'rate limited' };
+
+  const status = failedAttemptStatus(null, 'a.test', attempt);
+
+  assert.deepEqual(status, {
+    domain: 'a.test', names: [], keyType: null, serial: null, issuer: null, notBefore: null, notAfter: null, renewedAt: null, files: {},
+    lastAttempt: { at: '2026-02-15T03:05:00.000Z', runId: 'run-2', outcome: 'failed', step: 'order', reason: 'rate limited' },
+  });
+});
+
+test('formats a status as indented JSON with one trailing newline', () => {
+  const text = formatStatus(issued);
+
+  assert.ok(text.startsWith('{\n  "domain": "a.test",\n'));
+  assert.ok(text.endsWith('}\n') && !text.endsWith('\n\n'));
+});
+
+test('reads back a formatted status unchanged', () => {
+  const text = formatStatus(issued);
+
+  const status = parseStatus(text);
+
+  assert.deepEqual(status, issued);
+});
+
+const unreadable: { name: string; text: string | null }[] = [
+  { name: 'reads no status from an absent file', text: null },
+  { name: 'reads no status from text that is not JSON', text: '{"domain": ' },
+  { name: 'reads no status from an empty file', text: '' },
+  { name: 'reads no status from JSON null', text: 'null' },
+  { name: 'reads no status from a JSON string', text: '"a.test"' },
+  { name: 'reads no status from an object without files', text: '{"domain": "a.test"}' },
+  { name: 'reads no status from an object whose files is null', text: '{"domain": "a.test", "files": null}' },
+  { name: 'reads no status from an object whose files is a string', text: '{"domain": "a.test", "files": "x"}' },
+];
+
+for (const { name, text } of unreadable) {
+  test(name, () => {
+    const status = parseStatus(text);
+
+    assert.equal(status, null);
+  });
+}
