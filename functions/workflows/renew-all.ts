@@ -5,6 +5,7 @@
 
 import { domainNameProblem, printable } from '../core/domain-name.js';
 import type { RenewRequest } from '../core/request.js';
+import { mapWithConcurrency } from './concurrency.js';
 import { renewDomain, type DomainOutcome } from './renew-domain.js';
 import type { RenewalContext } from './ports.js';
 
@@ -68,20 +69,6 @@ function selectRequested(requested: string[], domains: string[]): string[] {
     throw new UnknownDomainsError(`unknown domain(s): ${unknown.map((name) => printable(name)).join(', ')} (no such folder in the certificates bucket)`);
   }
   return [...new Set(requested)];
-}
-
-/** Returns fn applied to every item, with at most `limit` running at once, in input order. */
-export async function mapWithConcurrency<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const results: R[] = new Array(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const index = next++;
-      results[index] = await fn(items[index] as T);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
-  return results;
 }
 
 /** Returns true when the run must be reported as failed (so the function's error alarm fires). */

@@ -1,0 +1,151 @@
+/**
+ * The certificate pairs nginx reads on the web host.
+ *
+ * Each installed pair lives in its own version directory; `<certsDir>/<domain>` is a symlink to the
+ * current one. Installing writes and fsyncs the new directory, then renames a new symlink over the
+ * live one: rename is atomic, so nginx (or anyone) sees the old pair or the new pair, never a mix
+ * and never a partial file, whenever the agent is killed.
+ */
+
+import { randomBytes } from 'node:crypto';
+import { chown, lstat, mkdir, open, readdir, readFile, readlink, rename, rm, symlink } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { HostFile, hostDomainDir, hostFilePath, hostLinkTempPath, hostVersionDir, hostVersionLinkTarget, hostVersionsDir } from '../core/layout.js';
+
+export interface InstalledPair {
+  certificatePem: string;
+  keyPem: string;
+  /** The symlink target (relative), or null when the domain directory is a plain directory. */
+  version: string | null;
+}
+
+export interface FileOwner {
+  uid: number;
+  gid: number;
+}
+
+export class HostCertificateFiles {
+  constructor(
+    readonly certsDir: string,
+    private readonly owner: FileOwner | null = null,
+  ) {}
+
+  /** Returns the pair nginx currently reads for `domain`, or null when there is none (or it is incomplete). */
+  async current(domain: string): Promise<InstalledPair | null> {
+    try {
+      const [certificatePem, keyPem] = await Promise.all([
+        readFile(hostFilePath(this.certsDir, domain, HostFile.fullChain), 'utf8'),
+        readFile(hostFilePath(this.certsDir, domain, HostFile.key), 'utf8'),
+      ]);
+      return { certificatePem, keyPem, version: await this.linkTarget(domain) };
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw error;
+    }
+  }
+
+  /**
+   * Installs a pair for `domain` atomically and returns the previous symlink target (null: none),
+   * for `restore`. Keys are written 0600, certificates 0644, directories 0755.
+   */
+  async install(domain: string, certificatePem: string, keyPem: string): Promise<string | null> {
+    const version = `${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`;
+    const dir = hostVersionDir(this.certsDir, domain, version);
+    await this.makeDir(hostVersionsDir(this.certsDir, domain));
+    await this.makeDir(dir);
+    await this.writeDurable(`${dir}/${HostFile.key}`, keyPem, 0o600);
+    await this.writeDurable(`${dir}/${HostFile.fullChain}`, certificatePem, 0o644);
+    await syncDir(dir);
+    const previous = await this.linkTarget(domain);
+    await this.pointTo(domain, hostVersionLinkTarget(domain, version));
+    return previous;
+  }
+
+  /** Points `domain` back at `previous` (a target returned by install), or removes the link when it had none. */
+  async restore(domain: string, previous: string | null): Promise<void> {
+    if (previous) {
+      await this.pointTo(domain, previous);
+    } else {
+      await rm(hostDomainDir(this.certsDir, domain), { force: true });
+      await syncDir(this.certsDir);
+    }
+  }
+
+  /** Removes the version directories of `domain` other than the current one and `keep`. */
+  async removeOldVersions(domain: string, keep: string | null = null): Promise<void> {
+    const current = await this.linkTarget(domain);
+    const root = hostVersionsDir(this.certsDir, domain);
+    const entries = await readdir(root).catch(() => [] as string[]);
+    for (const entry of entries) {
+      const target = hostVersionLinkTarget(domain, entry);
+      if (target !== current && target !== keep) await rm(`${root}/${entry}`, { recursive: true, force: true });
+    }
+  }
+
+  /** Returns the domains that have an entry in the certificates directory. */
+  async installedDomains(): Promise<string[]> {
+    const entries = await readdir(this.certsDir).catch(() => [] as string[]);
+    return entries.filter((entry) => !entry.startsWith('.')).sort();
+  }
+
+  /** Removes everything installed for `domain` (`--prune`). */
+  async remove(domain: string): Promise<void> {
+    await rm(hostDomainDir(this.certsDir, domain), { recursive: true, force: true });
+    await rm(hostVersionsDir(this.certsDir, domain), { recursive: true, force: true });
+  }
+
+  private async linkTarget(domain: string): Promise<string | null> {
+    try {
+      const path = hostDomainDir(this.certsDir, domain);
+      return (await lstat(path)).isSymbolicLink() ? await readlink(path) : null;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw error;
+    }
+  }
+
+  /** Renames a fresh symlink over `<certsDir>/<domain>`: the atomic step. */
+  private async pointTo(domain: string, target: string): Promise<void> {
+    const live = hostDomainDir(this.certsDir, domain);
+    const temporary = hostLinkTempPath(this.certsDir, domain, randomBytes(4).toString('hex'));
+    await symlink(target, temporary);
+    await this.moveAsideRealDirectory(domain, live);
+    await rename(temporary, live);
+    await syncDir(dirname(live));
+  }
+
+  /** A domain directory from before this agent (a plain directory) is kept under .versions, once. */
+  private async moveAsideRealDirectory(domain: string, live: string): Promise<void> {
+    const stat = await lstat(live).catch(() => null);
+    if (!stat || stat.isSymbolicLink()) return;
+    await this.makeDir(hostVersionsDir(this.certsDir, domain));
+    await rename(live, hostVersionDir(this.certsDir, domain, `legacy-${Date.now().toString(36)}`));
+  }
+
+  private async makeDir(path: string): Promise<void> {
+    await mkdir(path, { recursive: true, mode: 0o755 });
+    if (this.owner) await chown(path, this.owner.uid, this.owner.gid);
+  }
+
+  private async writeDurable(path: string, text: string, mode: number): Promise<void> {
+    const handle = await open(path, 'wx', mode);
+    try {
+      await handle.writeFile(text);
+      await handle.chmod(mode);
+      if (this.owner) await handle.chown(this.owner.uid, this.owner.gid);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+  }
+}
+
+async function syncDir(path: string): Promise<void> {
+  const handle = await open(path, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+

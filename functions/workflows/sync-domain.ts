@@ -1,0 +1,90 @@
+/**
+ * Syncing one domain folder to the web host: download what changed, verify it, install it
+ * atomically, or install a placeholder when there is nothing real yet.
+ *
+ * Contract: never installs a pair that fails verification, never replaces a real certificate with
+ * a placeholder or with one that expires sooner, and never throws (failures are results).
+ */
+
+import { describeCertificate, parseCertificate, parsePrivateKey, sha256, splitCertificates } from '../core/certificate.js';
+import { describeError } from '../core/errors.js';
+import { DomainFile } from '../core/layout.js';
+import { createPlaceholder, isPlaceholder } from '../core/placeholder.js';
+import { parseStatus } from '../core/status.js';
+import { verifyCertificate } from '../core/verify.js';
+import type { ListedObject, SyncContext } from './sync-ports.js';
+import type { SyncedDomain } from '../adapters/sync-state-file.js';
+
+export type DomainChange =
+  | { domain: string; change: 'installed'; serial: string; notAfter: string; previous: string | null; record: SyncedDomain }
+  | { domain: string; change: 'placeholder'; previous: string | null; record: SyncedDomain }
+  | { domain: string; change: 'unchanged'; record: SyncedDomain | null }
+  | { domain: string; change: 'failed'; reason: string; placeholder?: { previous: string | null; record: SyncedDomain } };
+
+/** Returns what happened to `domain`, given its listed objects and what the last run recorded. */
+export async function syncDomain(domain: string, objects: Map<string, ListedObject>, saved: SyncedDomain | undefined, ctx: SyncContext, count: { downloads: number }): Promise<DomainChange> {
+  const crt = objects.get(DomainFile.fullChain);
+  const key = objects.get(DomainFile.key);
+  const status = objects.get(DomainFile.status);
+  try {
+    const installed = await ctx.files.current(domain);
+    if (!crt || !key || !status) {
+      if (installed) return { domain, change: 'unchanged', record: saved ?? null };
+      return await installPlaceholder(domain, ctx);
+    }
+    const etags = { [DomainFile.fullChain]: crt.etag, [DomainFile.key]: key.etag };
+    if (installed && saved && !saved.placeholder && saved.etags[DomainFile.fullChain] === crt.etag && saved.etags[DomainFile.key] === key.etag) {
+      return { domain, change: 'unchanged', record: saved };
+    }
+
+    const [statusText, chainPem, keyPem] = await Promise.all([status, crt, key].map((object) => ctx.bucket.readText(object)));
+    count.downloads += 3;
+    const recorded = parseStatus(statusText as string);
+    if (!recorded || recorded.files[DomainFile.fullChain] !== sha256(chainPem as string) || recorded.files[DomainFile.key] !== sha256(keyPem as string)) {
+      return await failed(domain, `${DomainFile.fullChain} and ${DomainFile.key} do not match the digests in ${DomainFile.status} (a renewal is being written, or the files were changed by hand)`, installed !== null, ctx);
+    }
+    const now = ctx.now();
+    let facts;
+    try {
+      facts = verifyCertificate({ chainPem: chainPem as string, key: parsePrivateKey(keyPem as string), names: [domain], namesMatch: 'include', trustedRoots: ctx.trustedRoots, now });
+    } catch (error) {
+      return await failed(domain, `refused: ${describeError(error)}`, installed !== null, ctx);
+    }
+    const record: SyncedDomain = { etags, serial: facts.serial, placeholder: false, installedAt: now.toISOString() };
+    if (installed && !isPlaceholder(installed.certificatePem)) {
+      const current = installedFacts(installed.certificatePem);
+      if (current && current.serial === facts.serial && installed.keyPem === keyPem) return { domain, change: 'unchanged', record };
+      if (current && current.notAfter > facts.notAfter && current.notAfter > now && current.names.includes(domain)) {
+        return await failed(domain, `refused: the bucket's certificate expires ${facts.notAfter.toISOString()}, before the installed one (${current.notAfter.toISOString()})`, true, ctx);
+      }
+    }
+    const previous = await ctx.files.install(domain, chainPem as string, keyPem as string);
+    return { domain, change: 'installed', serial: facts.serial, notAfter: facts.notAfter.toISOString(), previous, record };
+  } catch (error) {
+    return { domain, change: 'failed', reason: describeError(error) };
+  }
+}
+
+async function installPlaceholder(domain: string, ctx: SyncContext): Promise<DomainChange> {
+  const now = ctx.now();
+  const pair = createPlaceholder(domain, now, ctx.placeholderKey());
+  const previous = await ctx.files.install(domain, pair.certificatePem, pair.keyPem);
+  const serial = describeCertificate(parseCertificate(pair.certificatePem)).serial;
+  return { domain, change: 'placeholder', previous, record: { etags: {}, serial, placeholder: true, installedAt: now.toISOString() } };
+}
+
+/** A refused domain keeps what it has; one with nothing installed gets a placeholder, so nginx can start. */
+async function failed(domain: string, reason: string, hasInstalled: boolean, ctx: SyncContext): Promise<DomainChange> {
+  if (hasInstalled) return { domain, change: 'failed', reason };
+  const placeholder = await installPlaceholder(domain, ctx);
+  return placeholder.change === 'placeholder' ? { domain, change: 'failed', reason, placeholder: { previous: placeholder.previous, record: placeholder.record } } : placeholder;
+}
+
+function installedFacts(chainPem: string) {
+  try {
+    const [leaf] = splitCertificates(chainPem);
+    return leaf ? describeCertificate(parseCertificate(leaf)) : null;
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,149 @@
+/**
+ * One run of the host sync agent, top to bottom:
+ * lock → list the bucket once → sync each domain (download what changed, verify, install) →
+ * prune (only when asked) → nginx -t (restore everything on failure) → reload → confirm nginx
+ * serves each new serial over TLS → save state → release the lock.
+ */
+
+import { describeError } from '../core/errors.js';
+import { domainNameProblem, printable } from '../core/domain-name.js';
+import { parseObjectKey } from '../core/layout.js';
+import { mapWithConcurrency } from './concurrency.js';
+import { syncDomain, type DomainChange } from './sync-domain.js';
+import type { ListedObject, SyncContext, SyncState } from './sync-ports.js';
+
+export type SyncResult =
+  | DomainChange
+  | { domain: string; change: 'pruned'; previous: string | null };
+
+export interface SyncReport {
+  /** False when another run held the lock and this one did nothing. */
+  ran: boolean;
+  results: SyncResult[];
+  downloads: number;
+  reloaded: boolean;
+  /** Run-level failures (nginx -t, reload, a domain nginx does not serve after the reload). */
+  problems: string[];
+}
+
+/** Runs one sync; throws only when the bucket cannot be listed or the state cannot be saved. */
+export async function syncHost(ctx: SyncContext): Promise<SyncReport> {
+  const lock = await ctx.lock();
+  if (!lock) return { ran: false, results: [], downloads: 0, reloaded: false, problems: [] };
+  try {
+    return await syncLocked(ctx);
+  } finally {
+    await lock.release();
+  }
+}
+
+async function syncLocked(ctx: SyncContext): Promise<SyncReport> {
+  const state = await ctx.state.read();
+  const { domains, invalid } = groupByDomain(await ctx.bucket.listObjects());
+  const count = { downloads: 0 };
+
+  const results: SyncResult[] = [...invalid];
+  results.push(...(await mapWithConcurrency([...domains.keys()], ctx.concurrency, (domain) => syncDomain(domain, domains.get(domain) as Map<string, ListedObject>, state.domains[domain], ctx, count))));
+  if (ctx.prune) results.push(...(await prune(ctx, new Set(domains.keys()))));
+
+  const changed = results.filter(isChange);
+  const problems: string[] = [];
+  let reloaded = false;
+  if (changed.length > 0) {
+    const test = await ctx.nginx.testConfiguration();
+    if (!test.ok) {
+      await restore(changed, ctx);
+      problems.push(`nginx rejected the configuration, previous files restored, not reloaded: ${lastLines(test.output)}`);
+      return finish(ctx, state, results, count.downloads, false, problems, true);
+    }
+    try {
+      await ctx.nginx.reload();
+      reloaded = true;
+    } catch (error) {
+      problems.push(`reload failed: ${describeError(error)}`);
+    }
+    if (reloaded && ctx.servedCheckTimeoutMs > 0) problems.push(...(await confirmServed(changed, ctx)));
+  }
+  return finish(ctx, state, results, count.downloads, reloaded, problems, false);
+}
+
+async function finish(ctx: SyncContext, state: SyncState, results: SyncResult[], downloads: number, reloaded: boolean, problems: string[], restored: boolean): Promise<SyncReport> {
+  if (!restored) {
+    for (const result of results) {
+      if (result.change === 'installed' || result.change === 'placeholder' || result.change === 'unchanged') {
+        if (result.record) state.domains[result.domain] = result.record;
+      } else if (result.change === 'failed' && result.placeholder) {
+        state.domains[result.domain] = result.placeholder.record;
+      } else if (result.change === 'pruned') {
+        delete state.domains[result.domain];
+        await ctx.files.remove(result.domain).catch(() => undefined);
+      }
+      if (result.change === 'installed' || result.change === 'placeholder') {
+        await ctx.files.removeOldVersions(result.domain, result.previous).catch(() => undefined);
+      }
+    }
+    await ctx.state.write(state);
+  }
+  return { ran: true, results, downloads, reloaded, problems };
+}
+
+function groupByDomain(objects: ListedObject[]): { domains: Map<string, Map<string, ListedObject>>; invalid: SyncResult[] } {
+  const domains = new Map<string, Map<string, ListedObject>>();
+  const refused = new Map<string, string>();
+  for (const object of objects) {
+    const parsed = parseObjectKey(object.key);
+    if (!parsed) {
+      if (object.key.startsWith('/')) refused.set(object.key, 'object key starts with "/"');
+      continue;
+    }
+    const problem = domainNameProblem(parsed.folder);
+    if (problem) {
+      refused.set(parsed.folder, problem);
+      continue;
+    }
+    if (!domains.has(parsed.folder)) domains.set(parsed.folder, new Map());
+    if (parsed.file !== '') (domains.get(parsed.folder) as Map<string, ListedObject>).set(parsed.file, object);
+  }
+  const invalid: SyncResult[] = [...refused].map(([folder, reason]) => ({ domain: printable(folder), change: 'failed', reason: `refused folder name: ${reason}` }));
+  return { domains: new Map([...domains].sort(([a], [b]) => a.localeCompare(b))), invalid };
+}
+
+async function prune(ctx: SyncContext, inBucket: Set<string>): Promise<SyncResult[]> {
+  const results: SyncResult[] = [];
+  for (const domain of await ctx.files.installedDomains()) {
+    if (inBucket.has(domain) || domainNameProblem(domain)) continue;
+    const installed = await ctx.files.current(domain);
+    await ctx.files.restore(domain, null);
+    results.push({ domain, change: 'pruned', previous: installed?.version ?? null });
+  }
+  return results;
+}
+
+type Change = Extract<SyncResult, { change: 'installed' | 'placeholder' | 'pruned' }> | (Extract<SyncResult, { change: 'failed' }> & { placeholder: object });
+
+function isChange(result: SyncResult): result is Change {
+  return result.change === 'installed' || result.change === 'placeholder' || result.change === 'pruned' || (result.change === 'failed' && result.placeholder !== undefined);
+}
+
+async function restore(changed: Change[], ctx: SyncContext): Promise<void> {
+  for (const result of changed) {
+    const previous = result.change === 'failed' ? (result.placeholder as { previous: string | null }).previous : result.previous;
+    await ctx.files.restore(result.domain, previous).catch((error: unknown) =>
+      ctx.log('error', 'could not restore the previous files', { domain: result.domain, reason: describeError(error) }),
+    );
+  }
+}
+
+/** `s6-svc -h` succeeds even when nginx rejects the reload: ask nginx which certificate it serves. */
+async function confirmServed(changed: Change[], ctx: SyncContext): Promise<string[]> {
+  const installed = changed.filter((result): result is Extract<SyncResult, { change: 'installed' }> => result.change === 'installed');
+  const problems = await mapWithConcurrency(installed, ctx.concurrency, async (result) => {
+    const served = await ctx.nginx.waitForServedSerial(result.domain, result.serial, ctx.servedCheckTimeoutMs);
+    return served === result.serial ? null : `${result.domain}: nginx still serves ${served ? `serial ${served}` : 'no certificate'} after the reload, not ${result.serial} (is a server block configured for it?)`;
+  });
+  return problems.filter((problem): problem is string => problem !== null);
+}
+
+function lastLines(text: string): string {
+  return text.split('\n').filter(Boolean).slice(-3).join(' | ');
+}

@@ -1,0 +1,279 @@
+/**
+ * The host sync agent against real nginx under s6-supervise, moto, and certificates issued by the
+ * renew function through Pebble.
+ */
+
+import assert from 'node:assert/strict';
+import { createPrivateKey, X509Certificate } from 'node:crypto';
+import { existsSync, lstatSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { writeSite } from '../../scripts/replica/sites.js';
+import { chainPem, issue, newKey } from '../helpers/pki.js';
+import { addDomainFolder, getText, pebbleRoot, putText, replicaState, s3Client, uniqueLabel } from '../helpers/replica-clients.js';
+import { renewHarness } from '../helpers/renew-harness.js';
+import { agentSetup, ensureAgentBuilt, plantPair, runAgent, servedCertificate, startAgent, syncInProcess } from '../helpers/sync-harness.js';
+
+const state = replicaState();
+const s3 = s3Client(state);
+const DAY = 86_400_000;
+
+before(() => ensureAgentBuilt());
+
+// nginx is shared by every test: a site whose certificate never arrives would fail `nginx -t` for all.
+const sitesWritten: string[] = [];
+after(() => {
+  for (const site of sitesWritten) rmSync(site, { force: true });
+});
+
+/** Issues real certificates for fresh domains through the renew function, with nginx sites for them. */
+async function issuedDomains(count: number, prefix: string) {
+  const harness = await renewHarness();
+  const domains = Array.from({ length: count }, (_, i) => `${uniqueLabel(`${prefix}${i}`)}.test`);
+  for (const domain of domains) {
+    await addDomainFolder(s3, harness.bucket, domain);
+    sitesWritten.push(writeSite(state, domain));
+  }
+  return { harness, domains, setup: agentSetup(harness.bucket, pebbleRoot(state), state.nginx.certsDir) };
+}
+
+async function statusSerial(bucket: string, domain: string): Promise<string> {
+  return (JSON.parse((await getText(s3, bucket, `${domain}/status.json`)) ?? '{}') as { serial: string }).serial;
+}
+
+function installedSerial(certsDir: string, domain: string): string {
+  return new X509Certificate(readFileSync(join(certsDir, domain, 'domain.crt'))).serialNumber.toLowerCase();
+}
+
+describe('host sync agent with nginx under s6', () => {
+  test('first run installs placeholders for domains without certificates, and nginx starts with them', async () => {
+    const { domains, setup } = await issuedDomains(2, 'first');
+
+    const result = runAgent(state, setup);
+
+    assert.equal(result.code, 0, result.stdout + result.stderr);
+    for (const domain of domains) assert.match(result.stdout, new RegExp(`placeholder ${domain}`));
+    const dir = join(setup.certsDir, domains[0] as string);
+    assert.equal(lstatSync(dir).isSymbolicLink(), true);
+    assert.equal(statSync(join(dir, 'domain.key')).mode & 0o777, 0o600);
+    assert.equal(statSync(join(dir, 'domain.crt')).mode & 0o777, 0o644);
+    assert.equal(statSync(dir).mode & 0o777, 0o755);
+    const served = await servedCertificate(state, domains[0] as string);
+    assert.equal(served.subject.O, 'acme-sync placeholder');
+  });
+
+  test('after renew issues certificates, one run installs them and reloads; TLS with SNI gets the new certificate, verified against Pebble\'s root', async () => {
+    const { harness, domains, setup } = await issuedDomains(2, 'real');
+    runAgent(state, setup);
+    await harness.run();
+
+    const result = runAgent(state, setup);
+
+    assert.equal(result.code, 0, result.stdout + result.stderr);
+    assert.match(result.stdout, /nginx reloaded/);
+    for (const domain of domains) {
+      const expected = await statusSerial(harness.bucket, domain);
+      assert.match(result.stdout, new RegExp(`installed ${domain}: serial ${expected}`));
+      for (const name of [domain, `www.${domain}`]) {
+        const served = await servedCertificate(state, name, pebbleRoot(state));
+        assert.equal(served.serialNumber.toLowerCase(), expected);
+      }
+    }
+  });
+
+  test('a second run with nothing changed downloads nothing, does not reload, and prints nothing', async () => {
+    const { harness, setup } = await issuedDomains(2, 'quiet');
+    await harness.run();
+    runAgent(state, setup);
+
+    const report = await syncInProcess(state, setup);
+    const cli = runAgent(state, setup);
+
+    assert.equal(report.downloads, 0);
+    assert.equal(report.reloaded, false);
+    assert.ok(report.results.every((result) => result.change === 'unchanged'));
+    assert.equal(cli.code, 0);
+    assert.equal(cli.stdout, '');
+  });
+
+  describe('refuses what does not verify; nginx keeps serving the previous certificate', () => {
+    const other = newKey();
+    const cases: { name: string; plant: (domain: string, good: { chain: string; key: string }) => { chain: string; key: string }; reason: RegExp }[] = [
+      { name: 'a mismatched pair', plant: (_d, good) => ({ chain: good.chain, key: other.pem }), reason: /public key does not match the domain key/ },
+      { name: 'a truncated certificate', plant: (_d, good) => ({ chain: good.chain.slice(0, 400), key: good.key }), reason: /no certificate in the PEM text|not a readable/ },
+      { name: 'an expired certificate', plant: (domain) => expiredPair(domain), reason: /has expired/ },
+      { name: 'a certificate for another domain', plant: (_d, good) => ({ chain: good.chain, key: good.key }), reason: /does not cover/ },
+    ];
+    for (const { name, plant, reason } of cases) {
+      test(`refuses ${name}, exits non-zero naming the domain and the reason`, async () => {
+        const { harness, domains, setup } = await issuedDomains(2, 'refuse');
+        const [domain, donor] = domains as [string, string];
+        await harness.run();
+        runAgent(state, setup);
+        const servedBefore = (await servedCertificate(state, domain)).serialNumber.toLowerCase();
+        const source = name.includes('another domain') ? donor : domain;
+        const good = { chain: (await getText(s3, harness.bucket, `${source}/domain.crt`)) ?? '', key: (await getText(s3, harness.bucket, `${source}/domain.key`)) ?? '' };
+        const planted = plant(domain, good);
+        await plantPair(state, harness.bucket, domain, planted.chain, planted.key);
+
+        const result = runAgent(state, { ...setup, trustedRootsFile: rootsWithTestCa(setup.trustedRootsFile) });
+
+        assert.equal(result.code, 1);
+        assert.match(result.stdout, new RegExp(`FAILED ${domain.replace(/\./g, '\\.')}: refused: `));
+        assert.match(result.stdout, reason);
+        assert.equal(installedSerial(setup.certsDir, domain), servedBefore);
+        assert.equal((await servedCertificate(state, domain)).serialNumber.toLowerCase(), servedBefore);
+      });
+    }
+  });
+
+  test('a hostile folder name in the bucket writes nothing outside the certificates directory', async () => {
+    const { harness, setup } = await issuedDomains(1, 'hostile');
+    const outside = dirname(setup.certsDir);
+    const before = readdirSync(outside).sort();
+    for (const key of ['../escape/domain.crt', '..%2Fescape/domain.crt', 'UPPER.test/domain.crt', '.versions/domain.crt', 'a b.test/domain.key']) {
+      await putText(s3, harness.bucket, key, 'x');
+    }
+
+    const result = runAgent(state, setup);
+
+    assert.equal(result.code, 1);
+    assert.match(result.stdout, /FAILED \.\.: refused folder name/);
+    assert.match(result.stdout, /FAILED UPPER\.test: refused folder name: contains uppercase/);
+    assert.deepEqual(readdirSync(outside).sort(), before);
+    assert.equal(existsSync(join(setup.certsDir, '..', 'escape')), false);
+    assert.equal(existsSync(join(setup.certsDir, 'UPPER.test')), false);
+  });
+
+  test('nginx -t failing leads to no reload and the previous files restored', async () => {
+    const { harness, domains, setup } = await issuedDomains(1, 'ngxtest');
+    const [domain] = domains as [string];
+    runAgent(state, setup);
+    const placeholderSerial = installedSerial(setup.certsDir, domain);
+    await harness.run();
+    const broken = join(state.nginx.sitesDir, 'zz-broken.conf');
+    writeFileSync(broken, 'server { listen 127.0.0.1:1 ssl; this_is_not_a_directive; }\n');
+    try {
+      const result = runAgent(state, setup);
+
+      assert.equal(result.code, 1);
+      assert.match(result.stdout, /nginx rejected the configuration, previous files restored, not reloaded/);
+      assert.match(result.stdout, /nginx not reloaded/);
+      assert.equal(installedSerial(setup.certsDir, domain), placeholderSerial);
+      assert.equal((await servedCertificate(state, domain)).serialNumber.toLowerCase(), placeholderSerial);
+    } finally {
+      rmSync(broken);
+    }
+    const retry = runAgent(state, setup);
+    assert.equal(retry.code, 0, retry.stdout);
+    assert.equal(installedSerial(setup.certsDir, domain), await statusSerial(harness.bucket, domain));
+  });
+});
+
+describe('host sync agent on a certificates directory of its own', () => {
+  test('killed at any point while installing, it leaves every domain with a consistent pair', async () => {
+    const harness = await renewHarness();
+    const root = testCa();
+    const domains = Array.from({ length: 24 }, (_, i) => `${uniqueLabel(`kill${i}`)}.test`);
+    for (const domain of domains) {
+      const key = newKey();
+      const leaf = issue({ commonName: domain, names: [domain], ca: false, notBefore: new Date(Date.now() - DAY), notAfter: new Date(Date.now() + 60 * DAY), key, issuer: root });
+      await plantPair(state, harness.bucket, domain, chainPem(leaf), key.pem);
+    }
+    const setup = { ...agentSetup(harness.bucket, root.pem), noNginx: true };
+
+    for (let round = 0; round < 12; round += 1) {
+      const child = startAgent(state, setup);
+      await new Promise((resolve) => setTimeout(resolve, 150 + round * 60));
+      child.kill('SIGKILL');
+      await new Promise((resolve) => child.once('exit', resolve));
+      rmSync(`${setup.stateFile}.lock`, { force: true });
+      assertConsistentPairs(setup.certsDir);
+      if (round % 3 === 2) for (const domain of domains.slice(0, 4)) await plantFreshPair(harness.bucket, domain, root, round);
+    }
+    const final = runAgent(state, setup);
+
+    assert.equal(final.code, 0, final.stdout);
+    assertConsistentPairs(setup.certsDir);
+    assert.deepEqual(readdirSync(setup.certsDir).filter((name) => !name.startsWith('.')).sort(), [...domains].sort());
+  });
+
+  test('a domain removed from the bucket stays installed, unless --prune is given', async () => {
+    const harness = await renewHarness();
+    const root = testCa();
+    const [kept, removed] = [`${uniqueLabel('kept')}.test`, `${uniqueLabel('gone')}.test`];
+    for (const domain of [kept, removed]) await addDomainFolder(s3, harness.bucket, domain);
+    const setup = { ...agentSetup(harness.bucket, root.pem), noNginx: true };
+    runAgent(state, setup);
+    await s3.send(new (await import('@aws-sdk/client-s3')).DeleteObjectCommand({ Bucket: harness.bucket, Key: `${removed}/` }));
+
+    const plain = runAgent(state, setup);
+    const stillThere = existsSync(join(setup.certsDir, removed, 'domain.crt'));
+    const pruned = runAgent(state, setup, ['--prune']);
+
+    assert.equal(plain.code, 0);
+    assert.equal(stillThere, true);
+    assert.equal(pruned.code, 0, pruned.stdout);
+    assert.match(pruned.stdout, new RegExp(`pruned ${removed}`));
+    assert.equal(existsSync(join(setup.certsDir, removed)), false);
+    assert.equal(existsSync(join(setup.certsDir, '.versions', removed)), false);
+    assert.equal(existsSync(join(setup.certsDir, kept, 'domain.crt')), true);
+  });
+
+  test('a run while another live run holds the lock does nothing; a lock left by a dead process is taken over', async () => {
+    const harness = await renewHarness();
+    const domain = `${uniqueLabel('locked')}.test`;
+    await addDomainFolder(s3, harness.bucket, domain);
+    const setup = { ...agentSetup(harness.bucket, pebbleRoot(state)), noNginx: true };
+    runAgent(state, setup);
+    rmSync(join(setup.certsDir, domain), { recursive: true });
+    writeFileSync(`${setup.stateFile}.lock`, `${process.pid}\n`);
+
+    const blocked = runAgent(state, setup);
+    writeFileSync(`${setup.stateFile}.lock`, '999999999\n');
+    const takenOver = runAgent(state, setup);
+
+    assert.equal(blocked.code, 0);
+    assert.match(blocked.stdout, /another run holds the lock/);
+    assert.equal(takenOver.code, 0, takenOver.stdout);
+    assert.match(takenOver.stdout, new RegExp(`placeholder ${domain}`));
+  });
+});
+
+let ca: ReturnType<typeof issue> | undefined;
+/** A throw-away CA for certificates the renew function would never store (expired ones, many at once). */
+function testCa() {
+  ca ??= issue({ commonName: 'Sync Test Root', ca: true, notBefore: new Date(Date.now() - 400 * DAY), notAfter: new Date(Date.now() + 400 * DAY), key: newKey() });
+  return ca;
+}
+
+function expiredPair(domain: string): { chain: string; key: string } {
+  const key = newKey();
+  const leaf = issue({ commonName: domain, names: [domain, `www.${domain}`], ca: false, notBefore: new Date(Date.now() - 100 * DAY), notAfter: new Date(Date.now() - 10 * DAY), key, issuer: testCa() });
+  return { chain: chainPem(leaf), key: key.pem };
+}
+
+function rootsWithTestCa(file: string): string {
+  const combined = `${file}.with-test-ca.pem`;
+  writeFileSync(combined, `${readFileSync(file, 'utf8')}\n${testCa().pem}`);
+  return combined;
+}
+
+/** Plants a renewed pair that expires later than any planted before it (round by round). */
+async function plantFreshPair(bucket: string, domain: string, root: ReturnType<typeof issue>, round: number): Promise<void> {
+  const key = newKey();
+  const leaf = issue({ commonName: domain, names: [domain], ca: false, notBefore: new Date(Date.now() - DAY), notAfter: new Date(Date.now() + (61 + round) * DAY), key, issuer: root });
+  await plantPair(state, bucket, domain, chainPem(leaf), key.pem);
+}
+
+function assertConsistentPairs(certsDir: string): void {
+  if (!existsSync(certsDir)) return;
+  for (const domain of readdirSync(certsDir).filter((name) => !name.startsWith('.'))) {
+    const dir = join(certsDir, domain);
+    const crt = join(dir, 'domain.crt');
+    const key = join(dir, 'domain.key');
+    assert.equal(existsSync(crt), existsSync(key), `${domain}: one file of the pair is missing`);
+    if (!existsSync(crt)) continue;
+    assert.ok(new X509Certificate(readFileSync(crt)).checkPrivateKey(createPrivateKey(readFileSync(key))), `${domain}: mismatched pair`);
+  }
+}
