@@ -9,7 +9,9 @@ export function replicaLayout(dir: string) {
       dns: join(dir, 'dns.log'),
       pebble: join(dir, 'pebble.log'),
       nginx: join(dir, 'nginx.log'),
+      stack: join(dir, 'stack-deploy.log'),
     },
+    stackPackageDir: join(dir, 'stack'),
     pebble: {
       config: join(dir, 'pebble', 'pebble-config.json'),
       apiCaFile: join(dir, 'pebble', 'api-ca.pem'),

@@ -9,6 +9,7 @@ import { startPebble } from './pebble.js';
 import { pickFreePorts } from './ports.js';
 import { isRunning, stopProcess, type ReplicaProcess } from './processes.js';
 import { newBucketNames, provisionResources } from './provision.js';
+import { localStackName, templateFileName } from './stack.js';
 import { findReplicaState, removeReplicaState, replicaDir, replicaRepoRoot, writeReplicaState, type ReplicaState } from './state.js';
 
 /** What identifies each recorded process in /proc/<pid>/cmdline, so a reused pid is never signalled. */
@@ -42,8 +43,8 @@ async function stopRecorded(dir: string, processes: { name: string; pid: number 
 }
 
 /**
- * Starts moto, challtestsrv (DNS), Pebble and nginx under s6 on free loopback ports, creates the
- * buckets, and returns the recorded state once every component answers. A running replica is
+ * Starts moto, challtestsrv (DNS), Pebble and nginx under s6 on free loopback ports, deploys the
+ * Serverless stack into moto (while Pebble starts), and returns the recorded state once every component answers. A running replica is
  * stopped first. On failure every process started so far is stopped again.
  */
 export async function startReplica(nonceRejectPercent: number): Promise<ReplicaState> {
@@ -91,6 +92,13 @@ export async function startReplica(nonceRejectPercent: number): Promise<ReplicaS
       },
       buckets: newBucketNames(),
       accountKeyParameter: '/acme-certificates/local/account-key',
+      stack: {
+        name: localStackName,
+        packageDir: layout.stackPackageDir,
+        templateFile: join(layout.stackPackageDir, templateFileName),
+        logFile: layout.logs.stack,
+        kmsKeyAlias: 'alias/acme-certificates-local',
+      },
       processes: [],
     };
     const [pebble] = await settleAll([

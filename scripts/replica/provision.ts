@@ -1,12 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import {
-  CreateBucketCommand,
-  PutBucketLifecycleConfigurationCommand,
-  PutBucketPolicyCommand,
-  PutBucketVersioningCommand,
-  PutPublicAccessBlockCommand,
-  S3Client,
-} from '@aws-sdk/client-s3';
+import { S3Client } from '@aws-sdk/client-s3';
+import { applyBucketSettings, deployStack } from './stack.js';
 import type { ReplicaState } from './state.js';
 
 /** The public prefix of the challenge bucket: the only keys anyone may read anonymously. */
@@ -29,58 +23,19 @@ export function replicaS3Client(state: Pick<ReplicaState, 'awsEndpoint' | 'regio
 }
 
 /**
- * Creates the AWS resources production has, as production configures them: a private, versioned
- * certificates bucket, and a challenge bucket readable anonymously only under the challenge prefix,
- * whose objects there expire after a day. The account key parameter is left to the function.
+ * Creates the AWS resources production has, from the same definitions: deploys the Serverless stack
+ * (KMS key, buckets, role, schedule, function) into moto, then applies the bucket settings moto's
+ * CloudFormation does not (see stack.ts). The account key parameter is left to the function.
  */
 export async function provisionResources(state: ReplicaState): Promise<void> {
+  const stack = state.stack;
+  if (!stack) throw new Error('provisioning: the replica state names no stack');
+  const template = await deployStack(state, stack.packageDir, stack.logFile);
   const s3 = replicaS3Client(state);
-  const { certificates, challenges } = state.buckets;
   try {
-    await s3.send(new CreateBucketCommand({ Bucket: certificates }));
-    await s3.send(
-      new PutPublicAccessBlockCommand({
-        Bucket: certificates,
-        PublicAccessBlockConfiguration: { BlockPublicAcls: true, IgnorePublicAcls: true, BlockPublicPolicy: true, RestrictPublicBuckets: true },
-      }),
-    );
-    await s3.send(new PutBucketVersioningCommand({ Bucket: certificates, VersioningConfiguration: { Status: 'Enabled' } }));
-
-    await s3.send(new CreateBucketCommand({ Bucket: challenges }));
-    // ACLs stay blocked; the one public grant is the bucket policy below.
-    await s3.send(
-      new PutPublicAccessBlockCommand({
-        Bucket: challenges,
-        PublicAccessBlockConfiguration: { BlockPublicAcls: true, IgnorePublicAcls: true, BlockPublicPolicy: false, RestrictPublicBuckets: false },
-      }),
-    );
-    await s3.send(
-      new PutBucketPolicyCommand({
-        Bucket: challenges,
-        Policy: JSON.stringify({
-          Version: '2012-10-17',
-          Statement: [
-            {
-              Sid: 'PublicReadAcmeChallenges',
-              Effect: 'Allow',
-              Principal: '*',
-              Action: 's3:GetObject',
-              Resource: `arn:aws:s3:::${challenges}/${challengePrefix}*`,
-            },
-          ],
-        }),
-      }),
-    );
-    await s3.send(
-      new PutBucketLifecycleConfigurationCommand({
-        Bucket: challenges,
-        LifecycleConfiguration: {
-          Rules: [{ ID: 'ExpireAcmeChallenges', Status: 'Enabled', Filter: { Prefix: challengePrefix }, Expiration: { Days: 1 } }],
-        },
-      }),
-    );
+    await applyBucketSettings(s3, template, state.region);
   } catch (error) {
-    throw new Error(`provisioning buckets ${certificates} and ${challenges}: ${(error as Error).message}`, { cause: error });
+    throw new Error(`provisioning buckets ${state.buckets.certificates} and ${state.buckets.challenges}: ${(error as Error).message}`, { cause: error });
   } finally {
     s3.destroy();
   }

@@ -38,6 +38,17 @@ export interface ReplicaState {
   buckets: { certificates: string; challenges: string };
   /** SSM parameter name for the ACME account key; not created by the replica. */
   accountKeyParameter: string;
+  /** The Serverless stack (stage `local`) deployed into moto: the same one `serverless deploy` makes for real. */
+  stack?: {
+    name: string;
+    /** Where `serverless package` wrote the template and zip that were deployed. */
+    packageDir: string;
+    templateFile: string;
+    /** The framework's output of the package and deploy steps. */
+    logFile: string;
+    /** The KMS alias the function passes as ACCOUNT_KEY_KMS_KEY_ID. */
+    kmsKeyAlias: string;
+  };
   processes: { name: string; pid: number }[];
 }
 
