@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# npm run demo: the whole system on the local replica, start to finish (installs what is missing).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install-deps.sh
+bash scripts/ensure-system.sh
+export AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED=true
+exec node --import tsx scripts/demo.ts

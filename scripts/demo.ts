@@ -1,0 +1,140 @@
+/**
+ * The demo: starts the local replica, creates three domains, invokes `renew` through the
+ * Serverless Framework, syncs the certificates to nginx with the host agent, fetches each site over
+ * TLS with SNI, and stops the replica.
+ */
+
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { request } from 'node:https';
+import { PutObjectCommand, GetObjectCommand } from '@aws-sdk/client-s3';
+import { replicaS3Client } from './replica/provision.js';
+import { writeSite } from './replica/sites.js';
+import { readReplicaState, type ReplicaState } from './replica/state.js';
+
+const root = resolve(import.meta.dirname, '..');
+const DOMAINS = ['example.test', 'shop.example.test', 'blog.test'];
+
+function step(title: string): void {
+  console.log(`\n== ${title}`);
+}
+
+function run(command: string, args: string[], env: NodeJS.ProcessEnv = process.env, quiet = false): string {
+  const result = spawnSync(command, args, { cwd: root, env, encoding: 'utf8', timeout: 300_000 });
+  if (!quiet || result.status !== 0) process.stdout.write(indent(`${result.stdout ?? ''}${result.stderr ?? ''}`));
+  if (result.status !== 0) throw new Error(`${command} ${args.join(' ')} exited ${result.status}`);
+  return result.stdout;
+}
+
+function indent(text: string): string {
+  return text.split('\n').filter(Boolean).map((line) => `   ${line}\n`).join('');
+}
+
+async function main(): Promise<void> {
+  step('Starting the local replica (moto, Pebble + DNS, nginx under s6)');
+  run('node', ['--import', 'tsx', 'scripts/replica.ts', 'start'], { ...process.env, PEBBLE_WFE_NONCEREJECT: process.env.PEBBLE_WFE_NONCEREJECT ?? '5' });
+  const state = readReplicaState();
+  try {
+    await demo(state);
+  } finally {
+    step('Stopping the local replica');
+    run('node', ['--import', 'tsx', 'scripts/replica.ts', 'stop']);
+  }
+}
+
+async function demo(state: ReplicaState): Promise<void> {
+  const s3 = replicaS3Client(state);
+  const pebbleRoot = readFileSync(state.acme.rootsFile, 'utf8');
+  const work = mkdtempSync(join(tmpdir(), 'acme-demo-'));
+  const rootsFile = join(work, 'pebble-root.pem');
+  writeFileSync(rootsFile, pebbleRoot);
+
+  step(`Creating three domain folders in s3://${state.buckets.certificates}/ and their nginx sites`);
+  for (const domain of DOMAINS) {
+    await s3.send(new PutObjectCommand({ Bucket: state.buckets.certificates, Key: `${domain}/`, Body: new Uint8Array(0) }));
+    writeSite(state, domain);
+    console.log(`   ${domain}/`);
+  }
+
+  const agent = (extra: string[] = []) =>
+    run('node', [
+      'dist/sync-agent.js', '--bucket', state.buckets.certificates, '--endpoint', state.awsEndpoint, '--region', state.region,
+      '--certs-dir', state.nginx.certsDir, '--state-file', join(work, 'agent-state.json'), '--nginx-conf', state.nginx.confFile,
+      '--reload-command', `s6-svc -h ${state.nginx.serviceDir}`, '--tls-address', `127.0.0.1:${state.nginx.httpsPort}`,
+      '--trusted-roots-file', rootsFile, ...extra,
+    ], { ...process.env, AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test' });
+
+  step('Host agent, first run: self-signed placeholders so nginx can serve before the first certificate');
+  run('node', ['scripts/build.mjs'], process.env, true);
+  agent();
+
+  step('serverless invoke local -f renew (the scheduled run: renews everything that is due)');
+  const env = {
+    ...process.env,
+    AWS_ENDPOINT_URL: state.awsEndpoint, AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test', AWS_REGION: state.region, AWS_EC2_METADATA_DISABLED: 'true',
+    NODE_EXTRA_CA_CERTS: state.acme.apiCaFile, SLS_TELEMETRY_DISABLED: '1',
+    CERTIFICATES_BUCKET: state.buckets.certificates, CHALLENGES_BUCKET: state.buckets.challenges, ACCOUNT_KEY_PARAMETER: state.accountKeyParameter,
+    ACME_DIRECTORY_URL: state.acme.directoryUrl, TRUSTED_ROOTS_PEM: pebbleRoot, PREFLIGHT_PORT: String(state.nginx.httpPort), PREFLIGHT_DNS_SERVER: state.dns.server,
+    ACME_POLL_MIN_MS: '250', ACME_POLL_MAX_MS: '1000', ACME_POLL_ATTEMPTS: '30',
+  };
+  const output = run('npx', ['serverless', 'invoke', 'local', '-f', 'renew', '--stage', 'local', '--data', '{}'], env, true);
+  const report = parseReport(output);
+  printTable(report.outcomes);
+
+  step('Host agent, second run: verifies, installs atomically, nginx -t, s6-svc -h, confirms the served serials');
+  agent();
+
+  step('Fetching each site over HTTPS with SNI (trusting only Pebble\'s root)');
+  for (const domain of DOMAINS) {
+    const status = JSON.parse(await text(s3, state.buckets.certificates, `${domain}/status.json`)) as { serial: string };
+    const served = await fetchSite(state, domain, pebbleRoot);
+    console.log(`   https://${domain}/ -> ${JSON.stringify(served.body.trim())}; served serial ${served.serial}; bucket serial ${status.serial}: ${served.serial === status.serial ? 'match' : 'MISMATCH'}`);
+    if (served.serial !== status.serial) process.exitCode = 1;
+  }
+
+  step('Host agent, third run: nothing changed, so it prints nothing and does not reload');
+  const quiet = agent();
+  console.log(quiet.trim() === '' ? '   (no output)' : quiet);
+}
+
+interface Outcome { domain: string; outcome: string; names?: string[]; serial?: string | null; notAfter?: string | null; reason: string }
+
+/** The handler's return value is the last JSON document `invoke local` prints, after the log lines. */
+function parseReport(output: string): { outcomes: Outcome[] } {
+  const start = output.lastIndexOf('\n{\n');
+  return JSON.parse(output.slice(start >= 0 ? start : output.indexOf('{'))) as { outcomes: Outcome[] };
+}
+
+function printTable(outcomes: Outcome[]): void {
+  const rows = [['domain', 'names', 'serial', 'not after', 'outcome'], ...outcomes.map((item) => [item.domain, (item.names ?? []).join(' '), item.serial ?? '-', item.notAfter ?? '-', item.outcome])];
+  const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
+  for (const [index, row] of rows.entries()) {
+    console.log(`   ${row.map((cell, column) => cell.padEnd(widths[column]!)).join('  ')}`);
+    if (index === 0) console.log(`   ${widths.map((width) => '-'.repeat(width)).join('  ')}`);
+  }
+}
+
+async function text(s3: ReturnType<typeof replicaS3Client>, bucket: string, key: string): Promise<string> {
+  const object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+  return (await object.Body?.transformToString()) ?? '';
+}
+
+function fetchSite(state: ReplicaState, domain: string, ca: string): Promise<{ body: string; serial: string }> {
+  return new Promise((resolveFetch, reject) => {
+    const req = request({ host: '127.0.0.1', port: state.nginx.httpsPort, servername: domain, headers: { host: domain }, path: '/', ca, agent: false }, (response) => {
+      const certificate = (response.socket as import('node:tls').TLSSocket).getPeerCertificate();
+      let body = '';
+      response.on('data', (chunk: Buffer) => (body += chunk.toString()));
+      response.on('end', () => resolveFetch({ body, serial: certificate.serialNumber.toLowerCase() }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+main().catch((error: unknown) => {
+  console.error(`demo failed: ${error instanceof Error ? error.message : String(error)}`);
+  process.exitCode = 1;
+});
