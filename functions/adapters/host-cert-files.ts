@@ -8,7 +8,7 @@
  */
 
 import { randomBytes } from 'node:crypto';
-import { chown, lstat, mkdir, open, readdir, readFile, readlink, rename, rm, symlink } from 'node:fs/promises';
+import { access, chown, lstat, mkdir, open, readdir, readFile, readlink, rename, rm, symlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { HostFile, hostDomainDir, hostFilePath, hostLinkTempPath, hostVersionDir, hostVersionLinkTarget, hostVersionsDir } from '../core/layout.js';
 
@@ -42,6 +42,13 @@ export class HostCertificateFiles {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
       throw error;
     }
+  }
+
+  /** Returns true when both files of the pair are in place (a cheap check for the no-change path). */
+  async exists(domain: string): Promise<boolean> {
+    const present = async (path: string) => access(path).then(() => true, () => false);
+    const [certificate, key] = await Promise.all([present(hostFilePath(this.certsDir, domain, HostFile.fullChain)), present(hostFilePath(this.certsDir, domain, HostFile.key))]);
+    return certificate && key;
   }
 
   /**

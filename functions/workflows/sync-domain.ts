@@ -27,15 +27,15 @@ export async function syncDomain(domain: string, objects: Map<string, ListedObje
   const key = objects.get(DomainFile.key);
   const status = objects.get(DomainFile.status);
   try {
+    if (crt && key && status && saved && !saved.placeholder && saved.etags[DomainFile.fullChain] === crt.etag && saved.etags[DomainFile.key] === key.etag && (await ctx.files.exists(domain))) {
+      return { domain, change: 'unchanged', record: saved };
+    }
     const installed = await ctx.files.current(domain);
     if (!crt || !key || !status) {
       if (installed) return { domain, change: 'unchanged', record: saved ?? null };
       return await installPlaceholder(domain, ctx);
     }
     const etags = { [DomainFile.fullChain]: crt.etag, [DomainFile.key]: key.etag };
-    if (installed && saved && !saved.placeholder && saved.etags[DomainFile.fullChain] === crt.etag && saved.etags[DomainFile.key] === key.etag) {
-      return { domain, change: 'unchanged', record: saved };
-    }
 
     const [statusText, chainPem, keyPem] = await Promise.all([status, crt, key].map((object) => ctx.bucket.readText(object)));
     count.downloads += 3;

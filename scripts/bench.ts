@@ -1,0 +1,133 @@
+/**
+ * npm run bench: the host sync agent at 1000 domains on the local replica (moto), against the
+ * `aws s3 sync` baseline measured in the same run on the same bucket (when the aws CLI is
+ * installed; otherwise against LOCAL-STACK.md's figures: first full sync ≈ 21 s, no-change ≈ 2.2 s).
+ *
+ * Measures, each as a real agent process: the first sync (3000 downloads, 1000 verifications and
+ * atomic installs), a sync with nothing changed, and a sync after 10 renewals; and the peak RSS.
+ * Targets: first and no-change syncs no slower than the baseline (which verifies nothing and leaves
+ * same-size renewals stale), 10 renewals within the no-change time plus 1 s, peak RSS ≤ 256 MB.
+ * Exits non-zero when a target is missed. Starts the replica when it is not running, and then stops it.
+ */
+
+import { spawnSync } from 'node:child_process';
+import { createPublicKey, generateKeyPairSync, randomBytes, sign } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { CreateBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import forge from 'node-forge';
+import { sha256 } from '../functions/core/certificate.js';
+import { mapWithConcurrency } from '../functions/workflows/concurrency.js';
+import { replicaS3Client } from './replica/provision.js';
+import { findReplicaState, readReplicaState } from './replica/state.js';
+
+const DOMAINS = Number(process.env.BENCH_DOMAINS ?? 1000);
+const FALLBACK_BASELINE = { firstSyncMs: 21_000, noChangeMs: 2_200 };
+const PEAK_RSS_MB = 256;
+const root = resolve(import.meta.dirname, '..');
+const DAY = 86_400_000;
+
+function certificate(commonName: string, names: string[], ca: boolean, publicKey: forge.pki.PublicKey, signer: ReturnType<typeof generateKeyPairSync>['privateKey'], issuer?: forge.pki.Certificate, days = 90) {
+  const cert = forge.pki.createCertificate();
+  cert.publicKey = publicKey;
+  cert.serialNumber = `01${randomBytes(8).toString('hex')}`;
+  cert.validity.notBefore = new Date(Date.now() - DAY);
+  cert.validity.notAfter = new Date(Date.now() + days * DAY);
+  cert.setSubject([{ name: 'commonName', value: commonName }]);
+  cert.setIssuer(issuer ? issuer.subject.attributes : [{ name: 'commonName', value: commonName }]);
+  cert.setExtensions([{ name: 'basicConstraints', cA: ca, critical: true }, { name: 'keyUsage', digitalSignature: true, keyCertSign: ca, critical: true }, ...(names.length ? [{ name: 'subjectAltName', altNames: names.map((value) => ({ type: 2, value })) }] : [])]);
+  cert.signatureOid = cert.siginfo.algorithmOid = forge.pki.oids.sha256WithRSAEncryption as string;
+  const tbs = forge.asn1.toDer((forge.pki as unknown as { getTBSCertificate(c: forge.pki.Certificate): forge.asn1.Asn1 }).getTBSCertificate(cert)).getBytes();
+  cert.signature = sign('sha256', Buffer.from(tbs, 'binary'), signer).toString('binary');
+  return cert;
+}
+
+function rsaKey() {
+  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  return { privateKey, forgePublic: forge.pki.publicKeyFromPem(createPublicKey(privateKey).export({ type: 'spki', format: 'pem' }).toString()), pem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString() };
+}
+
+function runAgent(args: string[]): { ms: number; maxRssMb: number; stdout: string; code: number | null } {
+  const started = Date.now();
+  const probe = `process.on('exit', () => process.stderr.write('\\nMAXRSS ' + process.resourceUsage().maxRSS + '\\n')); require(${JSON.stringify(join(root, 'dist', 'sync-agent.js'))});`;
+  const result = spawnSync('node', ['-e', probe, 'agent', ...args], { encoding: 'utf8', env: { ...process.env, AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test' }, maxBuffer: 64 << 20 });
+  const maxRss = Number(/MAXRSS (\d+)/.exec(result.stderr)?.[1] ?? 0) / 1024;
+  return { ms: Date.now() - started, maxRssMb: Math.round(maxRss), stdout: result.stdout, code: result.status };
+}
+
+async function main(): Promise<void> {
+  const startedReplica = !findReplicaState();
+  if (startedReplica) spawnSync('node', ['--import', 'tsx', 'scripts/replica.ts', 'start'], { cwd: root, stdio: 'inherit' });
+  spawnSync('node', ['scripts/build.mjs'], { cwd: root, stdio: 'ignore' });
+  const state = readReplicaState();
+  const work = mkdtempSync(join(tmpdir(), 'bench-'));
+  let failed = false;
+  try {
+    const s3 = replicaS3Client(state);
+    const bucket = `bench-${randomBytes(4).toString('hex')}`;
+    await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+    const caKey = rsaKey();
+    const ca = certificate('Bench Root', [], true, caKey.forgePublic, caKey.privateKey, undefined, 400);
+    writeFileSync(join(work, 'root.pem'), forge.pki.certificateToPem(ca));
+    const leafKey = rsaKey();
+    const plant = async (domain: string, days: number) => {
+      const chain = forge.pki.certificateToPem(certificate(domain, [domain, `www.${domain}`], false, leafKey.forgePublic, caKey.privateKey, ca, days));
+      await s3.send(new PutObjectCommand({ Bucket: bucket, Key: `${domain}/domain.key`, Body: Buffer.from(leafKey.pem) }));
+      await s3.send(new PutObjectCommand({ Bucket: bucket, Key: `${domain}/domain.crt`, Body: Buffer.from(chain) }));
+      await s3.send(new PutObjectCommand({ Bucket: bucket, Key: `${domain}/status.json`, Body: Buffer.from(JSON.stringify({ domain, files: { 'domain.crt': sha256(chain), 'domain.key': sha256(leafKey.pem) } })) }));
+    };
+    const domains = Array.from({ length: DOMAINS }, (_, i) => `site${String(i).padStart(4, '0')}.bench.test`);
+    const t = Date.now();
+    await mapWithConcurrency(domains, 16, (domain) => plant(domain, 90));
+    console.log(`planted ${DOMAINS} domains (${DOMAINS * 3} objects) in ${Date.now() - t} ms`);
+
+    const baseline = awsSyncBaseline(bucket, state.awsEndpoint, state.region, join(work, 'aws-sync'));
+    console.log(baseline.measured ? `baseline aws s3 sync (same bucket, same machine, now): first ${baseline.firstSyncMs} ms, no-change ${baseline.noChangeMs} ms` : 'aws CLI not installed: targets from LOCAL-STACK.md');
+
+    const args = ['--bucket', bucket, '--endpoint', state.awsEndpoint, '--region', state.region, '--certs-dir', join(work, 'certs'), '--state-file', join(work, 'state.json'),
+      '--trusted-roots-file', join(work, 'root.pem'), '--test-command', 'true', '--reload-command', 'true', '--served-check-seconds', '0', '--concurrency', '16'];
+    const first = runAgent(args);
+    const unchanged = runAgent(args);
+    await mapWithConcurrency(domains.slice(0, 10), 10, (domain) => plant(domain, 91));
+    const ten = runAgent(args);
+
+    const rows: [string, number, number, string][] = [
+      ['first sync (ms)', first.ms, baseline.firstSyncMs, first.stdout.trim().split('\n').pop() ?? ''],
+      ['no-change sync (ms)', unchanged.ms, baseline.noChangeMs, unchanged.stdout.trim() === '' ? '(quiet)' : unchanged.stdout.trim()],
+      ['10 renewed (ms)', ten.ms, unchanged.ms + 1000, ten.stdout.trim().split('\n').pop() ?? ''],
+      ['peak RSS (MB)', Math.max(first.maxRssMb, unchanged.maxRssMb, ten.maxRssMb), PEAK_RSS_MB, ''],
+    ];
+    for (const [name, value, target, note] of rows) {
+      const ok = value <= target;
+      failed ||= !ok;
+      console.log(`${ok ? 'ok  ' : 'MISS'} ${name.padEnd(20)} ${String(value).padStart(7)}  target ≤ ${target}  ${note}`);
+    }
+    for (const run of [first, unchanged, ten]) {
+      if (run.code === 0) continue;
+      failed = true;
+      console.log(`MISS an agent run exited ${run.code}: ${run.stdout.split('\n').slice(0, 3).join(' | ')}`);
+    }
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+    if (startedReplica) spawnSync('node', ['--import', 'tsx', 'scripts/replica.ts', 'stop'], { cwd: root, stdio: 'inherit' });
+  }
+  process.exitCode = failed ? 1 : 0;
+}
+
+/** Times `aws s3 sync` of the bucket into an empty directory, then again with nothing changed. */
+function awsSyncBaseline(bucket: string, endpoint: string, region: string, dir: string): { measured: boolean; firstSyncMs: number; noChangeMs: number } {
+  if (spawnSync('aws', ['--version']).status !== 0) return { measured: false, ...FALLBACK_BASELINE };
+  const sync = () => {
+    const started = Date.now();
+    const result = spawnSync('aws', ['s3', 'sync', `s3://${bucket}`, dir, '--endpoint-url', endpoint, '--only-show-errors'], { env: { ...process.env, AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test', AWS_DEFAULT_REGION: region } });
+    if (result.status !== 0) throw new Error(`aws s3 sync failed: ${result.stderr}`);
+    return Date.now() - started;
+  };
+  return { measured: true, firstSyncMs: sync(), noChangeMs: sync() };
+}
+
+main().catch((error: unknown) => {
+  console.error(`bench failed: ${error instanceof Error ? error.message : String(error)}`);
+  process.exitCode = 1;
+});
