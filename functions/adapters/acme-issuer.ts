@@ -69,16 +69,11 @@ export class AcmeIssuer {
    */
   async registerAccount(contactEmail: string | undefined): Promise<string> {
     const contact = contactEmail ? [`mailto:${contactEmail}`] : [];
-    const existing = await this.step('looking up account', async () => {
-      try {
-        return await this.client.createAccount({ onlyReturnExisting: true });
-      } catch (error) {
-        if (/accountDoesNotExist|does not exist|no account/i.test((error as Error).message)) return null;
-        throw error;
-      }
-    });
+    // CAs word "no such account" differently (Pebble, Boulder), so any failed lookup leads to a
+    // registration: newAccount with a known key returns that account and never makes a second one.
+    const existing = await this.client.createAccount({ onlyReturnExisting: true }).catch(() => null);
     if (!existing) {
-      await this.step('creating account', () => this.client.createAccount({ termsOfServiceAgreed: true, ...(contact.length ? { contact } : {}) }));
+      await this.step('registering account', () => this.client.createAccount({ termsOfServiceAgreed: true, ...(contact.length ? { contact } : {}) }));
     } else if (contact.length > 0 && JSON.stringify(existing.contact ?? []) !== JSON.stringify(contact)) {
       await this.step('updating account contact', () => this.client.updateAccount({ contact }));
     }

@@ -233,6 +233,25 @@ describe('renew on the local replica', () => {
     assert.equal(later.created, false);
   });
 
+  test('a first run registers the ACME account; later runs find and reuse the same account', async () => {
+    const parameter = `/acme-test/${uniqueLabel('fresh-account')}`;
+    const first = await renewHarness({ ACCOUNT_KEY_PARAMETER: parameter });
+    const domain = `${uniqueLabel('account')}.test`;
+    await addDomainFolder(s3, first.bucket, domain);
+    const accountUrls = (logs: string[]) => logs.map((line) => JSON.parse(line) as { message: string; accountUrl?: string }).filter((line) => line.message === 'ACME account ready').map((line) => line.accountUrl);
+
+    const report = await first.run();
+    const second = await renewHarness({ ACCOUNT_KEY_PARAMETER: parameter, CERTIFICATES_BUCKET: first.bucket });
+    await second.run({ domains: [domain], force: true });
+
+    assert.equal(outcomeOf(report.outcomes, domain).outcome, 'renewed');
+    assert.ok(first.logs.some((line) => line.includes('created ACME account key')));
+    assert.ok(second.logs.some((line) => line.includes('loaded ACME account key')));
+    const [created] = accountUrls(first.logs);
+    assert.match(created ?? '', /^https:\/\//);
+    assert.deepEqual(accountUrls(second.logs), [created]);
+  });
+
   test('with Pebble rejecting half of the nonces, every domain is still issued', async () => {
     assert.equal(state.acme.nonceRejectPercent, 50, 'the test replica runs Pebble with PEBBLE_WFE_NONCEREJECT=50');
     const harness = await renewHarness();

@@ -41,6 +41,19 @@ async function statusSerial(bucket: string, domain: string): Promise<string> {
   return (JSON.parse((await getText(s3, bucket, `${domain}/status.json`)) ?? '{}') as { serial: string }).serial;
 }
 
+/**
+ * Returns the serial nginx serves for `name` once it equals `expected` (or the last one seen after
+ * 5 s): for a moment after a reload, a handshake can still reach an old worker.
+ */
+async function eventuallyServed(name: string, expected: string): Promise<string> {
+  let served = '';
+  for (const deadline = Date.now() + 5000; Date.now() < deadline; await new Promise((resolve) => setTimeout(resolve, 100))) {
+    served = (await servedCertificate(state, name)).serialNumber.toLowerCase();
+    if (served === expected) break;
+  }
+  return served;
+}
+
 function installedSerial(certsDir: string, domain: string): string {
   return new X509Certificate(readFileSync(join(certsDir, domain, 'domain.crt'))).serialNumber.toLowerCase();
 }
@@ -110,7 +123,8 @@ describe('host sync agent with nginx under s6', () => {
         const [domain, donor] = domains as [string, string];
         await harness.run();
         runAgent(state, setup);
-        const servedBefore = (await servedCertificate(state, domain)).serialNumber.toLowerCase();
+        const servedBefore = installedSerial(setup.certsDir, domain);
+        assert.equal(await eventuallyServed(domain, servedBefore), servedBefore);
         const source = name.includes('another domain') ? donor : domain;
         const good = { chain: (await getText(s3, harness.bucket, `${source}/domain.crt`)) ?? '', key: (await getText(s3, harness.bucket, `${source}/domain.key`)) ?? '' };
         const planted = plant(domain, good);
@@ -122,7 +136,7 @@ describe('host sync agent with nginx under s6', () => {
         assert.match(result.stdout, new RegExp(`FAILED ${domain.replace(/\./g, '\\.')}: refused: `));
         assert.match(result.stdout, reason);
         assert.equal(installedSerial(setup.certsDir, domain), servedBefore);
-        assert.equal((await servedCertificate(state, domain)).serialNumber.toLowerCase(), servedBefore);
+        assert.equal(await eventuallyServed(domain, servedBefore), servedBefore);
       });
     }
   });
@@ -160,7 +174,7 @@ describe('host sync agent with nginx under s6', () => {
       assert.match(result.stdout, /nginx rejected the configuration, previous files restored, not reloaded/);
       assert.match(result.stdout, /nginx not reloaded/);
       assert.equal(installedSerial(setup.certsDir, domain), placeholderSerial);
-      assert.equal((await servedCertificate(state, domain)).serialNumber.toLowerCase(), placeholderSerial);
+      assert.equal(await eventuallyServed(domain, placeholderSerial), placeholderSerial);
     } finally {
       rmSync(broken);
     }
