@@ -37,5 +37,5 @@ export function replicaLayout(dir: string) {
 export const hostTemplates = {
   acmeChallenge: join(replicaRepoRoot, 'infra', 'host', 'nginx', 'acme-challenge.conf.template'),
   site: join(replicaRepoRoot, 'infra', 'host', 'nginx', 'site.conf.template'),
-  s6NginxRun: join(replicaRepoRoot, 'infra', 'host', 's6', 'nginx', 'run'),
+  s6NginxService: join(replicaRepoRoot, 'infra', 'host', 's6', 'nginx'),
 };

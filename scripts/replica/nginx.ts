@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { promisify } from 'node:util';
 import { hostTemplates, replicaLayout } from './layout.js';
@@ -86,19 +86,26 @@ function answersHttp(port: number): Promise<boolean> {
 }
 
 /**
- * Starts `s6-supervise` on a service directory whose run script is the committed
- * infra/host/s6/nginx/run, and returns once nginx answers on the HTTP port.
+ * Starts `s6-supervise` on a copy of the committed service directory infra/host/s6/nginx (run script,
+ * notification-fd, data/check) and returns once s6 reports nginx up and ready (`s6-svwait -U`).
  */
 export async function startNginx(layout: NginxLayout, httpPort: number, logFile: string, started: ReplicaProcess[]): Promise<ReplicaProcess> {
-  const run = `${layout.serviceDir}/run`;
-  copyFileSync(hostTemplates.s6NginxRun, run);
-  chmodSync(run, 0o755);
+  cpSync(hostTemplates.s6NginxService, layout.serviceDir, { recursive: true });
+  rmSync(layout.pidFile, { force: true });
   const supervisor = await startLogged('s6-supervise', 's6-supervise', [layout.serviceDir], logFile, started, {
     ...process.env,
     NGINX_CONF: layout.confFile,
+    NGINX_PID: layout.pidFile,
   });
+  // s6-svwait needs the supervise directory, which s6-supervise creates as it starts.
+  await waitUntilReady(supervisor, 's6-supervise', async () => (await run('s6-svok', [layout.serviceDir])) === 0);
+  if ((await run('s6-svwait', ['-U', '-t', '15000', layout.serviceDir])) !== 0) throw new Error(`nginx: s6-svwait -U ${layout.serviceDir}: not ready within 15 s`);
   await waitUntilReady(supervisor, `nginx on 127.0.0.1:${httpPort}`, () => answersHttp(httpPort));
   return supervisor;
+}
+
+function run(command: string, args: string[]): Promise<number> {
+  return new Promise((resolve) => execFile(command, args, (error) => resolve(error ? (typeof error.code === 'number' ? error.code : 1) : 0)));
 }
 
 /**

@@ -4,6 +4,7 @@
  */
 
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { existsSync, lstatSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -59,7 +60,7 @@ function installedSerial(certsDir: string, domain: string): string {
 }
 
 describe('host sync agent with nginx under s6', () => {
-  test('first run installs placeholders for domains without certificates, and nginx starts with them', async () => {
+  test('first run installs placeholders for domains without certificates, and nginx restarts ready with them', async () => {
     const { domains, setup } = await issuedDomains(2, 'first');
 
     const result = runAgent(state, setup);
@@ -71,6 +72,9 @@ describe('host sync agent with nginx under s6', () => {
     assert.equal(statSync(join(dir, 'domain.key')).mode & 0o777, 0o600);
     assert.equal(statSync(join(dir, 'domain.crt')).mode & 0o777, 0o644);
     assert.equal(statSync(dir).mode & 0o777, 0o755);
+    const restart = spawnSync('s6-svc', ['-wU', '-T', '15000', '-t', state.nginx.serviceDir], { encoding: 'utf8' });
+    assert.equal(restart.status, 0, `nginx restarted under s6 and reported ready: ${restart.stderr}`);
+    assert.match(spawnSync('s6-svstat', [state.nginx.serviceDir], { encoding: 'utf8' }).stdout, /^up .*ready/);
     const served = await servedCertificate(state, domains[0] as string);
     assert.equal(served.subject.O, 'acme-sync placeholder');
   });
