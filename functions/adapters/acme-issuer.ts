@@ -112,6 +112,19 @@ export class AcmeIssuer {
     });
   }
 
+  /**
+   * Deactivates the authorizations of challenges that were not answered successfully (RFC 8555
+   * §7.5.2), so the CA stops validating names whose challenge objects are gone. Best effort:
+   * returns the names it could not deactivate.
+   */
+  async abandon(challenges: readonly PendingChallenge[]): Promise<string[]> {
+    const failed: string[] = [];
+    for (const challenge of challenges) {
+      await this.client.deactivateAuthorization(challenge.authorization).catch(() => failed.push(challenge.name));
+    }
+    return failed;
+  }
+
   /** Sends the CSR (RFC 8555 §7.4) and waits until the order is valid. */
   finalize(order: acme.Order, csrPem: string): Promise<acme.Order> {
     return this.step('finalizing order', async () => {

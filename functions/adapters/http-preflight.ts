@@ -1,11 +1,14 @@
 /**
  * Fetches `http://<name>/.well-known/acme-challenge/<probe>` the way the CA will, before an order
  * is placed: failed validations count against the CA's rate limits, a failed preflight does not.
+ *
+ * Like Let's Encrypt's validation, it tries the name's IPv6 addresses first and falls back to IPv4
+ * only when an IPv6 connection cannot be made; a wrong answer over IPv6 is a failure. Redirects are
+ * not followed (the CA would follow them): the nginx template answers challenges directly.
  */
 
-import { Resolver } from 'node:dns/promises';
+import { Resolver, lookup } from 'node:dns/promises';
 import http from 'node:http';
-import type { LookupFunction } from 'node:net';
 
 export interface PreflightResponse {
   status: number;
@@ -17,51 +20,61 @@ export interface HttpPreflightOptions {
   dnsServer?: string;
   /** Port the CA connects to for HTTP-01: 80 in production. */
   port: number;
+  /** Deadline for each name, connection and answer together. */
   timeoutMs: number;
 }
 
 const MAX_BODY = 4096;
+const CONNECTION_ERRORS = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL', 'ECONNRESET', 'ETIMEDOUT']);
 
 export class HttpPreflight {
-  private readonly lookup: LookupFunction | undefined;
+  private readonly resolver: Resolver | null;
 
   constructor(private readonly options: HttpPreflightOptions) {
-    this.lookup = options.dnsServer ? resolverLookup(options.dnsServer) : undefined;
+    this.resolver = options.dnsServer ? new Resolver({ timeout: 2000, tries: 2 }) : null;
+    this.resolver?.setServers([options.dnsServer as string]);
   }
 
-  /** Returns the status and (at most 4 KiB of) the body that `name` answers for `path`; throws on network failure. */
-  fetch(name: string, path: string): Promise<PreflightResponse> {
+  /** Returns the status and (at most 4 KiB of) the body that `name` answers for `path`; throws when no address of it can be reached. */
+  async fetch(name: string, path: string): Promise<PreflightResponse> {
+    const signal = AbortSignal.timeout(this.options.timeoutMs);
+    const { v6, v4 } = await this.addresses(name);
+    if (v6.length + v4.length === 0) throw new Error(`${name} has no A or AAAA record`);
+    const unreachable: string[] = [];
+    for (const address of [...v6, ...v4]) {
+      try {
+        return await this.get(address, name, path, signal);
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code ?? '';
+        if (!CONNECTION_ERRORS.has(code) || signal.aborted) throw error;
+        unreachable.push(`${address}: ${code}`);
+      }
+    }
+    throw new Error(`no address of ${name} accepts connections (${unreachable.join(', ')})`);
+  }
+
+  private async addresses(name: string): Promise<{ v6: string[]; v4: string[] }> {
+    if (this.resolver) {
+      const [v6, v4] = await Promise.all([this.resolver.resolve6(name).catch(() => []), this.resolver.resolve4(name).catch(() => [])]);
+      return { v6, v4 };
+    }
+    const all = await lookup(name, { all: true }).catch(() => []);
+    return { v6: all.filter((entry) => entry.family === 6).map((entry) => entry.address), v4: all.filter((entry) => entry.family === 4).map((entry) => entry.address) };
+  }
+
+  private get(address: string, name: string, path: string, signal: AbortSignal): Promise<PreflightResponse> {
     return new Promise((resolve, reject) => {
-      const request = http.get(
-        { host: name, port: this.options.port, path, headers: { host: name, 'user-agent': 'acme-preflight' }, timeout: this.options.timeoutMs, ...(this.lookup ? { lookup: this.lookup } : {}) },
-        (response) => {
-          let body = '';
-          response.setEncoding('utf8');
-          response.on('data', (chunk: string) => {
-            if (body.length < MAX_BODY) body += chunk;
-          });
-          response.on('end', () => resolve({ status: response.statusCode ?? 0, body: body.slice(0, MAX_BODY) }));
-          response.on('error', reject);
-        },
-      );
-      request.on('timeout', () => request.destroy(new Error(`no answer within ${this.options.timeoutMs} ms`)));
-      request.on('error', reject);
+      const request = http.get({ host: address, port: this.options.port, path, headers: { host: name, 'user-agent': 'acme-preflight' }, signal }, (response) => {
+        let body = '';
+        response.setEncoding('utf8');
+        response.on('data', (chunk: string) => {
+          body += chunk;
+          if (body.length >= MAX_BODY) response.destroy();
+        });
+        response.on('close', () => resolve({ status: response.statusCode ?? 0, body: body.slice(0, MAX_BODY) }));
+        response.on('error', reject);
+      });
+      request.on('error', (error) => reject(signal.aborted ? new Error(`no answer within ${this.options.timeoutMs} ms`) : error));
     });
   }
-}
-
-function resolverLookup(server: string): LookupFunction {
-  const resolver = new Resolver({ timeout: 2000, tries: 2 });
-  resolver.setServers([server]);
-  return ((hostname: string, options: { all?: boolean }, callback: (error: Error | null, address: string | { address: string; family: number }[], family?: number) => void) => {
-    resolver.resolve4(hostname).then(
-      (addresses) => {
-        const [first] = addresses;
-        if (!first) return callback(new Error(`no A record for ${hostname}`), '', 4);
-        if (options?.all) return callback(null, addresses.map((address) => ({ address, family: 4 })));
-        callback(null, first, 4);
-      },
-      (error: Error) => callback(error, '', 4),
-    );
-  }) as LookupFunction;
 }

@@ -12,14 +12,7 @@ export type Logger = (level: LogLevel, message: string, fields?: LogFields) => v
 /** Returns a logger writing JSON lines through `write` (console.log in Lambda, where each line becomes a log event). */
 export function createJsonLogger(write: (line: string) => void, base: LogFields = {}): Logger {
   return (level, message, fields = {}) => {
-    write(JSON.stringify({ level, message: redactPem(message), ...base, ...redactFields(fields) }));
+    // Redact the serialized line: nested objects, arrays and errors are covered too.
+    write(redactPem(JSON.stringify({ level, message, ...base, ...fields })));
   };
-}
-
-function redactFields(fields: LogFields): LogFields {
-  const result: LogFields = {};
-  for (const [key, value] of Object.entries(fields)) {
-    result[key] = typeof value === 'string' ? redactPem(value) : value;
-  }
-  return result;
 }

@@ -11,9 +11,11 @@ export type RenewStep =
   | 'preflight'
   | 'account'
   | 'order'
+  | 'authorize'
   | 'publish challenge'
   | 'validate'
   | 'finalize'
+  | 'download'
   | 'verify'
   | 'store'
   | 'clean up';
@@ -23,7 +25,7 @@ export class DomainStepError extends Error {
   override readonly name = 'DomainStepError';
   constructor(
     readonly domain: string,
-    readonly step: string,
+    readonly step: RenewStep,
     readonly reason: string,
     options?: { cause?: unknown },
   ) {
@@ -52,5 +54,6 @@ export function describeError(error: unknown): string {
 
 /** Replaces every PEM block in `text` with a placeholder naming its type. */
 export function redactPem(text: string): string {
+  // In JSON text a PEM's newlines are the two characters \n: the lazy match spans them either way.
   return text.replace(/-----BEGIN ([A-Z0-9 ]+)-----[\s\S]*?(?:-----END \1-----|$)/g, '[redacted $1]');
 }

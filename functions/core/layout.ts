@@ -75,10 +75,15 @@ export function challengeObjectKey(token: string): string {
   return `${CHALLENGE_PREFIX}${token}`;
 }
 
+/** Returns the URL path at which a CA fetches the HTTP-01 response for `token` (RFC 8555 §8.3). */
+export function challengePath(token: string): string {
+  return `/${challengeObjectKey(token)}`;
+}
+
 /** Returns the URL at which a CA fetches the HTTP-01 response for `token` on `name` (RFC 8555 §8.3). */
 export function challengeUrl(name: string, token: string, port = 80): string {
   const host = port === 80 ? name : `${name}:${port}`;
-  return `http://${host}/${challengeObjectKey(token)}`;
+  return `http://${host}${challengePath(token)}`;
 }
 
 /** The files the sync agent installs for each domain on the web host. */
@@ -130,4 +135,23 @@ function trimSlash(dir: string): string {
 function assertDomain(domain: string): void {
   const problem = domainNameProblem(domain);
   if (problem) throw new Error(`invalid domain folder "${domain.slice(0, 80)}": ${problem}`);
+}
+
+/** Returns the path of `file` inside one installed version of `domain`'s pair. */
+export function hostVersionFilePath(certsDir: string, domain: string, version: string, file: HostFileName): string {
+  return `${hostVersionDir(certsDir, domain, version)}/${file}`;
+}
+
+/** Returns true when `entry` (a name found under a domain's versions directory) is a version name this agent makes. */
+export function isHostVersionName(entry: string): boolean {
+  return /^[A-Za-z0-9_-]{1,80}$/.test(entry);
+}
+
+/**
+ * Returns a temporary name next to `path` (a state or lock file), unique by `nonce`: written or
+ * renamed there first, so the file at `path` only ever changes by an atomic rename or link.
+ */
+export function hostSiblingTempPath(path: string, nonce: string): string {
+  if (!/^[A-Za-z0-9_-]{1,80}$/.test(nonce)) throw new Error(`invalid temporary name "${nonce.slice(0, 40)}"`);
+  return `${path}.${nonce}.tmp`;
 }

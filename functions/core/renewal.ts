@@ -18,6 +18,8 @@ export interface RenewalInput {
   now: Date;
   /** When the schedule next runs: a certificate must not enter its last third before then. */
   nextRunAt: Date;
+  /** When the schedule last ran (at or before `now`): a certificate issued since then is this period's. */
+  previousRunAt: Date;
   force: boolean;
 }
 
@@ -44,24 +46,28 @@ export function decideRenewal(input: RenewalInput): RenewalDecision {
   if (now < certificate.notBefore) return { renew: true, reason: `not valid before ${certificate.notBefore.toISOString()}` };
   if (input.problem) return { renew: true, reason: `stored certificate is not trustworthy: ${input.problem}` };
   const renewAt = renewalPoint(certificate.notBefore, certificate.notAfter);
-  if (renewAt <= nextRunAt && isFresh(certificate, now)) {
-    return { renew: false, reason: `issued ${certificate.notBefore.toISOString()}, less than a day ago: renews at the next run`, renewAt };
-  }
+  const fresh = renewAt <= nextRunAt ? freshness(certificate, now, input.previousRunAt, nextRunAt) : null;
+  if (fresh) return { renew: false, reason: `issued ${certificate.notBefore.toISOString()}, ${fresh}: renews at the next run`, renewAt };
   if (renewAt <= nextRunAt) return { renew: true, reason: `enters its last third (${renewAt.toISOString()}) before the next run (${nextRunAt.toISOString()})` };
   return { renew: false, reason: `valid until ${certificate.notAfter.toISOString()}; renews after ${renewAt.toISOString()}`, renewAt };
 }
 
 /**
- * A certificate younger than a day (or a third of its lifetime, if shorter) is not renewed for the
- * window alone: with 45-day certificates and a 31-day month every certificate is due at issuance,
- * and a second invocation the same day (a manual run, a Lambda retry) must not order it again.
+ * A fresh certificate is not renewed for the window alone. With 45-day certificates and a 31-day
+ * month every certificate is due the moment it is issued, and a second invocation in the same
+ * period (the daily check run, a manual run, a retry) must not order it again. Fresh means: issued
+ * since the previous scheduled run (with a day of slack: CAs backdate notBefore, and a manual run
+ * may come just before the scheduled one) and still valid at the next, or younger than a day (or
+ * a third of its lifetime, if shorter).
  */
-function isFresh(certificate: Pick<CertificateFacts, 'notBefore' | 'notAfter'>, now: Date): boolean {
+function freshness(certificate: Pick<CertificateFacts, 'notBefore' | 'notAfter'>, now: Date, previousRunAt: Date, nextRunAt: Date): string | null {
   const lifetime = certificate.notAfter.getTime() - certificate.notBefore.getTime();
-  return now.getTime() - certificate.notBefore.getTime() < Math.min(MIN_AGE_MS, lifetime / 3);
+  if (certificate.notBefore.getTime() >= previousRunAt.getTime() - DAY_MS && certificate.notAfter > nextRunAt) return 'in this schedule period';
+  if (now.getTime() - certificate.notBefore.getTime() < Math.min(DAY_MS, lifetime / 3)) return 'less than a day ago';
+  return null;
 }
 
-const MIN_AGE_MS = 86_400_000;
+const DAY_MS = 86_400_000;
 
 /** Returns the moment a certificate enters the last third of its lifetime. */
 export function renewalPoint(notBefore: Date, notAfter: Date): Date {
@@ -80,13 +86,14 @@ export function lapseWarning(notAfter: Date, nextRunAt: Date): string | null {
 
 /**
  * Returns why a newly issued certificate must not replace the stored one, or null when it may: a
- * stored certificate that is still good (right key, right names, trustworthy, not expired) is
- * never replaced by one that expires sooner.
+ * stored certificate that is still good (right key, right names, trustworthy, not expired) is never
+ * replaced by an older one (an earlier notBefore). A shorter lifetime is no reason to refuse: CAs
+ * shorten lifetimes, and refusing would order a certificate at every run only to throw it away.
  */
 export function replacementProblem(args: {
   stored: Pick<CertificateFacts, 'names' | 'notBefore' | 'notAfter' | 'publicKeySha256'> | null;
   storedProblem: string | null;
-  issued: Pick<CertificateFacts, 'notAfter'>;
+  issued: Pick<CertificateFacts, 'notBefore'>;
   names: readonly string[];
   keySha256: string;
   now: Date;
@@ -94,8 +101,8 @@ export function replacementProblem(args: {
   const { stored } = args;
   if (!stored || args.storedProblem) return null;
   const storedIsGood = stored.publicKeySha256 === args.keySha256 && sameNames(stored.names, args.names) && args.now >= stored.notBefore && args.now < stored.notAfter;
-  if (storedIsGood && args.issued.notAfter < stored.notAfter) {
-    return `new certificate expires ${args.issued.notAfter.toISOString()}, before the stored one (${stored.notAfter.toISOString()})`;
+  if (storedIsGood && args.issued.notBefore < stored.notBefore) {
+    return `new certificate is older (notBefore ${args.issued.notBefore.toISOString()}) than the stored one (${stored.notBefore.toISOString()})`;
   }
   return null;
 }

@@ -26,6 +26,8 @@ export function parseSchedule(expression: string): Schedule {
     const count = Number(rate[1]);
     if (count < 1) throw new Error(`schedule "${expression}": rate must be at least 1`);
     const unit = (rate[2] as string).replace(/s$/, '');
+    // EventBridge wants the singular for 1 and the plural otherwise.
+    if ((count === 1) !== (rate[2] === unit)) throw new Error(`schedule "${expression}": write "${count} ${count === 1 ? unit : `${unit}s`}"`);
     return { kind: 'rate', everyMs: count * (RATE_UNITS[unit] as number), expression: text };
   }
   const cron = /^cron\((.*)\)$/.exec(text);
@@ -80,7 +82,9 @@ function parseField(value: string, lo: number, hi: number, names?: string[], off
     if (range === '*') {
       [start, end] = [lo, hi];
     } else if (range.includes('-')) {
-      const [a, b] = range.split('-') as [string, string];
+      const bounds = range.split('-');
+      if (bounds.length !== 2) throw new Error(`range "${range}" must be FROM-TO`);
+      const [a, b] = bounds as [string, string];
       [start, end] = [parseValue(a), parseValue(b)];
       if (start > end) throw new Error(`range ${range} runs backwards`);
     } else {
@@ -110,6 +114,28 @@ export function nextRunAfter(schedule: Schedule, after: Date): Date {
     }
   }
   throw new Error(`schedule "${schedule.expression}" does not fire within ${SEARCH_DAYS / 366} years after ${after.toISOString()}`);
+}
+
+/**
+ * Returns the last time at or before `at` at which the schedule fired. For `rate(...)` that is `at`
+ * minus one period: never earlier than the real last run.
+ */
+export function previousRunAtOrBefore(schedule: Schedule, at: Date): Date {
+  if (schedule.kind === 'rate') return new Date(at.getTime() - schedule.everyMs);
+  const start = new Date(Date.UTC(at.getUTCFullYear(), at.getUTCMonth(), at.getUTCDate()));
+  const hours = [...schedule.hours].sort((a, b) => b - a);
+  const minutes = [...schedule.minutes].sort((a, b) => b - a);
+  for (let day = 0; day < SEARCH_DAYS; day += 1) {
+    const date = new Date(start.getTime() - day * 86_400_000);
+    if (!dayMatches(schedule, date)) continue;
+    for (const hour of hours) {
+      for (const minute of minutes) {
+        const candidate = new Date(date.getTime() + hour * 3_600_000 + minute * 60_000);
+        if (candidate.getTime() <= at.getTime()) return candidate;
+      }
+    }
+  }
+  throw new Error(`schedule "${schedule.expression}" did not fire within ${SEARCH_DAYS / 366} years before ${at.toISOString()}`);
 }
 
 function dayMatches(schedule: Extract<Schedule, { kind: 'cron' }>, date: Date): boolean {

@@ -25,6 +25,8 @@ export interface VerificationInput {
   now: Date;
 }
 
+const SERVER_AUTH = '1.3.6.1.5.5.7.3.1';
+
 /** Returns the facts of the leaf of a chain that passes every check; throws VerificationError otherwise. */
 export function verifyCertificate(input: VerificationInput): CertificateFacts {
   const pems = splitCertificates(input.chainPem);
@@ -36,6 +38,8 @@ export function verifyCertificate(input: VerificationInput): CertificateFacts {
   checkNames(facts.names, input.names, input.namesMatch);
   checkValidity('leaf certificate', leaf, input.now);
   if (leaf.ca) throw new VerificationError('leaf certificate is a CA certificate');
+  // node's keyUsage is the extended key usage list (absent: any usage).
+  if (leaf.keyUsage && leaf.keyUsage.length > 0 && !leaf.keyUsage.includes(SERVER_AUTH)) throw new VerificationError('leaf certificate is not for TLS servers (no serverAuth extended key usage)');
   checkChain(leaf, intermediates, input.trustedRoots, input.now);
   return facts;
 }
@@ -63,7 +67,9 @@ function checkChain(leaf: X509Certificate, intermediates: X509Certificate[], tru
   let current = leaf;
   let position = 'leaf certificate';
   for (const [i, issuer] of intermediates.entries()) {
-    if (roots.some((root) => root.fingerprint256 === current.fingerprint256)) return;
+    // Stop at the first certificate a trusted root vouches for: a chain may carry a cross-sign
+    // (ISRG Root X2 signed by X1) beyond the root the configuration trusts.
+    if (anchoredAt(current, roots, now)) return;
     const issuerName = `chain certificate ${i + 1}`;
     if (!signedBy(current, issuer)) throw new VerificationError(`${position} is not signed by ${issuerName} (broken chain)`);
     if (!issuer.ca) throw new VerificationError(`${issuerName} is not a CA certificate`);
@@ -71,10 +77,17 @@ function checkChain(leaf: X509Certificate, intermediates: X509Certificate[], tru
     current = issuer;
     position = issuerName;
   }
-  if (roots.some((root) => root.fingerprint256 === current.fingerprint256)) return;
-  const root = roots.find((candidate) => signedBy(current, candidate));
-  if (!root) throw new VerificationError(`${position} is not signed by a trusted root (issuer: ${current.issuer.replace(/\n/g, ', ')})`);
+  if (anchoredAt(current, roots, now)) return;
+  throw new VerificationError(`${position} is not signed by a trusted root (issuer: ${current.issuer.replace(/\n/g, ', ')})`);
+}
+
+/** Returns true when `certificate` is a trusted root, or is signed by one that is valid now. */
+function anchoredAt(certificate: X509Certificate, roots: X509Certificate[], now: Date): boolean {
+  if (roots.some((root) => root.fingerprint256 === certificate.fingerprint256)) return true;
+  const root = roots.find((candidate) => signedBy(certificate, candidate));
+  if (!root) return false;
   checkValidity('trusted root', root, now);
+  return true;
 }
 
 function signedBy(certificate: X509Certificate, issuer: X509Certificate): boolean {

@@ -76,7 +76,8 @@ export function readRenewConfig(env: NodeJS.ProcessEnv, rootStore: readonly stri
       pollMaxMs: integer('ACME_POLL_MAX_MS', 10000, 10, 300000),
       pollAttempts: integer('ACME_POLL_ATTEMPTS', 12, 1, 100),
     },
-    lockTtlMs: integer('LOCK_TTL_SECONDS', 900, 60, 86400) * 1000,
+    // At least the Lambda timeout (900 s): a lock must not expire while its holder still runs.
+    lockTtlMs: integer('LOCK_TTL_SECONDS', 900, 900, 86400) * 1000,
     forcePathStyle: optional('S3_FORCE_PATH_STYLE') === 'true' || optional('AWS_ENDPOINT_URL') !== undefined,
   };
 }

@@ -17,13 +17,14 @@ import { buildRenewalContext } from './wiring.js';
 
 let config: RenewConfig | undefined;
 
-export async function handler(event: unknown, context?: { awsRequestId?: string; functionName?: string }): Promise<RunReport> {
+export async function handler(event: unknown, context?: { awsRequestId?: string; functionName?: string; getRemainingTimeInMillis?: () => number }): Promise<RunReport> {
   config ??= readRenewConfig(process.env, rootCertificates);
   const runId = context?.awsRequestId ?? randomUUID();
   const log = createJsonLogger((line) => console.log(line), { runId });
   const request = parseRenewEvent(event);
   const clients = { s3: new S3Client({ forcePathStyle: config.forcePathStyle }), ssm: new SSMClient({}) };
-  const report = await renewAll(request, buildRenewalContext(config, clients, log, runId), config.concurrency);
+  const timeLeftMs = context?.getRemainingTimeInMillis ? () => (context.getRemainingTimeInMillis as () => number)() : undefined;
+  const report = await renewAll(request, { ...buildRenewalContext(config, clients, log, runId), ...(timeLeftMs ? { timeLeftMs } : {}) }, config.concurrency);
   console.log(JSON.stringify(runMetrics(report.counts, context?.functionName ?? 'renew', new Date())));
   log(runFailed(report) ? 'error' : 'info', 'run finished', { counts: report.counts });
   if (runFailed(report)) throw new Error(failureSummary(report));

@@ -13,7 +13,7 @@ import { S3CertificateStore } from '../adapters/s3-certificate-store.js';
 import { S3ChallengeStore } from '../adapters/s3-challenge-store.js';
 import { SsmAccountKeyStore } from '../adapters/ssm-account-key.js';
 import { generateDomainKey } from '../core/keys.js';
-import { nextRunAfter } from '../core/schedule.js';
+import { nextRunAfter, previousRunAtOrBefore } from '../core/schedule.js';
 import type { IssuerProvider, RenewalContext } from '../workflows/ports.js';
 import type { RenewConfig } from './config.js';
 
@@ -27,6 +27,7 @@ export function buildRenewalContext(config: RenewConfig, clients: { s3: S3Client
     log,
     now: () => new Date(),
     nextRunAt: (now) => nextRunAfter(config.schedule, now),
+    previousRunAt: (now) => previousRunAtOrBefore(config.schedule, now),
     trustedRoots: config.trustedRoots,
     runId,
     lockTtlMs: config.lockTtlMs,

@@ -27,7 +27,7 @@ export interface Preflight {
 }
 
 /** The issuer side of a run: the ACME account is loaded (or created) once, on first need. */
-export type IssuerProvider = () => Promise<Pick<AcmeIssuer, 'placeOrder' | 'pendingChallenges' | 'answerChallenge' | 'finalize' | 'downloadCertificate'>>;
+export type IssuerProvider = () => Promise<Pick<AcmeIssuer, 'placeOrder' | 'pendingChallenges' | 'answerChallenge' | 'abandon' | 'finalize' | 'downloadCertificate'>>;
 
 export interface RenewalContext {
   store: CertificateStore;
@@ -38,6 +38,10 @@ export interface RenewalContext {
   now: () => Date;
   /** Returns when the schedule next runs after `now`. */
   nextRunAt: (now: Date) => Date;
+  /** Returns when the schedule last ran, at or before `now`. */
+  previousRunAt: (now: Date) => Date;
+  /** Milliseconds left in this invocation (Lambda's getRemainingTimeInMillis); unbounded when absent. */
+  timeLeftMs?: () => number;
   trustedRoots: readonly string[];
   runId: string;
   lockTtlMs: number;

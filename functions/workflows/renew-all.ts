@@ -49,7 +49,10 @@ export async function renewAll(request: RenewRequest, ctx: RenewalContext, concu
 
   const selected = request.domains ? selectRequested(request.domains, domains) : domains;
   ctx.log('info', 'renewing domains', { step: 'list', count: selected.length, force: request.force === true });
-  const outcomes = await mapWithConcurrency(selected, concurrency, (domain) => renewDomain(domain, request.force === true, ctx));
+  const outcomes = await mapWithConcurrency(selected, concurrency, (domain) => {
+    if (ctx.timeLeftMs && ctx.timeLeftMs() < MIN_TIME_FOR_A_DOMAIN_MS) return Promise.resolve(outOfTime(domain, ctx));
+    return renewDomain(domain, request.force === true, ctx);
+  });
 
   const count = (outcome: DomainOutcome['outcome']) => outcomes.filter((item) => item.outcome === outcome).length;
   const report: RunReport = {
@@ -61,6 +64,17 @@ export async function renewAll(request: RenewRequest, ctx: RenewalContext, concu
     counts: { renewed: count('renewed'), notDue: count('not due'), skipped: count('skipped'), failed: count('failed'), invalidFolders: request.domains ? 0 : invalidFolders.length },
   };
   return report;
+}
+
+/**
+ * A domain is started only with this much of the invocation left (ACME polling, preflight and the
+ * store stay well within it), so no domain is cut off by the Lambda timeout holding its lock.
+ */
+const MIN_TIME_FOR_A_DOMAIN_MS = 180_000;
+
+function outOfTime(domain: string, ctx: RenewalContext): DomainOutcome {
+  ctx.log('warn', 'not started: too little time left in this invocation; the next run takes it up', { domain, step: 'decide' });
+  return { domain, outcome: 'skipped', reason: 'not started: too little time left in this invocation' };
 }
 
 function selectRequested(requested: string[], domains: string[]): string[] {

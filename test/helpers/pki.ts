@@ -37,6 +37,8 @@ export interface CertificateSpec {
   issuer?: TestCertificate;
   /** Overrides keyUsage's keyCertSign (to build a non-CA certificate that can still sign). */
   keyCertSign?: boolean;
+  /** An extended key usage extension with these purposes; none when omitted. */
+  extKeyUsage?: { serverAuth?: boolean; clientAuth?: boolean };
 }
 
 /** Returns a new RSA 2048 key. */
@@ -62,6 +64,7 @@ export function issue(spec: CertificateSpec): TestCertificate {
     { name: 'keyUsage', digitalSignature: true, keyCertSign, cRLSign: keyCertSign, critical: true },
   ];
   if (spec.names) extensions.push({ name: 'subjectAltName', altNames: spec.names.map((value) => ({ type: 2, value })) });
+  if (spec.extKeyUsage) extensions.push({ name: 'extKeyUsage', ...spec.extKeyUsage });
   certificate.setExtensions(extensions);
   signCertificate(certificate, spec.issuer?.key ?? spec.key);
   return { certificate, key: spec.key, pem: forge.pki.certificateToPem(certificate) };

@@ -37,6 +37,8 @@ test('serverless invoke local renews a domain through the real handler and repor
   assert.equal(result.status, 0, `${result.stdout}\n${result.stderr}`);
   assert.match(result.stdout, /"outcome": "renewed"/);
   assert.doesNotMatch(`${result.stdout}${result.stderr}`, /PRIVATE KEY/);
+  const keyLines = ((await getText(s3, bucket, `${domain}/domain.key`)) ?? '').split('\n').filter((row) => /^[A-Za-z0-9+/=]{16,}$/.test(row));
+  assert.ok(keyLines.length > 0 && keyLines.every((line) => !`${result.stdout}${result.stderr}`.includes(line)), 'no line of the domain key in the output');
   assert.deepEqual(opensslNames((await getText(s3, bucket, `${domain}/domain.crt`)) ?? ''), [domain, `www.${domain}`].sort());
 });
 

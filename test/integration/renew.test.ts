@@ -32,6 +32,7 @@ function recordOrders(harness: RenewHarness): string[][] {
     return {
       pendingChallenges: (order) => issuer.pendingChallenges(order),
       answerChallenge: (challenge) => issuer.answerChallenge(challenge),
+      abandon: (challenges) => issuer.abandon(challenges),
       finalize: (order, csr) => issuer.finalize(order, csr),
       downloadCertificate: (order) => issuer.downloadCertificate(order),
       placeOrder: (names) => {
@@ -43,10 +44,13 @@ function recordOrders(harness: RenewHarness): string[][] {
   return orders;
 }
 
-function assertNoSecretsLogged(logs: string[]): void {
+/** Asserts that no PEM header and no line of the stored keys' base64 bodies appears in the log. */
+function assertNoSecretsLogged(logs: string[], keys: string[]): void {
   const text = logs.join('\n');
   assert.doesNotMatch(text, /PRIVATE KEY/);
-  assert.doesNotMatch(text, /MII[A-Za-z0-9+/]{40}/, 'no base64 DER (key material) in the log');
+  for (const key of keys) {
+    for (const line of key.split('\n').filter((row) => /^[A-Za-z0-9+/=]{16,}$/.test(row))) assert.ok(!text.includes(line), 'a line of a domain key appears in the log');
+  }
 }
 
 describe('renew on the local replica', () => {
@@ -54,6 +58,7 @@ describe('renew on the local replica', () => {
     const harness = await renewHarness();
     const domains = ['alpha', 'bravo', 'charlie'].map((name) => `${uniqueLabel(name)}.test`);
     for (const domain of domains) await addDomainFolder(s3, harness.bucket, domain);
+    const challengesBefore = await listKeys(s3, state.buckets.challenges, '.well-known/acme-challenge/');
 
     const report = await harness.run();
 
@@ -73,8 +78,8 @@ describe('renew on the local replica', () => {
       assert.deepEqual(recorded.names, [domain, `www.${domain}`].sort());
       assert.ok(await getText(s3, harness.bucket, `${domain}/domain.csr`));
     }
-    assert.deepEqual(await listKeys(s3, state.buckets.challenges, '.well-known/acme-challenge/'), [], 'challenge objects removed');
-    assertNoSecretsLogged(harness.logs);
+    assert.deepEqual(await listKeys(s3, state.buckets.challenges, '.well-known/acme-challenge/'), challengesBefore, 'challenge objects and probes removed');
+    assertNoSecretsLogged(harness.logs, await Promise.all(domains.map(async (domain) => (await getText(s3, harness.bucket, `${domain}/domain.key`)) ?? '')));
   });
 
   test('a second run renews nothing, and force renews only the named domain with the same key', async () => {

@@ -60,3 +60,14 @@ test('gives a VerificationError its reason as message', () => {
   assert.equal(error.message, error.reason);
   assert.equal(error.name, 'VerificationError');
 });
+
+test('the JSON logger redacts PEM blocks nested in objects, arrays and error messages', async () => {
+  const { createJsonLogger } = await import('../../functions/adapters/json-logger.js');
+  const lines: string[] = [];
+  const key = '-----BEGIN PRIVATE KEY-----\nMIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg\n-----END PRIVATE KEY-----';
+
+  createJsonLogger((line) => lines.push(line))('error', `failed with ${key}`, { nested: { key }, list: [key], error: { message: key } });
+
+  assert.doesNotMatch(lines.join('\n'), /MIGHAgEAMBMG|BEGIN PRIVATE KEY/);
+  assert.equal((lines[0]?.match(/\[redacted PRIVATE KEY\]/g) ?? []).length, 4);
+});

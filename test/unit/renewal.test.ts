@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { decideRenewal, lapseWarning, renewalPoint, replacementProblem, type RenewalInput } from '../../functions/core/renewal.js';
-import { nextRunAfter, parseSchedule } from '../../functions/core/schedule.js';
+import { nextRunAfter, parseSchedule, previousRunAtOrBefore, type Schedule } from '../../functions/core/schedule.js';
 
 const DAY = 86_400_000;
 const monthly = parseSchedule('cron(5 3 15 * ? *)');
@@ -25,7 +25,7 @@ function certificate(lifetimeDays: number, ageDays: number, now: Date): Certific
 
 /** Returns the input of a run at `now` on the monthly schedule with nothing wrong but `change`. */
 function input(now: Date, stored: Certificate | null, change: Partial<RenewalInput> = {}): RenewalInput {
-  return { certificate: stored, problem: null, names, keySha256, now, nextRunAt: nextRunAfter(monthly, now), force: false, ...change };
+  return { certificate: stored, problem: null, names, keySha256, now, nextRunAt: nextRunAfter(monthly, now), previousRunAt: previousRunAtOrBefore(monthly, now), force: false, ...change };
 }
 
 const byAge: { name: string; now: Date; lifetime: number; age: number; renew: boolean; reason: RegExp }[] = [
@@ -39,8 +39,9 @@ const byAge: { name: string; now: Date; lifetime: number; age: number; renew: bo
   { name: 'renews a 64-day certificate 12 days old (last third starts 8 hours before the next run)', now: januaryRun, lifetime: 64, age: 12, renew: true, reason: /enters its last third \(2026-02-14T19:05:00.000Z\)/ },
   { name: 'renews a 64-day certificate issued at the previous monthly run', now: januaryRun, lifetime: 64, age: 31, renew: true, reason: /enters its last third/ },
   { name: 'renews a 45-day certificate issued at the previous monthly run', now: januaryRun, lifetime: 45, age: 31, renew: true, reason: /enters its last third/ },
-  { name: 'does not re-order a 45-day certificate issued at this run, though due by the next run', now: januaryRun, lifetime: 45, age: 0, renew: false, reason: /less than a day ago: renews at the next run/ },
-  { name: 'renews a 45-day certificate issued a day ago when the month has 31 days', now: januaryRun, lifetime: 45, age: 1, renew: true, reason: /enters its last third \(2026-02-13T03:05:00.000Z\)/ },
+  { name: 'does not re-order a 45-day certificate issued at this run, though due by the next run', now: januaryRun, lifetime: 45, age: 0, renew: false, reason: /in this schedule period: renews at the next run/ },
+  { name: 'does not re-order a 45-day certificate a manual run issued the day before this run', now: januaryRun, lifetime: 45, age: 1, renew: false, reason: /in this schedule period/ },
+  { name: 'renews a 45-day certificate issued two days before this run when the month has 31 days', now: januaryRun, lifetime: 45, age: 2, renew: true, reason: /enters its last third \(2026-02-12T03:05:00.000Z\)/ },
   { name: 'skips a 45-day certificate issued at this run when the month has 28 days', now: februaryRun, lifetime: 45, age: 0, renew: false, reason: /renews after 2026-03-17T03:05:00.000Z/ },
   { name: 'does not re-order a 6-day certificate issued at this run', now: januaryRun, lifetime: 6, age: 0, renew: false, reason: /less than a day ago/ },
   { name: 'renews a 6-day certificate issued two days ago', now: januaryRun, lifetime: 6, age: 2, renew: true, reason: /enters its last third \(2026-01-17T03:05:00.000Z\)/ },
@@ -156,25 +157,25 @@ for (const lifetime of [64, 90]) {
     }
 
     assert.ok(renewedAt.length > 0);
-    if (lifetime === 90) assert.ok(renewedAt.length < runs.length - 1, 'a 90-day certificate is not renewed at every run');
+    const gaps = renewedAt.slice(1).map((date, i) => (date.getTime() - (renewedAt[i] as Date).getTime()) / DAY);
+    assert.ok(gaps.every((days) => days >= 28), `renewed less than 28 days after the previous renewal: ${gaps.join(', ')}`);
   });
 }
 
-const replacements: { name: string; stored: Certificate | null; storedProblem: string | null; issuedNotAfter: Date; refused: RegExp | null }[] = [
-  { name: 'refuses to replace a good certificate with one that expires sooner', stored: fresh, storedProblem: null, issuedNotAfter: new Date(fresh.notAfter.getTime() - 1000), refused: /new certificate expires 2026-04-15T03:04:59.000Z, before the stored one \(2026-04-15T03:05:00.000Z\)/ },
-  { name: 'replaces a good certificate with one that expires at the same time', stored: fresh, storedProblem: null, issuedNotAfter: fresh.notAfter, refused: null },
-  { name: 'replaces a good certificate with one that expires later', stored: fresh, storedProblem: null, issuedNotAfter: new Date(fresh.notAfter.getTime() + DAY), refused: null },
-  { name: 'replaces a missing certificate', stored: null, storedProblem: null, issuedNotAfter: new Date(januaryRun.getTime() + DAY), refused: null },
-  { name: 'replaces an untrustworthy certificate with one that expires sooner', stored: fresh, storedProblem: 'broken chain', issuedNotAfter: new Date(januaryRun.getTime() + DAY), refused: null },
-  { name: 'replaces a certificate for another key with one that expires sooner', stored: { ...fresh, publicKeySha256: 'b'.repeat(64) }, storedProblem: null, issuedNotAfter: new Date(januaryRun.getTime() + DAY), refused: null },
-  { name: 'replaces a certificate for other names with one that expires sooner', stored: { ...fresh, names: ['a.test'] }, storedProblem: null, issuedNotAfter: new Date(januaryRun.getTime() + DAY), refused: null },
-  { name: 'replaces an expired certificate', stored: certificate(90, 90, januaryRun), storedProblem: null, issuedNotAfter: new Date(januaryRun.getTime() - DAY), refused: null },
-  { name: 'replaces a certificate that is not valid yet with one that expires sooner', stored: certificate(90, -1, januaryRun), storedProblem: null, issuedNotAfter: new Date(januaryRun.getTime() + DAY), refused: null },
+const replacements: { name: string; stored: Certificate | null; storedProblem: string | null; issuedNotBefore: Date; refused: RegExp | null }[] = [
+  { name: 'refuses to replace a good certificate with an older one', stored: fresh, storedProblem: null, issuedNotBefore: new Date(fresh.notBefore.getTime() - 1000), refused: /new certificate is older \(notBefore 2026-01-15T03:04:59.000Z\) than the stored one \(2026-01-15T03:05:00.000Z\)/ },
+  { name: 'replaces a good certificate with one issued at the same time', stored: fresh, storedProblem: null, issuedNotBefore: fresh.notBefore, refused: null },
+  { name: 'replaces a good certificate with a newer one, whatever its lifetime', stored: fresh, storedProblem: null, issuedNotBefore: new Date(fresh.notBefore.getTime() + DAY), refused: null },
+  { name: 'replaces a missing certificate', stored: null, storedProblem: null, issuedNotBefore: januaryRun, refused: null },
+  { name: 'replaces an untrustworthy certificate with an older one', stored: fresh, storedProblem: 'broken chain', issuedNotBefore: new Date(januaryRun.getTime() - DAY), refused: null },
+  { name: 'replaces a certificate for another key with an older one', stored: { ...fresh, publicKeySha256: 'b'.repeat(64) }, storedProblem: null, issuedNotBefore: new Date(januaryRun.getTime() - DAY), refused: null },
+  { name: 'replaces a certificate for other names with an older one', stored: { ...fresh, names: ['a.test'] }, storedProblem: null, issuedNotBefore: new Date(januaryRun.getTime() - DAY), refused: null },
+  { name: 'replaces an expired certificate', stored: certificate(90, 90, januaryRun), storedProblem: null, issuedNotBefore: new Date(januaryRun.getTime() - 100 * DAY), refused: null },
 ];
 
-for (const { name, stored, storedProblem, issuedNotAfter, refused } of replacements) {
+for (const { name, stored, storedProblem, issuedNotBefore, refused } of replacements) {
   test(name, () => {
-    const args = { stored, storedProblem, issued: { notAfter: issuedNotAfter }, names, keySha256, now: januaryRun };
+    const args = { stored, storedProblem, issued: { notBefore: issuedNotBefore }, names, keySha256, now: januaryRun };
 
     const problem = replacementProblem(args);
 
@@ -182,6 +183,40 @@ for (const { name, stored, storedProblem, issuedNotAfter, refused } of replaceme
     else assert.equal(problem, null);
   });
 }
+
+/**
+ * A year of the deployed cadence: the monthly schedule plus the daily check run at 04:35, which
+ * decides against the monthly schedule. Returns the issue dates; asserts the certificate never lapses.
+ */
+function simulateWithDailyRuns(lifetime: number, schedule: Schedule): Date[] {
+  const daily = parseSchedule('cron(35 4 * * ? *)');
+  const end = new Date(januaryRun.getTime() + 365 * DAY);
+  let held = certificateIssuedAt(new Date(januaryRun.getTime() - 2 * DAY), lifetime);
+  const issued: Date[] = [];
+  for (let run = januaryRun; run < end; run = new Date(Math.min(nextRunAfter(schedule, run).getTime(), nextRunAfter(daily, run).getTime()))) {
+    assert.ok(run < held.notAfter, `${lifetime}-day certificate lapsed before the run of ${run.toISOString()}`);
+    const decision = decideRenewal({ ...input(run, held), nextRunAt: nextRunAfter(schedule, run), previousRunAt: previousRunAtOrBefore(schedule, run) });
+    if (decision.renew) {
+      held = certificateIssuedAt(new Date(run.getTime() - 3_600_000), lifetime); // CAs backdate notBefore by an hour
+      issued.push(run);
+    }
+  }
+  return issued;
+}
+
+test('with the daily check run, a 45-day certificate is issued once a month, never twice, and never lapses', () => {
+  const issued = simulateWithDailyRuns(45, monthly);
+
+  assert.equal(issued.length, 12);
+  assert.ok(issued.every((date) => date.getUTCDate() === 15 && date.getUTCHours() === 3), `issued off the monthly run: ${issued.map((d) => d.toISOString()).join(' ')}`);
+});
+
+test('with the daily check run, a 90-day certificate is renewed at monthly runs only, at most every month, and never lapses', () => {
+  const issued = simulateWithDailyRuns(90, monthly);
+
+  assert.ok(issued.length >= 6 && issued.length <= 12, `${issued.length} issuances`);
+  assert.ok(issued.every((date) => date.getUTCDate() === 15 && date.getUTCHours() === 3));
+});
 
 test('puts the renewal point two thirds into the lifetime', () => {
   const notBefore = new Date('2026-01-01T00:00:00Z');

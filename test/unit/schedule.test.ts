@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { nextRunAfter, parseSchedule } from '../../functions/core/schedule.js';
+import { nextRunAfter, parseSchedule, previousRunAtOrBefore } from '../../functions/core/schedule.js';
 
 const nextRuns: { name: string; expression: string; after: string; next: string }[] = [
   { name: 'runs monthly on the 15th later that day when asked just before 03:05', expression: 'cron(5 3 15 * ? *)', after: '2026-01-15T03:04:59.999Z', next: '2026-01-15T03:05:00.000Z' },
@@ -81,3 +81,33 @@ test('refuses to search forever for a schedule that never fires again', () => {
 
   assert.throws(search, /schedule "cron\(0 0 1 1 \? 2020\)" does not fire within 5 years after 2026-01-01T00:00:00.000Z/);
 });
+
+const previousRuns: { name: string; expression: string; at: string; previous: string }[] = [
+  { name: 'finds the monthly run itself when asked at its exact time', expression: 'cron(5 3 15 * ? *)', at: '2026-01-15T03:05:00Z', previous: '2026-01-15T03:05:00.000Z' },
+  { name: 'finds this month\'s run from later in the month', expression: 'cron(5 3 15 * ? *)', at: '2026-01-20T12:00:00Z', previous: '2026-01-15T03:05:00.000Z' },
+  { name: 'finds last month\'s run from a minute before this month\'s', expression: 'cron(5 3 15 * ? *)', at: '2026-01-15T03:04:00Z', previous: '2025-12-15T03:05:00.000Z' },
+  { name: 'finds the latest of several runs in a day', expression: 'cron(0 6,18 * * ? *)', at: '2026-03-01T20:00:00Z', previous: '2026-03-01T18:00:00.000Z' },
+  { name: 'goes back one period for a rate', expression: 'rate(1 day)', at: '2026-03-01T20:00:00Z', previous: '2026-02-28T20:00:00.000Z' },
+];
+
+for (const { name, expression, at, previous } of previousRuns) {
+  test(name, () => {
+    const schedule = parseSchedule(expression);
+
+    const found = previousRunAtOrBefore(schedule, new Date(at));
+
+    assert.equal(found.toISOString(), previous);
+  });
+}
+
+const strictness: { name: string; expression: string; message: RegExp }[] = [
+  { name: 'refuses a range with three bounds', expression: 'cron(1-2-3 3 15 * ? *)', message: /range "1-2-3" must be FROM-TO/ },
+  { name: 'refuses a plural unit for a rate of one, as EventBridge does', expression: 'rate(1 minutes)', message: /write "1 minute"/ },
+  { name: 'refuses a singular unit for a rate above one, as EventBridge does', expression: 'rate(5 minute)', message: /write "5 minutes"/ },
+];
+
+for (const { name, expression, message } of strictness) {
+  test(name, () => {
+    assert.throws(() => parseSchedule(expression), message);
+  });
+}

@@ -43,6 +43,18 @@ const expiredRoot = issue({ commonName: 'Expired Root', ca: true, key: rootKey, 
 const intermediateOfExpiredRoot = issue({ commonName: 'Intermediate Of Expired Root', ca: true, key: intermediateKey, issuer: expiredRoot, ...caValidity });
 const leafOfExpiredRoot = issue({ commonName: 'a.test', names, ca: false, key: leafKey, issuer: intermediateOfExpiredRoot, ...leafValidity });
 
+// Let's Encrypt's shape: an intermediate under Root X2, and X2 cross-signed by X1, sent in the chain.
+const rootX1 = issue({ commonName: 'Root X1', ca: true, key: rootKey, notBefore: new Date('2020-01-01T00:00:00Z'), notAfter: new Date('2040-01-01T00:00:00Z') });
+const rootX2Key = newKey();
+const rootX2 = issue({ commonName: 'Root X2', ca: true, key: rootX2Key, notBefore: new Date('2020-01-01T00:00:00Z'), notAfter: new Date('2040-01-01T00:00:00Z') });
+const rootX2CrossSigned = issue({ commonName: 'Root X2', ca: true, key: rootX2Key, issuer: rootX1, ...caValidity });
+const intermediateUnderX2 = issue({ commonName: 'Intermediate E', ca: true, key: intermediateKey, issuer: rootX2, ...caValidity });
+const leafUnderX2 = issue({ commonName: 'a.test', names, ca: false, key: leafKey, issuer: intermediateUnderX2, ...leafValidity });
+const crossSignedChain = chainPem(leafUnderX2, intermediateUnderX2, rootX2CrossSigned);
+
+const clientOnlyLeaf = issue({ commonName: 'a.test', names, ca: false, key: leafKey, issuer: intermediate, extKeyUsage: { clientAuth: true }, ...leafValidity });
+const serverAuthLeaf = issue({ commonName: 'a.test', names, ca: false, key: leafKey, issuer: intermediate, extKeyUsage: { serverAuth: true, clientAuth: true }, ...leafValidity });
+
 const garbageCertificate = '-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n';
 
 /** A valid input: the leaf and its intermediate, the leaf's key, exact names, the test root, mid-validity. */
@@ -58,6 +70,10 @@ const accepted: { name: string; change: Partial<VerificationInput> }[] = [
   { name: 'accepts an extra name in include mode', change: { chainPem: chainPem(leafWithExtraName, intermediate), namesMatch: 'include' } },
   { name: 'accepts the public half of the domain key', change: { key: createPublicKey(leafKey.object) } },
   { name: 'accepts a chain that includes the trusted root', change: { chainPem: chainPem(leaf, intermediate, root) } },
+  { name: 'accepts a chain carrying a cross-sign of the trusted root (only X2 trusted)', change: { chainPem: crossSignedChain, trustedRoots: [rootX2.pem] } },
+  { name: 'accepts the same cross-signed chain when only X1 is trusted', change: { chainPem: crossSignedChain, trustedRoots: [rootX1.pem] } },
+  { name: 'accepts a path to the trusted root followed by an unrelated extra certificate', change: { chainPem: chainPem(leaf, intermediate, otherRoot) } },
+  { name: 'accepts a leaf whose extended key usage includes serverAuth', change: { chainPem: chainPem(serverAuthLeaf, intermediate) } },
   { name: 'accepts a chain when one of several trusted roots signed it', change: { trustedRoots: [otherRoot.pem, root.pem] } },
   { name: 'accepts a leaf on its first valid second', change: { now: leafValidity.notBefore } },
   { name: 'accepts a leaf one second before it expires', change: { now: new Date(leafValidity.notAfter.getTime() - 1000) } },
@@ -75,6 +91,7 @@ for (const { name, change } of accepted) {
 }
 
 const rejected: { name: string; change: Partial<VerificationInput>; reason: string }[] = [
+  { name: 'rejects a leaf whose extended key usage leaves out serverAuth', change: { chainPem: chainPem(clientOnlyLeaf, intermediate) }, reason: 'leaf certificate is not for TLS servers (no serverAuth extended key usage)' },
   { name: 'rejects a certificate for another key', change: { key: strangerKey.object }, reason: 'certificate public key does not match the domain key' },
   { name: 'rejects a certificate missing a configured name', change: { names: [...names, 'shop.a.test'] }, reason: 'certificate does not cover shop.a.test' },
   { name: 'rejects a certificate missing a name in include mode', change: { names: [...names, 'shop.a.test'], namesMatch: 'include' }, reason: 'certificate does not cover shop.a.test' },
@@ -84,8 +101,8 @@ const rejected: { name: string; change: Partial<VerificationInput>; reason: stri
   { name: 'rejects a leaf that is a CA certificate', change: { chainPem: chainPem(leafThatIsCa, intermediate) }, reason: 'leaf certificate is a CA certificate' },
   { name: 'rejects a chain whose intermediate did not sign the leaf', change: { chainPem: chainPem(leaf, siblingIntermediate) }, reason: 'leaf certificate is not signed by chain certificate 1 (broken chain)' },
   { name: "rejects a leaf signed by another key under the intermediate's name", change: { chainPem: chainPem(leafOfImpostor, intermediate) }, reason: 'leaf certificate is not signed by chain certificate 1 (broken chain)' },
+  { name: 'rejects a chain that ends in a root nobody trusts, even when the chain carries that root', change: { chainPem: chainPem(leafOfOtherCa, otherCaIntermediate, otherRoot) }, reason: 'chain certificate 2 is not signed by a trusted root (issuer: CN=Other Root)' },
   { name: 'rejects a chain through an intermediate of an untrusted CA', change: { chainPem: chainPem(leafOfOtherCa, otherCaIntermediate) }, reason: 'chain certificate 1 is not signed by a trusted root (issuer: CN=Other Root)' },
-  { name: 'rejects a chain that ends in a root nobody trusts', change: { chainPem: chainPem(leaf, intermediate, otherRoot) }, reason: 'chain certificate 1 is not signed by chain certificate 2 (broken chain)' },
   { name: 'rejects a valid chain under the wrong trusted root', change: { trustedRoots: [otherRoot.pem] }, reason: 'chain certificate 1 is not signed by a trusted root (issuer: CN=Test Root)' },
   { name: 'rejects a leaf without its intermediate', change: { chainPem: chainPem(leaf) }, reason: 'leaf certificate is not signed by a trusted root (issuer: CN=Test Intermediate A)' },
   { name: 'rejects a self-signed leaf', change: { chainPem: chainPem(selfSignedLeaf) }, reason: 'leaf certificate is not signed by a trusted root' },
