@@ -187,3 +187,11 @@ test('each stage uses its ACME directory: Let\'s Encrypt production, Let\'s Encr
   assert.equal(env('staging').Variables.TRUSTED_ROOTS_PEM?.trim(), stagingRoots.trim());
   assert.match(env('local').Variables.ACME_DIRECTORY_URL ?? '', /^https:\/\/127\.0\.0\.1:\d+\/dir$/);
 });
+
+test('a stage with no settings of its own (dev) pairs Let\'s Encrypt staging with the staging roots', () => {
+  const variables = (packagedTemplate('dev').Resources.RenewLambdaFunction?.Properties.Environment as { Variables: Record<string, string> }).Variables;
+  const stagingRoots = readFileSync(join(replicaRepoRoot, 'infra', 'letsencrypt-staging-roots.pem'), 'utf8');
+
+  assert.equal(variables.ACME_DIRECTORY_URL, 'https://acme-staging-v02.api.letsencrypt.org/directory');
+  assert.equal(variables.TRUSTED_ROOTS_PEM?.trim(), stagingRoots.trim());
+});
