@@ -5,6 +5,7 @@
 
 import { mkdir, open, readFile, rename } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { hostSiblingTempPath } from '../core/layout.js';
 
 export interface SyncedDomain {
   /** ETag of each bucket object the installed pair came from, by file name. */
@@ -35,7 +36,7 @@ export class SyncStateFile {
 
   async write(state: SyncState): Promise<void> {
     await mkdir(dirname(this.path), { recursive: true, mode: 0o755 });
-    const temporary = `${this.path}.${process.pid}.tmp`;
+    const temporary = hostSiblingTempPath(this.path, String(process.pid));
     const handle = await open(temporary, 'w', 0o600);
     try {
       await handle.writeFile(`${JSON.stringify(state, null, 2)}\n`);

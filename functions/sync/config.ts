@@ -33,6 +33,7 @@ export const USAGE = `usage: node sync-agent.js [options]
   --endpoint URL            S3 endpoint, for S3-compatible stores (env AWS_ENDPOINT_URL)
   --certs-dir DIR           where nginx reads certificates (env CERTS_DIR)          default /etc/nginx/certs
   --state-file FILE         the agent's memory (env STATE_FILE)                     default /var/lib/acme-sync/state.json
+  --lock-file FILE          held while a run works, in a tmpfs (env LOCK_FILE)      default /run/acme-sync.lock
   --nginx-conf FILE         nginx configuration to test (env NGINX_CONF)            default /etc/nginx/nginx.conf
   --test-command CMD        overrides "nginx -t -q -c <nginx-conf>" (env NGINX_TEST_COMMAND)
   --reload-command CMD      (env RELOAD_COMMAND)                                    default "s6-svc -h /service/nginx"
@@ -54,7 +55,7 @@ export function readAgentConfig(argv: string[], env: NodeJS.ProcessEnv, rootStor
       strict: true,
       options: {
         bucket: { type: 'string' }, region: { type: 'string' }, endpoint: { type: 'string' }, 'certs-dir': { type: 'string' },
-        'state-file': { type: 'string' }, 'nginx-conf': { type: 'string' }, 'test-command': { type: 'string' }, 'reload-command': { type: 'string' },
+        'state-file': { type: 'string' }, 'lock-file': { type: 'string' }, 'nginx-conf': { type: 'string' }, 'test-command': { type: 'string' }, 'reload-command': { type: 'string' },
         'tls-address': { type: 'string' }, owner: { type: 'string' }, 'trusted-roots': { type: 'string' }, 'trusted-roots-file': { type: 'string' },
         prune: { type: 'boolean' }, concurrency: { type: 'string' }, 'served-check-seconds': { type: 'string' }, help: { type: 'boolean' },
       },
@@ -69,7 +70,6 @@ export function readAgentConfig(argv: string[], env: NodeJS.ProcessEnv, rootStor
   };
   const bucket = value('bucket', 'CERTIFICATES_BUCKET');
   if (!bucket) throw new ConfigurationError(`--bucket (or CERTIFICATES_BUCKET) is required\n${USAGE}`);
-  const stateFile = value('state-file', 'STATE_FILE') ?? '/var/lib/acme-sync/state.json';
   const nginxConf = value('nginx-conf', 'NGINX_CONF') ?? '/etc/nginx/nginx.conf';
   const concurrency = Number(value('concurrency', 'CONCURRENCY') ?? '8');
   if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64) throw new ConfigurationError('--concurrency must be an integer from 1 to 64');
@@ -80,8 +80,8 @@ export function readAgentConfig(argv: string[], env: NodeJS.ProcessEnv, rootStor
     region: value('region', 'AWS_REGION') ?? 'us-east-1',
     endpoint: value('endpoint', 'AWS_ENDPOINT_URL'),
     certsDir: value('certs-dir', 'CERTS_DIR') ?? '/etc/nginx/certs',
-    stateFile,
-    lockFile: `${stateFile}.lock`,
+    stateFile: value('state-file', 'STATE_FILE') ?? '/var/lib/acme-sync/state.json',
+    lockFile: value('lock-file', 'LOCK_FILE') ?? '/run/acme-sync.lock',
     testCommand: splitCommand(value('test-command', 'NGINX_TEST_COMMAND') ?? `nginx -t -q -c ${nginxConf}`),
     reloadCommand: splitCommand(value('reload-command', 'RELOAD_COMMAND') ?? 's6-svc -h /service/nginx'),
     tls: parseAddress(value('tls-address', 'TLS_ADDRESS') ?? '127.0.0.1:443'),

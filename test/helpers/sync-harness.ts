@@ -14,6 +14,7 @@ import { sha256 } from '../../functions/core/certificate.js';
 import { readAgentConfig } from '../../functions/sync/config.js';
 import { buildSyncContext } from '../../functions/sync/wiring.js';
 import { syncHost, type SyncReport } from '../../functions/workflows/sync-host.js';
+import type { SyncContext } from '../../functions/workflows/sync-ports.js';
 import type { ReplicaState } from '../../scripts/replica/state.js';
 import { putText, s3Client } from './replica-clients.js';
 
@@ -30,6 +31,8 @@ export interface AgentSetup {
   bucket: string;
   certsDir: string;
   stateFile: string;
+  /** The agent's lock file, in the test's own directory (the default, /run/acme-sync.lock, is the host's). */
+  lockFile: string;
   trustedRootsFile: string;
   /** Replaces the nginx test and reload commands (for tests on a certificates directory nginx does not read). */
   noNginx?: boolean;
@@ -43,6 +46,7 @@ export function agentArgs(state: ReplicaState, setup: AgentSetup, extra: string[
     '--region', state.region,
     '--certs-dir', setup.certsDir,
     '--state-file', setup.stateFile,
+    '--lock-file', setup.lockFile,
     '--trusted-roots-file', setup.trustedRootsFile,
     '--tls-address', `127.0.0.1:${state.nginx.httpsPort}`,
     ...(setup.noNginx
@@ -65,10 +69,13 @@ export function startAgent(state: ReplicaState, setup: AgentSetup): ChildProcess
   return spawn('node', [agentBundle, ...agentArgs(state, setup)], { env: agentEnv, stdio: 'ignore' });
 }
 
-/** Runs the sync workflow in-process with the agent's own wiring, returning its report. */
-export async function syncInProcess(state: ReplicaState, setup: AgentSetup): Promise<SyncReport> {
-  const config = readAgentConfig(agentArgs(state, setup), {}, rootCertificates);
-  return syncHost(buildSyncContext(config, s3Client(state), createJsonLogger(() => undefined)));
+/**
+ * Runs the sync workflow in-process with the agent's own wiring, returning its report; `adjust`
+ * may replace a part of the context (to force a fault the real component cannot be made to produce).
+ */
+export async function syncInProcess(state: ReplicaState, setup: AgentSetup, extra: string[] = [], adjust: (ctx: SyncContext) => SyncContext = (ctx) => ctx): Promise<SyncReport> {
+  const config = readAgentConfig(agentArgs(state, setup, extra), {}, rootCertificates);
+  return syncHost(adjust(buildSyncContext(config, s3Client(state), createJsonLogger(() => undefined))));
 }
 
 /** Returns a fresh temporary directory holding a state file path and (unless given) a certificates directory. */
@@ -76,7 +83,7 @@ export function agentSetup(bucket: string, trustedRootsPem: string, certsDir?: s
   const dir = mkdtempSync(join(tmpdir(), 'agent-'));
   const trustedRootsFile = join(dir, 'roots.pem');
   writeFileSync(trustedRootsFile, trustedRootsPem);
-  return { bucket, certsDir: certsDir ?? join(dir, 'certs'), stateFile: join(dir, 'state', 'state.json'), trustedRootsFile };
+  return { bucket, certsDir: certsDir ?? join(dir, 'certs'), stateFile: join(dir, 'state', 'state.json'), lockFile: join(dir, 'run', 'acme-sync.lock'), trustedRootsFile };
 }
 
 /** Plants a pair in the bucket as the renew function stores it (status.json last, with matching digests). */

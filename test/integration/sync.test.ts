@@ -4,7 +4,7 @@
  */
 
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { existsSync, lstatSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -205,7 +205,6 @@ describe('host sync agent on a certificates directory of its own', () => {
       await new Promise((resolve) => setTimeout(resolve, 150 + round * 60));
       child.kill('SIGKILL');
       await new Promise((resolve) => child.once('exit', resolve));
-      rmSync(`${setup.stateFile}.lock`, { force: true });
       assertConsistentPairs(setup.certsDir);
       if (round % 3 === 2) for (const domain of domains.slice(0, 4)) await plantFreshPair(harness.bucket, domain, root, round);
     }
@@ -245,16 +244,22 @@ describe('host sync agent on a certificates directory of its own', () => {
     const setup = { ...agentSetup(harness.bucket, pebbleRoot(state)), noNginx: true };
     runAgent(state, setup);
     rmSync(join(setup.certsDir, domain), { recursive: true });
-    writeFileSync(`${setup.stateFile}.lock`, `${process.pid}\n`);
+    const holder = spawn(process.execPath, ['-e', 'setInterval(() => {}, 60_000)', 'sync-agent.js'], { stdio: 'ignore' });
+    try {
+      writeFileSync(setup.lockFile, `${holder.pid}\n`);
 
-    const blocked = runAgent(state, setup);
-    writeFileSync(`${setup.stateFile}.lock`, '999999999\n');
-    const takenOver = runAgent(state, setup);
+      const blocked = runAgent(state, setup);
+      writeFileSync(setup.lockFile, '999999999\n');
+      const takenOver = runAgent(state, setup);
 
-    assert.equal(blocked.code, 0);
-    assert.match(blocked.stdout, /another run holds the lock/);
-    assert.equal(takenOver.code, 0, takenOver.stdout);
-    assert.match(takenOver.stdout, new RegExp(`placeholder ${domain}`));
+      assert.equal(blocked.code, 0);
+      assert.match(blocked.stdout, /another run holds the lock/);
+      assert.equal(takenOver.code, 0, takenOver.stdout);
+      assert.match(takenOver.stdout, new RegExp(`placeholder ${domain}`));
+      assert.equal(existsSync(setup.lockFile), false, 'the lock is released');
+    } finally {
+      holder.kill('SIGKILL');
+    }
   });
 });
 
