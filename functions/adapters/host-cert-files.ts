@@ -8,9 +8,11 @@
  */
 
 import { randomBytes } from 'node:crypto';
-import { access, chown, lstat, mkdir, open, readdir, readFile, readlink, rename, rm, symlink } from 'node:fs/promises';
+import { access, chown, lstat, mkdir, open, readdir, readFile, readlink, rename, rm, symlink, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { HostFile, hostDomainDir, hostFilePath, hostLinkTempPath, hostVersionDir, hostVersionLinkTarget, hostVersionsDir } from '../core/layout.js';
+import {
+  HostFile, hostDomainDir, hostFilePath, hostLinkTempPath, hostVersionDir, hostVersionFilePath, hostVersionLinkTarget, hostVersionsDir, isHostVersionName,
+} from '../core/layout.js';
 
 export interface InstalledPair {
   certificatePem: string;
@@ -52,40 +54,47 @@ export class HostCertificateFiles {
   }
 
   /**
-   * Installs a pair for `domain` atomically and returns the previous symlink target (null: none),
-   * for `restore`. Keys are written 0600, certificates 0644, directories 0755.
+   * Installs a pair for `domain` atomically and returns what `restore` needs to undo it: the
+   * previous symlink target, or, for a plain directory from before this agent, the version it was
+   * moved to (null: nothing was installed). Keys are written 0600, certificates 0644, directories 0755.
    */
   async install(domain: string, certificatePem: string, keyPem: string): Promise<string | null> {
     const version = `${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`;
-    const dir = hostVersionDir(this.certsDir, domain, version);
     await this.makeDir(hostVersionsDir(this.certsDir, domain));
-    await this.makeDir(dir);
-    await this.writeDurable(`${dir}/${HostFile.key}`, keyPem, 0o600);
-    await this.writeDurable(`${dir}/${HostFile.fullChain}`, certificatePem, 0o644);
-    await syncDir(dir);
-    const previous = await this.linkTarget(domain);
-    await this.pointTo(domain, hostVersionLinkTarget(domain, version));
+    await this.makeDir(hostVersionDir(this.certsDir, domain, version));
+    await this.writeDurable(hostVersionFilePath(this.certsDir, domain, version, HostFile.key), keyPem, 0o600);
+    await this.writeDurable(hostVersionFilePath(this.certsDir, domain, version, HostFile.fullChain), certificatePem, 0o644);
+    await syncDir(hostVersionDir(this.certsDir, domain, version));
+    return this.pointTo(domain, hostVersionLinkTarget(domain, version));
+  }
+
+  /**
+   * Takes `domain` out of nginx's sight (`--prune`): unlinks its symlink, or moves a plain directory
+   * under .versions. Returns what `restore` needs to put it back (null: there was nothing).
+   */
+  async detach(domain: string): Promise<string | null> {
+    const live = hostDomainDir(this.certsDir, domain);
+    const previous = (await this.linkTarget(domain)) ?? (await this.moveAsideRealDirectory(domain, live));
+    await unlink(live).catch((error: NodeJS.ErrnoException) => {
+      if (error.code !== 'ENOENT') throw error;
+    });
+    await syncDir(this.certsDir);
     return previous;
   }
 
-  /** Points `domain` back at `previous` (a target returned by install), or removes the link when it had none. */
+  /** Points `domain` back at `previous` (returned by install or detach), or detaches it when it had none. */
   async restore(domain: string, previous: string | null): Promise<void> {
-    if (previous) {
-      await this.pointTo(domain, previous);
-    } else {
-      await rm(hostDomainDir(this.certsDir, domain), { force: true });
-      await syncDir(this.certsDir);
-    }
+    if (previous) await this.pointTo(domain, previous);
+    else await this.detach(domain);
   }
 
   /** Removes the version directories of `domain` other than the current one and `keep`. */
   async removeOldVersions(domain: string, keep: string | null = null): Promise<void> {
     const current = await this.linkTarget(domain);
-    const root = hostVersionsDir(this.certsDir, domain);
-    const entries = await readdir(root).catch(() => [] as string[]);
-    for (const entry of entries) {
+    const entries = await readdir(hostVersionsDir(this.certsDir, domain)).catch(() => [] as string[]);
+    for (const entry of entries.filter(isHostVersionName)) {
       const target = hostVersionLinkTarget(domain, entry);
-      if (target !== current && target !== keep) await rm(`${root}/${entry}`, { recursive: true, force: true });
+      if (target !== current && target !== keep) await rm(hostVersionDir(this.certsDir, domain, entry), { recursive: true, force: true });
     }
   }
 
@@ -111,22 +120,31 @@ export class HostCertificateFiles {
     }
   }
 
-  /** Renames a fresh symlink over `<certsDir>/<domain>`: the atomic step. */
-  private async pointTo(domain: string, target: string): Promise<void> {
+  /**
+   * Renames a fresh symlink over `<certsDir>/<domain>`: the atomic step. Returns what the domain
+   * pointed at before (a plain directory is moved under .versions first, and its version returned).
+   */
+  private async pointTo(domain: string, target: string): Promise<string | null> {
     const live = hostDomainDir(this.certsDir, domain);
     const temporary = hostLinkTempPath(this.certsDir, domain, randomBytes(4).toString('hex'));
     await symlink(target, temporary);
-    await this.moveAsideRealDirectory(domain, live);
+    const previous = (await this.linkTarget(domain)) ?? (await this.moveAsideRealDirectory(domain, live));
     await rename(temporary, live);
     await syncDir(dirname(live));
+    return previous;
   }
 
-  /** A domain directory from before this agent (a plain directory) is kept under .versions, once. */
-  private async moveAsideRealDirectory(domain: string, live: string): Promise<void> {
+  /**
+   * Moves a domain directory from before this agent (a plain directory) under .versions and returns
+   * its link target; returns null when `live` is a symlink or absent.
+   */
+  private async moveAsideRealDirectory(domain: string, live: string): Promise<string | null> {
     const stat = await lstat(live).catch(() => null);
-    if (!stat || stat.isSymbolicLink()) return;
+    if (!stat || stat.isSymbolicLink()) return null;
+    const version = `legacy-${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`;
     await this.makeDir(hostVersionsDir(this.certsDir, domain));
-    await rename(live, hostVersionDir(this.certsDir, domain, `legacy-${Date.now().toString(36)}`));
+    await rename(live, hostVersionDir(this.certsDir, domain, version));
+    return hostVersionLinkTarget(domain, version);
   }
 
   private async makeDir(path: string): Promise<void> {

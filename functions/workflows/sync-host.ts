@@ -76,15 +76,25 @@ async function finish(ctx: SyncContext, state: SyncState, results: SyncResult[],
         state.domains[result.domain] = result.placeholder.record;
       } else if (result.change === 'pruned') {
         delete state.domains[result.domain];
-        await ctx.files.remove(result.domain).catch(() => undefined);
+        await cleanUp(ctx, problems, result.domain, 'removing the pruned files', () => ctx.files.remove(result.domain));
       }
       if (result.change === 'installed' || result.change === 'placeholder') {
-        await ctx.files.removeOldVersions(result.domain, result.previous).catch(() => undefined);
+        await cleanUp(ctx, problems, result.domain, 'removing old versions', () => ctx.files.removeOldVersions(result.domain, result.previous));
       }
     }
     await ctx.state.write(state);
   }
   return { ran: true, results, downloads, reloaded, problems };
+}
+
+/** Runs a cleanup step; a failure is logged and reported as a problem (the run exits non-zero), never thrown. */
+async function cleanUp(ctx: SyncContext, problems: string[], domain: string, step: string, action: () => Promise<void>): Promise<void> {
+  try {
+    await action();
+  } catch (error) {
+    ctx.log('error', `${step} failed`, { domain, reason: describeError(error) });
+    problems.push(`${domain}: ${step}: ${describeError(error)}`);
+  }
 }
 
 function groupByDomain(objects: ListedObject[]): { domains: Map<string, Map<string, ListedObject>>; invalid: SyncResult[] } {
@@ -112,9 +122,7 @@ async function prune(ctx: SyncContext, inBucket: Set<string>): Promise<SyncResul
   const results: SyncResult[] = [];
   for (const domain of await ctx.files.installedDomains()) {
     if (inBucket.has(domain) || domainNameProblem(domain)) continue;
-    const installed = await ctx.files.current(domain);
-    await ctx.files.restore(domain, null);
-    results.push({ domain, change: 'pruned', previous: installed?.version ?? null });
+    results.push({ domain, change: 'pruned', previous: await ctx.files.detach(domain) });
   }
   return results;
 }

@@ -11,7 +11,7 @@ import type { SyncState } from '../adapters/sync-state-file.js';
 
 export interface SyncContext {
   bucket: { listObjects(): Promise<ListedObject[]>; readText(object: ListedObject): Promise<string> };
-  files: Pick<HostCertificateFiles, 'current' | 'exists' | 'install' | 'restore' | 'removeOldVersions' | 'installedDomains' | 'remove'>;
+  files: Pick<HostCertificateFiles, 'current' | 'exists' | 'install' | 'detach' | 'restore' | 'removeOldVersions' | 'installedDomains' | 'remove'>;
   nginx: Pick<NginxControl, 'testConfiguration' | 'reload' | 'waitForServedSerial'>;
   state: { read(): Promise<SyncState>; write(state: SyncState): Promise<void> };
   lock: () => Promise<{ release(): Promise<void> } | null>;

@@ -6,13 +6,14 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { createPrivateKey, X509Certificate } from 'node:crypto';
-import { existsSync, lstatSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { writeSite } from '../../scripts/replica/sites.js';
 import { chainPem, issue, newKey } from '../helpers/pki.js';
 import { addDomainFolder, getText, pebbleRoot, putText, replicaState, s3Client, uniqueLabel } from '../helpers/replica-clients.js';
 import { renewHarness } from '../helpers/renew-harness.js';
+import { syncFailed } from '../../functions/sync/report.js';
 import { agentSetup, ensureAgentBuilt, plantPair, runAgent, servedCertificate, startAgent, syncInProcess } from '../helpers/sync-harness.js';
 
 const state = replicaState();
@@ -31,11 +32,13 @@ after(() => {
 async function issuedDomains(count: number, prefix: string) {
   const harness = await renewHarness();
   const domains = Array.from({ length: count }, (_, i) => `${uniqueLabel(`${prefix}${i}`)}.test`);
+  const sites: string[] = [];
   for (const domain of domains) {
     await addDomainFolder(s3, harness.bucket, domain);
-    sitesWritten.push(writeSite(state, domain));
+    sites.push(writeSite(state, domain));
   }
-  return { harness, domains, setup: agentSetup(harness.bucket, pebbleRoot(state), state.nginx.certsDir) };
+  sitesWritten.push(...sites);
+  return { harness, domains, sites, setup: agentSetup(harness.bucket, pebbleRoot(state), state.nginx.certsDir) };
 }
 
 async function statusSerial(bucket: string, domain: string): Promise<string> {
@@ -186,6 +189,36 @@ describe('host sync agent with nginx under s6', () => {
     assert.equal(retry.code, 0, retry.stdout);
     assert.equal(installedSerial(setup.certsDir, domain), await statusSerial(harness.bucket, domain));
   });
+
+  test('nginx -t failing after replacing a plain directory from before the agent puts that directory\'s pair back', async () => {
+    const { harness, domains, sites, setup } = await issuedDomains(1, 'legacy');
+    const [domain] = domains as [string];
+    const dir = join(setup.certsDir, domain);
+    runAgent(state, setup);
+    const legacySerial = installedSerial(setup.certsDir, domain);
+    const legacy = { crt: readFileSync(join(dir, 'domain.crt')), key: readFileSync(join(dir, 'domain.key')) };
+    rmSync(dir);
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'domain.crt'), legacy.crt);
+    writeFileSync(join(dir, 'domain.key'), legacy.key, { mode: 0o600 });
+    await harness.run();
+    const broken = join(state.nginx.sitesDir, 'zz-broken.conf');
+    writeFileSync(broken, 'server { listen 127.0.0.1:1 ssl; this_is_not_a_directive; }\n');
+    let result;
+    try {
+      result = runAgent(state, setup);
+    } finally {
+      rmSync(broken);
+      if (!existsSync(join(dir, 'domain.crt'))) rmSync(sites[0] as string, { force: true }); // keep nginx -t passing for the other tests
+    }
+    const nginxTest = spawnSync('nginx', ['-t', '-q', '-c', state.nginx.confFile], { encoding: 'utf8' });
+
+    assert.equal(result.code, 1);
+    assert.match(result.stdout, /nginx rejected the configuration, previous files restored/);
+    assert.equal(existsSync(join(dir, 'domain.crt')), true, 'the legacy pair is back in place');
+    assert.equal(installedSerial(setup.certsDir, domain), legacySerial);
+    assert.equal(nginxTest.status, 0, nginxTest.stderr);
+  });
 });
 
 describe('host sync agent on a certificates directory of its own', () => {
@@ -261,7 +294,51 @@ describe('host sync agent on a certificates directory of its own', () => {
       holder.kill('SIGKILL');
     }
   });
+
+  test('--prune removes a plain directory from before the agent', async () => {
+    const harness = await renewHarness();
+    const removed = `${uniqueLabel('plain')}.test`;
+    await addDomainFolder(s3, harness.bucket, removed);
+    const setup = { ...agentSetup(harness.bucket, testCa().pem), noNginx: true };
+    runAgent(state, setup);
+    const dir = join(setup.certsDir, removed);
+    const copy = `${dir}.copy`;
+    cpSync(dir, copy, { recursive: true, dereference: true });
+    rmSync(dir);
+    rmSync(join(setup.certsDir, '.versions', removed), { recursive: true });
+    cpSync(copy, dir, { recursive: true });
+    rmSync(copy, { recursive: true });
+    await s3.send(new (await import('@aws-sdk/client-s3')).DeleteObjectCommand({ Bucket: harness.bucket, Key: `${removed}/` }));
+
+    const pruned = runAgent(state, setup, ['--prune']);
+
+    assert.equal(lstatSync(join(setup.certsDir, '.versions')).isDirectory(), true);
+    assert.equal(pruned.code, 0, pruned.stdout + pruned.stderr);
+    assert.match(pruned.stdout, new RegExp(`pruned ${removed}`));
+    assert.equal(existsSync(dir), false);
+    assert.equal(existsSync(join(setup.certsDir, '.versions', removed)), false);
+  });
+
+  test('a pruned domain whose files cannot be removed is reported, and the run exits non-zero', async () => {
+    const harness = await renewHarness();
+    const removed = `${uniqueLabel('stuck')}.test`;
+    await addDomainFolder(s3, harness.bucket, removed);
+    const setup = { ...agentSetup(harness.bucket, testCa().pem), noNginx: true };
+    runAgent(state, setup);
+    await s3.send(new (await import('@aws-sdk/client-s3')).DeleteObjectCommand({ Bucket: harness.bucket, Key: `${removed}/` }));
+
+    // Forced fault: root removes anything here, so the removal is made to fail in the context.
+    const report = await syncInProcess(state, setup, ['--prune'], (ctx) => ({
+      ...ctx,
+      files: Object.assign(Object.create(ctx.files) as typeof ctx.files, { remove: () => Promise.reject(new Error('EACCES: permission denied')) }),
+    }));
+
+    assert.ok(report.results.some((result) => result.domain === removed && result.change === 'pruned'));
+    assert.match(report.problems.join('\n'), new RegExp(`${removed.replace(/\./g, '\\.')}: removing the pruned files: .*EACCES`));
+    assert.equal(syncFailed(report), true);
+  });
 });
+
 
 let ca: ReturnType<typeof issue> | undefined;
 /** A throw-away CA for certificates the renew function would never store (expired ones, many at once). */
