@@ -11,6 +11,7 @@ export function formatSyncReport(report: SyncReport): string[] {
   const lines: string[] = [];
   for (const result of report.results) {
     if (result.change === 'installed') lines.push(`installed ${result.domain}: serial ${result.serial}, valid until ${result.notAfter}`);
+    if (result.change === 'adopted') lines.push(`confirming ${result.domain}: serial ${result.serial} was installed but not yet confirmed served; reloading`);
     if (result.change === 'placeholder') lines.push(`placeholder ${result.domain}: self-signed until its certificate arrives`);
     if (result.change === 'pruned') lines.push(`pruned ${result.domain}: no longer in the bucket`);
     if (result.change === 'failed') lines.push(`FAILED ${result.domain}: ${result.reason}${result.placeholder ? ' (placeholder installed)' : ''}`);
@@ -18,7 +19,8 @@ export function formatSyncReport(report: SyncReport): string[] {
   lines.push(...report.problems.map((problem) => `FAILED ${problem}`));
   if (lines.length === 0) return [];
   const count = (change: string) => report.results.filter((result) => result.change === change).length;
-  lines.push(`acme-sync: ${count('installed')} installed, ${count('placeholder')} placeholder(s), ${count('pruned')} pruned, ${count('failed') + report.problems.length} failure(s); ${report.downloads} object(s) downloaded; nginx ${report.reloaded ? 'reloaded' : 'not reloaded'}`);
+  const adopted = count('adopted') > 0 ? `, ${count('adopted')} confirming` : '';
+  lines.push(`acme-sync: ${count('installed')} installed${adopted}, ${count('placeholder')} placeholder(s), ${count('pruned')} pruned, ${count('failed') + report.problems.length} failure(s); ${report.downloads} object(s) downloaded; nginx ${report.reloaded ? 'reloaded' : 'not reloaded'}`);
   return lines;
 }
 

@@ -3,7 +3,10 @@
  * atomically, or install a placeholder when there is nothing real yet.
  *
  * Contract: never installs a pair that fails verification, never replaces a real certificate with
- * a placeholder or with one that expires sooner, and never throws (failures are results).
+ * a placeholder or with an older one (a rollback), and never throws (failures are results).
+ *
+ * A saved record means "this pair was confirmed served"; a pair found installed without one (the
+ * last run was killed, or its reload failed) is 'adopted': reloaded and confirmed like a new one.
  */
 
 import { describeCertificate, parseCertificate, parsePrivateKey, sha256, splitCertificates } from '../core/certificate.js';
@@ -18,6 +21,7 @@ import type { SyncedDomain } from '../adapters/sync-state-file.js';
 export type DomainChange =
   | { domain: string; change: 'installed'; serial: string; notAfter: string; previous: string | null; record: SyncedDomain }
   | { domain: string; change: 'placeholder'; previous: string | null; record: SyncedDomain }
+  | { domain: string; change: 'adopted'; serial: string; notAfter: string; record: SyncedDomain }
   | { domain: string; change: 'unchanged'; record: SyncedDomain | null }
   | { domain: string; change: 'failed'; reason: string; placeholder?: { previous: string | null; record: SyncedDomain } };
 
@@ -53,9 +57,12 @@ export async function syncDomain(domain: string, objects: Map<string, ListedObje
     const record: SyncedDomain = { etags, serial: facts.serial, placeholder: false, installedAt: now.toISOString() };
     if (installed && !isPlaceholder(installed.certificatePem)) {
       const current = installedFacts(installed.certificatePem);
-      if (current && current.serial === facts.serial && installed.keyPem === keyPem) return { domain, change: 'unchanged', record };
-      if (current && current.notAfter > facts.notAfter && current.notAfter > now && current.names.includes(domain)) {
-        return await failed(domain, `refused: the bucket's certificate expires ${facts.notAfter.toISOString()}, before the installed one (${current.notAfter.toISOString()})`, true, ctx);
+      if (current && current.serial === facts.serial && installed.keyPem === keyPem) {
+        if (saved && !saved.placeholder && saved.serial === facts.serial) return { domain, change: 'unchanged', record };
+        return { domain, change: 'adopted', serial: facts.serial, notAfter: facts.notAfter.toISOString(), record };
+      }
+      if (current && facts.notBefore < current.notBefore && current.notAfter > now && current.names.includes(domain)) {
+        return await failed(domain, `refused: rollback: the bucket's certificate was issued ${facts.notBefore.toISOString()}, before the installed one (${current.notBefore.toISOString()})`, true, ctx);
       }
     }
     const previous = await ctx.files.install(domain, chainPem as string, keyPem as string);

@@ -3,6 +3,9 @@
  * lock → list the bucket once → sync each domain (download what changed, verify, install) →
  * prune (only when asked) → nginx -t (restore everything on failure) → reload → confirm nginx
  * serves each new serial over TLS → save state → release the lock.
+ *
+ * A domain's record is saved only once its pair is confirmed served: after a failed reload or
+ * served check, the next run finds the pair installed without a record and reloads again.
  */
 
 import { describeError } from '../core/errors.js';
@@ -48,6 +51,7 @@ async function syncLocked(ctx: SyncContext): Promise<SyncReport> {
 
   const changed = results.filter(isChange);
   const problems: string[] = [];
+  const notServed = new Set<string>();
   let reloaded = false;
   if (changed.length > 0) {
     const test = await ctx.nginx.testConfiguration();
@@ -62,18 +66,28 @@ async function syncLocked(ctx: SyncContext): Promise<SyncReport> {
     } catch (error) {
       problems.push(`reload failed: ${describeError(error)}`);
     }
-    if (reloaded && ctx.servedCheckTimeoutMs > 0) problems.push(...(await confirmServed(changed, ctx)));
+    if (reloaded && ctx.servedCheckTimeoutMs > 0) {
+      const unserved = await confirmServed(changed, ctx);
+      for (const [domain, problem] of unserved) {
+        problems.push(problem);
+        notServed.add(domain);
+      }
+    }
   }
-  return finish(ctx, state, results, count.downloads, reloaded, problems, false);
+  return finish(ctx, state, results, count.downloads, reloaded, problems, false, (domain) => reloaded && !notServed.has(domain));
 }
 
-async function finish(ctx: SyncContext, state: SyncState, results: SyncResult[], downloads: number, reloaded: boolean, problems: string[], restored: boolean): Promise<SyncReport> {
+async function finish(
+  ctx: SyncContext, state: SyncState, results: SyncResult[], downloads: number, reloaded: boolean, problems: string[], restored: boolean, confirmed: (domain: string) => boolean = () => false,
+): Promise<SyncReport> {
   if (!restored) {
     for (const result of results) {
-      if (result.change === 'installed' || result.change === 'placeholder' || result.change === 'unchanged') {
+      const record = changedRecord(result);
+      if (result.change === 'unchanged') {
         if (result.record) state.domains[result.domain] = result.record;
-      } else if (result.change === 'failed' && result.placeholder) {
-        state.domains[result.domain] = result.placeholder.record;
+      } else if (record) {
+        if (confirmed(result.domain)) state.domains[result.domain] = record;
+        else delete state.domains[result.domain];
       } else if (result.change === 'pruned') {
         delete state.domains[result.domain];
         await cleanUp(ctx, problems, result.domain, 'removing the pruned files', () => ctx.files.remove(result.domain));
@@ -85,6 +99,13 @@ async function finish(ctx: SyncContext, state: SyncState, results: SyncResult[],
     await ctx.state.write(state);
   }
   return { ran: true, results, downloads, reloaded, problems };
+}
+
+/** Returns the record a change would save once confirmed served (null: the result installs nothing). */
+function changedRecord(result: SyncResult) {
+  if (result.change === 'installed' || result.change === 'placeholder' || result.change === 'adopted') return result.record;
+  if (result.change === 'failed' && result.placeholder) return result.placeholder.record;
+  return null;
 }
 
 /** Runs a cleanup step; a failure is logged and reported as a problem (the run exits non-zero), never thrown. */
@@ -127,14 +148,16 @@ async function prune(ctx: SyncContext, inBucket: Set<string>): Promise<SyncResul
   return results;
 }
 
-type Change = Extract<SyncResult, { change: 'installed' | 'placeholder' | 'pruned' }> | (Extract<SyncResult, { change: 'failed' }> & { placeholder: object });
+/** A result that needs nginx -t and a reload: something was installed or removed, or found installed but not confirmed served. */
+type Change = Extract<SyncResult, { change: 'installed' | 'placeholder' | 'pruned' | 'adopted' }> | (Extract<SyncResult, { change: 'failed' }> & { placeholder: object });
 
 function isChange(result: SyncResult): result is Change {
-  return result.change === 'installed' || result.change === 'placeholder' || result.change === 'pruned' || (result.change === 'failed' && result.placeholder !== undefined);
+  return result.change === 'installed' || result.change === 'placeholder' || result.change === 'pruned' || result.change === 'adopted' || (result.change === 'failed' && result.placeholder !== undefined);
 }
 
 async function restore(changed: Change[], ctx: SyncContext): Promise<void> {
   for (const result of changed) {
+    if (result.change === 'adopted') continue; // installed by an earlier run: nothing of this run's to undo
     const previous = result.change === 'failed' ? (result.placeholder as { previous: string | null }).previous : result.previous;
     await ctx.files.restore(result.domain, previous).catch((error: unknown) =>
       ctx.log('error', 'could not restore the previous files', { domain: result.domain, reason: describeError(error) }),
@@ -142,14 +165,17 @@ async function restore(changed: Change[], ctx: SyncContext): Promise<void> {
   }
 }
 
-/** `s6-svc -h` succeeds even when nginx rejects the reload: ask nginx which certificate it serves. */
-async function confirmServed(changed: Change[], ctx: SyncContext): Promise<string[]> {
-  const installed = changed.filter((result): result is Extract<SyncResult, { change: 'installed' }> => result.change === 'installed');
-  const problems = await mapWithConcurrency(installed, ctx.concurrency, async (result) => {
+/**
+ * `s6-svc -h` succeeds even when nginx rejects the reload: ask nginx which certificate it serves.
+ * Returns the problem of each real certificate nginx does not serve, by domain.
+ */
+async function confirmServed(changed: Change[], ctx: SyncContext): Promise<Map<string, string>> {
+  const real = changed.filter((result): result is Extract<SyncResult, { change: 'installed' | 'adopted' }> => result.change === 'installed' || result.change === 'adopted');
+  const problems = await mapWithConcurrency(real, ctx.concurrency, async (result) => {
     const served = await ctx.nginx.waitForServedSerial(result.domain, result.serial, ctx.servedCheckTimeoutMs);
-    return served === result.serial ? null : `${result.domain}: nginx still serves ${served ? `serial ${served}` : 'no certificate'} after the reload, not ${result.serial} (is a server block configured for it?)`;
+    return served === result.serial ? null : ([result.domain, `${result.domain}: nginx still serves ${served ? `serial ${served}` : 'no certificate'} after the reload, not ${result.serial} (is a server block configured for it?)`] as const);
   });
-  return problems.filter((problem): problem is string => problem !== null);
+  return new Map(problems.filter((problem) => problem !== null));
 }
 
 function lastLines(text: string): string {

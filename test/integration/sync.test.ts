@@ -219,33 +219,99 @@ describe('host sync agent with nginx under s6', () => {
     assert.equal(installedSerial(setup.certsDir, domain), legacySerial);
     assert.equal(nginxTest.status, 0, nginxTest.stderr);
   });
+
+  test('a failed reload leaves the domain unconfirmed: the next run reloads and nginx serves the new serial', async () => {
+    const { harness, domains, setup } = await issuedDomains(1, 'reloadfail');
+    const [domain] = domains as [string];
+    runAgent(state, setup);
+    await harness.run();
+    const expected = await statusSerial(harness.bucket, domain);
+
+    const failedReload = runAgent(state, setup, ['--reload-command', 'false']);
+    const next = runAgent(state, setup);
+
+    assert.equal(failedReload.code, 1);
+    assert.match(failedReload.stdout, /FAILED reload failed/);
+    assert.equal(next.code, 0, next.stdout + next.stderr);
+    assert.match(next.stdout, new RegExp(`confirming ${domain}: serial ${expected}`));
+    assert.match(next.stdout, /nginx reloaded/);
+    assert.equal(await eventuallyServed(domain, expected), expected);
+  });
+
+  test('a domain nginx does not serve after the reload fails again on the next run, until a server block serves it', async () => {
+    const harness = await renewHarness();
+    const domain = `${uniqueLabel('nosite')}.test`;
+    await addDomainFolder(s3, harness.bucket, domain);
+    const setup = agentSetup(harness.bucket, pebbleRoot(state), state.nginx.certsDir);
+    runAgent(state, setup);
+    await harness.run();
+    const expected = await statusSerial(harness.bucket, domain);
+    const quick = ['--served-check-seconds', '1'];
+
+    const first = runAgent(state, setup, quick);
+    const second = runAgent(state, setup, quick);
+    sitesWritten.push(writeSite(state, domain));
+    const withSite = runAgent(state, setup, quick);
+
+    const notServed = new RegExp(`FAILED ${domain.replace(/\./g, '\\.')}: nginx still serves .* not ${expected}`);
+    assert.equal(first.code, 1);
+    assert.match(first.stdout, notServed);
+    assert.equal(second.code, 1, 'the second run checks again instead of trusting the first');
+    assert.match(second.stdout, notServed);
+    assert.equal(withSite.code, 0, withSite.stdout + withSite.stderr);
+    assert.equal(await eventuallyServed(domain, expected), expected);
+  });
+
+  test('a pair installed by a run that never reloaded (killed, state lost) is reloaded by the next run', async () => {
+    const { harness, domains, setup } = await issuedDomains(1, 'adopt');
+    const [domain] = domains as [string];
+    runAgent(state, setup);
+    await harness.run();
+    const expected = await statusSerial(harness.bucket, domain);
+    const unreloaded = runAgent(state, setup, ['--reload-command', 'true', '--served-check-seconds', '0']);
+    rmSync(setup.stateFile);
+    const servedBefore = (await servedCertificate(state, domain)).serialNumber.toLowerCase();
+
+    const next = runAgent(state, setup);
+
+    assert.equal(unreloaded.code, 0, unreloaded.stdout);
+    assert.equal(installedSerial(setup.certsDir, domain), expected);
+    assert.notEqual(servedBefore, expected, 'nginx was not reloaded by the first run');
+    assert.equal(next.code, 0, next.stdout + next.stderr);
+    assert.match(next.stdout, /nginx reloaded/);
+    assert.equal(await eventuallyServed(domain, expected), expected);
+  });
 });
 
 describe('host sync agent on a certificates directory of its own', () => {
-  test('killed at any point while installing, it leaves every domain with a consistent pair', async () => {
+  test('killed at any point while installing, it leaves every domain with a consistent pair, and later runs finish the job', async () => {
     const harness = await renewHarness();
     const root = testCa();
     const domains = Array.from({ length: 24 }, (_, i) => `${uniqueLabel(`kill${i}`)}.test`);
-    for (const domain of domains) {
-      const key = newKey();
-      const leaf = issue({ commonName: domain, names: [domain], ca: false, notBefore: new Date(Date.now() - DAY), notAfter: new Date(Date.now() + 60 * DAY), key, issuer: root });
-      await plantPair(state, harness.bucket, domain, chainPem(leaf), key.pem);
-    }
+    const planted = new Map<string, string>();
+    for (const domain of domains) planted.set(domain, await plantFreshPair(harness.bucket, domain, root, 0));
     const setup = { ...agentSetup(harness.bucket, root.pem), noNginx: true };
+    const upToDate = () => domains.filter((domain) => servedFrom(setup.certsDir, domain) === planted.get(domain)).length;
 
+    const progress: number[] = [];
     for (let round = 0; round < 12; round += 1) {
       const child = startAgent(state, setup);
-      await new Promise((resolve) => setTimeout(resolve, 150 + round * 60));
+      // Even rounds kill as soon as one more domain is installed (mid-install); odd rounds at a growing delay.
+      const before = upToDate();
+      if (round % 2 === 0) await until(() => upToDate() > before || child.exitCode !== null, 5000);
+      else await new Promise((resolve) => setTimeout(resolve, 150 + round * 60));
       child.kill('SIGKILL');
       await new Promise((resolve) => child.once('exit', resolve));
       assertConsistentPairs(setup.certsDir);
-      if (round % 3 === 2) for (const domain of domains.slice(0, 4)) await plantFreshPair(harness.bucket, domain, root, round);
+      progress.push(upToDate());
+      if (round % 3 === 2) for (const domain of domains.slice(0, 4)) planted.set(domain, await plantFreshPair(harness.bucket, domain, root, round + 1));
     }
     const final = runAgent(state, setup);
 
+    assert.ok(progress.some((count) => count > 0 && count < domains.length), `a kill landed mid-install (domains up to date after each round: ${progress.join(', ')})`);
     assert.equal(final.code, 0, final.stdout);
     assertConsistentPairs(setup.certsDir);
-    assert.deepEqual(readdirSync(setup.certsDir).filter((name) => !name.startsWith('.')).sort(), [...domains].sort());
+    assert.equal(upToDate(), domains.length);
   });
 
   test('a domain removed from the bucket stays installed, unless --prune is given', async () => {
@@ -295,6 +361,36 @@ describe('host sync agent on a certificates directory of its own', () => {
     }
   });
 
+  test('refuses a bucket certificate issued before the installed one (a rollback) and keeps the installed one', async () => {
+    const harness = await renewHarness();
+    const domain = `${uniqueLabel('rollback')}.test`;
+    const setup = { ...agentSetup(harness.bucket, testCa().pem), noNginx: true };
+    const current = await plantPairValid(harness.bucket, domain, -2 * DAY, 60 * DAY);
+    runAgent(state, setup);
+    await plantPairValid(harness.bucket, domain, -10 * DAY, 80 * DAY);
+
+    const result = runAgent(state, setup);
+
+    assert.equal(result.code, 1);
+    assert.match(result.stdout, new RegExp(`FAILED ${domain.replace(/\./g, '\\.')}: refused: rollback: the bucket's certificate was issued .* before the installed one`));
+    assert.equal(installedSerial(setup.certsDir, domain), current);
+  });
+
+  test('installs a newer certificate even when it expires sooner than the installed one (a shorter lifetime)', async () => {
+    const harness = await renewHarness();
+    const domain = `${uniqueLabel('shorter')}.test`;
+    const setup = { ...agentSetup(harness.bucket, testCa().pem), noNginx: true };
+    await plantPairValid(harness.bucket, domain, -2 * DAY, 80 * DAY);
+    runAgent(state, setup);
+    const shorter = await plantPairValid(harness.bucket, domain, -DAY / 24, 6 * DAY);
+
+    const result = runAgent(state, setup);
+
+    assert.equal(result.code, 0, result.stdout);
+    assert.match(result.stdout, new RegExp(`installed ${domain}: serial ${shorter}`));
+    assert.equal(installedSerial(setup.certsDir, domain), shorter);
+  });
+
   test('--prune removes a plain directory from before the agent', async () => {
     const harness = await renewHarness();
     const removed = `${uniqueLabel('plain')}.test`;
@@ -339,7 +435,6 @@ describe('host sync agent on a certificates directory of its own', () => {
   });
 });
 
-
 let ca: ReturnType<typeof issue> | undefined;
 /** A throw-away CA for certificates the renew function would never store (expired ones, many at once). */
 function testCa() {
@@ -359,11 +454,34 @@ function rootsWithTestCa(file: string): string {
   return combined;
 }
 
-/** Plants a renewed pair that expires later than any planted before it (round by round). */
-async function plantFreshPair(bucket: string, domain: string, root: ReturnType<typeof issue>, round: number): Promise<void> {
+/** Plants a renewed pair issued later than any planted before it (a minute per round), and returns its serial. */
+async function plantFreshPair(bucket: string, domain: string, root: ReturnType<typeof issue>, round: number): Promise<string> {
   const key = newKey();
-  const leaf = issue({ commonName: domain, names: [domain], ca: false, notBefore: new Date(Date.now() - DAY), notAfter: new Date(Date.now() + (61 + round) * DAY), key, issuer: root });
+  const leaf = issue({ commonName: domain, names: [domain], ca: false, notBefore: new Date(Date.now() - DAY + round * 60_000), notAfter: new Date(Date.now() + 60 * DAY), key, issuer: root });
   await plantPair(state, bucket, domain, chainPem(leaf), key.pem);
+  return new X509Certificate(leaf.pem).serialNumber.toLowerCase();
+}
+
+/** Plants a pair from the test CA valid from now + `fromMs` to now + `untilMs`, and returns its serial. */
+async function plantPairValid(bucket: string, domain: string, fromMs: number, untilMs: number): Promise<string> {
+  const key = newKey();
+  const leaf = issue({ commonName: domain, names: [domain], ca: false, notBefore: new Date(Date.now() + fromMs), notAfter: new Date(Date.now() + untilMs), key, issuer: testCa() });
+  await plantPair(state, bucket, domain, chainPem(leaf), key.pem);
+  return new X509Certificate(leaf.pem).serialNumber.toLowerCase();
+}
+
+/** Returns the serial of the certificate installed for `domain`, or null when there is none. */
+function servedFrom(certsDir: string, domain: string): string | null {
+  try {
+    return installedSerial(certsDir, domain);
+  } catch {
+    return null;
+  }
+}
+
+/** Polls `condition` every few milliseconds until it holds or `timeoutMs` passes. */
+async function until(condition: () => boolean, timeoutMs: number): Promise<void> {
+  for (const deadline = Date.now() + timeoutMs; !condition() && Date.now() < deadline; ) await new Promise((resolve) => setTimeout(resolve, 2));
 }
 
 function assertConsistentPairs(certsDir: string): void {
