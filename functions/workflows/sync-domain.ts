@@ -58,7 +58,8 @@ export async function syncDomain(domain: string, objects: Map<string, ListedObje
     if (installed && !isPlaceholder(installed.certificatePem)) {
       const current = installedFacts(installed.certificatePem);
       if (current && current.serial === facts.serial && installed.keyPem === keyPem) {
-        if (saved && !saved.placeholder && saved.serial === facts.serial) return { domain, change: 'unchanged', record };
+        // Same pair, new ETags (an object rewritten with the same content): confirmed served already.
+        if (saved && !saved.placeholder && saved.serial === facts.serial) return { domain, change: 'unchanged', record: { ...record, installedAt: saved.installedAt } };
         return { domain, change: 'adopted', serial: facts.serial, notAfter: facts.notAfter.toISOString(), record };
       }
       if (current && facts.notBefore < current.notBefore && current.notAfter > now && current.names.includes(domain)) {
