@@ -41,6 +41,12 @@ async function issuedDomains(count: number, prefix: string) {
   return { harness, domains, sites, setup: agentSetup(harness.bucket, pebbleRoot(state), state.nginx.certsDir) };
 }
 
+/** Runs the renew function and asserts it issued every domain (a preparation step that must not fail quietly). */
+async function renewAllOf(harness: Awaited<ReturnType<typeof renewHarness>>): Promise<void> {
+  const report = await harness.run();
+  assert.ok(report.outcomes.every((item) => item.outcome === 'renewed'), `renew did not issue: ${JSON.stringify(report.outcomes)}`);
+}
+
 async function statusSerial(bucket: string, domain: string): Promise<string> {
   return (JSON.parse((await getText(s3, bucket, `${domain}/status.json`)) ?? '{}') as { serial: string }).serial;
 }
@@ -75,7 +81,7 @@ describe('host sync agent with nginx under s6', () => {
     assert.equal(statSync(join(dir, 'domain.key')).mode & 0o777, 0o600);
     assert.equal(statSync(join(dir, 'domain.crt')).mode & 0o777, 0o644);
     assert.equal(statSync(dir).mode & 0o777, 0o755);
-    const restart = spawnSync('s6-svc', ['-wU', '-T', '15000', '-t', state.nginx.serviceDir], { encoding: 'utf8' });
+    const restart = spawnSync('s6-svc', ['-wR', '-T', '15000', '-t', state.nginx.serviceDir], { encoding: 'utf8' });
     assert.equal(restart.status, 0, `nginx restarted under s6 and reported ready: ${restart.stderr}`);
     assert.match(spawnSync('s6-svstat', [state.nginx.serviceDir], { encoding: 'utf8' }).stdout, /^up .*ready/);
     const served = await servedCertificate(state, domains[0] as string);
@@ -85,12 +91,12 @@ describe('host sync agent with nginx under s6', () => {
   test('after renew issues certificates, one run installs them and reloads; TLS with SNI gets the new certificate, verified against Pebble\'s root', async () => {
     const { harness, domains, setup } = await issuedDomains(2, 'real');
     runAgent(state, setup);
-    await harness.run();
+    await renewAllOf(harness);
 
     const result = runAgent(state, setup);
 
     assert.equal(result.code, 0, result.stdout + result.stderr);
-    assert.match(result.stdout, /nginx reloaded/);
+    assert.match(result.stdout, /nginx reloaded/, result.stderr);
     for (const domain of domains) {
       const expected = await statusSerial(harness.bucket, domain);
       assert.match(result.stdout, new RegExp(`installed ${domain}: serial ${expected}`));
@@ -103,7 +109,7 @@ describe('host sync agent with nginx under s6', () => {
 
   test('a second run with nothing changed downloads nothing, does not reload, and prints nothing', async () => {
     const { harness, setup } = await issuedDomains(2, 'quiet');
-    await harness.run();
+    await renewAllOf(harness);
     runAgent(state, setup);
 
     const report = await syncInProcess(state, setup);
@@ -128,7 +134,7 @@ describe('host sync agent with nginx under s6', () => {
       test(`refuses ${name}, exits non-zero naming the domain and the reason`, async () => {
         const { harness, domains, setup } = await issuedDomains(2, 'refuse');
         const [domain, donor] = domains as [string, string];
-        await harness.run();
+        await renewAllOf(harness);
         runAgent(state, setup);
         const servedBefore = installedSerial(setup.certsDir, domain);
         assert.equal(await eventuallyServed(domain, servedBefore), servedBefore);
@@ -171,7 +177,7 @@ describe('host sync agent with nginx under s6', () => {
     const [domain] = domains as [string];
     runAgent(state, setup);
     const placeholderSerial = installedSerial(setup.certsDir, domain);
-    await harness.run();
+    await renewAllOf(harness);
     const broken = join(state.nginx.sitesDir, 'zz-broken.conf');
     writeFileSync(broken, 'server { listen 127.0.0.1:1 ssl; this_is_not_a_directive; }\n');
     try {
@@ -201,7 +207,7 @@ describe('host sync agent with nginx under s6', () => {
     mkdirSync(dir);
     writeFileSync(join(dir, 'domain.crt'), legacy.crt);
     writeFileSync(join(dir, 'domain.key'), legacy.key, { mode: 0o600 });
-    await harness.run();
+    await renewAllOf(harness);
     const broken = join(state.nginx.sitesDir, 'zz-broken.conf');
     writeFileSync(broken, 'server { listen 127.0.0.1:1 ssl; this_is_not_a_directive; }\n');
     let result;
@@ -224,7 +230,7 @@ describe('host sync agent with nginx under s6', () => {
     const { harness, domains, setup } = await issuedDomains(1, 'reloadfail');
     const [domain] = domains as [string];
     runAgent(state, setup);
-    await harness.run();
+    await renewAllOf(harness);
     const expected = await statusSerial(harness.bucket, domain);
 
     const failedReload = runAgent(state, setup, ['--reload-command', 'false']);
@@ -244,7 +250,7 @@ describe('host sync agent with nginx under s6', () => {
     await addDomainFolder(s3, harness.bucket, domain);
     const setup = agentSetup(harness.bucket, pebbleRoot(state), state.nginx.certsDir);
     runAgent(state, setup);
-    await harness.run();
+    await renewAllOf(harness);
     const expected = await statusSerial(harness.bucket, domain);
     const quick = ['--served-check-seconds', '1'];
 
@@ -266,7 +272,7 @@ describe('host sync agent with nginx under s6', () => {
     const { harness, domains, setup } = await issuedDomains(1, 'adopt');
     const [domain] = domains as [string];
     runAgent(state, setup);
-    await harness.run();
+    await renewAllOf(harness);
     const expected = await statusSerial(harness.bucket, domain);
     const unreloaded = runAgent(state, setup, ['--reload-command', 'true', '--served-check-seconds', '0']);
     rmSync(setup.stateFile);
@@ -296,12 +302,13 @@ describe('host sync agent on a certificates directory of its own', () => {
     const progress: number[] = [];
     for (let round = 0; round < 12; round += 1) {
       const child = startAgent(state, setup);
+      const exited = new Promise((resolve) => child.once('exit', resolve));
       // Even rounds kill as soon as one more domain is installed (mid-install); odd rounds at a growing delay.
       const before = upToDate();
       if (round % 2 === 0) await until(() => upToDate() > before || child.exitCode !== null, 5000);
       else await new Promise((resolve) => setTimeout(resolve, 150 + round * 60));
       child.kill('SIGKILL');
-      await new Promise((resolve) => child.once('exit', resolve));
+      await exited;
       assertConsistentPairs(setup.certsDir);
       progress.push(upToDate());
       if (round % 3 === 2) for (const domain of domains.slice(0, 4)) planted.set(domain, await plantFreshPair(harness.bucket, domain, root, round + 1));
