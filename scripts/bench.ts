@@ -11,14 +11,14 @@
  */
 
 import { spawnSync } from 'node:child_process';
-import { createPublicKey, generateKeyPairSync, randomBytes, sign } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { CreateBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
-import forge from 'node-forge';
 import { sha256 } from '../functions/core/certificate.js';
 import { mapWithConcurrency } from '../functions/workflows/concurrency.js';
+import { issue, newKey } from '../test/helpers/pki.js';
 import { replicaS3Client } from './replica/provision.js';
 import { findReplicaState, readReplicaState } from './replica/state.js';
 
@@ -27,26 +27,6 @@ const FALLBACK_BASELINE = { firstSyncMs: 21_000, noChangeMs: 2_200 };
 const PEAK_RSS_MB = 256;
 const root = resolve(import.meta.dirname, '..');
 const DAY = 86_400_000;
-
-function certificate(commonName: string, names: string[], ca: boolean, publicKey: forge.pki.PublicKey, signer: ReturnType<typeof generateKeyPairSync>['privateKey'], issuer?: forge.pki.Certificate, days = 90) {
-  const cert = forge.pki.createCertificate();
-  cert.publicKey = publicKey;
-  cert.serialNumber = `01${randomBytes(8).toString('hex')}`;
-  cert.validity.notBefore = new Date(Date.now() - DAY);
-  cert.validity.notAfter = new Date(Date.now() + days * DAY);
-  cert.setSubject([{ name: 'commonName', value: commonName }]);
-  cert.setIssuer(issuer ? issuer.subject.attributes : [{ name: 'commonName', value: commonName }]);
-  cert.setExtensions([{ name: 'basicConstraints', cA: ca, critical: true }, { name: 'keyUsage', digitalSignature: true, keyCertSign: ca, critical: true }, ...(names.length ? [{ name: 'subjectAltName', altNames: names.map((value) => ({ type: 2, value })) }] : [])]);
-  cert.signatureOid = cert.siginfo.algorithmOid = forge.pki.oids.sha256WithRSAEncryption as string;
-  const tbs = forge.asn1.toDer((forge.pki as unknown as { getTBSCertificate(c: forge.pki.Certificate): forge.asn1.Asn1 }).getTBSCertificate(cert)).getBytes();
-  cert.signature = sign('sha256', Buffer.from(tbs, 'binary'), signer).toString('binary');
-  return cert;
-}
-
-function rsaKey() {
-  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-  return { privateKey, forgePublic: forge.pki.publicKeyFromPem(createPublicKey(privateKey).export({ type: 'spki', format: 'pem' }).toString()), pem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString() };
-}
 
 function runAgent(args: string[]): { ms: number; maxRssMb: number; stdout: string; code: number | null } {
   const started = Date.now();
@@ -67,12 +47,12 @@ async function main(): Promise<void> {
     const s3 = replicaS3Client(state);
     const bucket = `bench-${randomBytes(4).toString('hex')}`;
     await s3.send(new CreateBucketCommand({ Bucket: bucket }));
-    const caKey = rsaKey();
-    const ca = certificate('Bench Root', [], true, caKey.forgePublic, caKey.privateKey, undefined, 400);
-    writeFileSync(join(work, 'root.pem'), forge.pki.certificateToPem(ca));
-    const leafKey = rsaKey();
+    const ca = issue({ commonName: 'Bench Root', ca: true, key: newKey(), notBefore: new Date(Date.now() - DAY), notAfter: new Date(Date.now() + 400 * DAY) });
+    writeFileSync(join(work, 'root.pem'), ca.pem);
+    // One key for every leaf: the bench measures the sync, not key generation.
+    const leafKey = newKey();
     const plant = async (domain: string, days: number) => {
-      const chain = forge.pki.certificateToPem(certificate(domain, [domain, `www.${domain}`], false, leafKey.forgePublic, caKey.privateKey, ca, days));
+      const chain = issue({ commonName: domain, names: [domain, `www.${domain}`], ca: false, key: leafKey, issuer: ca, notBefore: new Date(Date.now() - DAY), notAfter: new Date(Date.now() + days * DAY) }).pem;
       await s3.send(new PutObjectCommand({ Bucket: bucket, Key: `${domain}/domain.key`, Body: Buffer.from(leafKey.pem) }));
       await s3.send(new PutObjectCommand({ Bucket: bucket, Key: `${domain}/domain.crt`, Body: Buffer.from(chain) }));
       await s3.send(new PutObjectCommand({ Bucket: bucket, Key: `${domain}/status.json`, Body: Buffer.from(JSON.stringify({ domain, files: { 'domain.crt': sha256(chain), 'domain.key': sha256(leafKey.pem) } })) }));

@@ -11,6 +11,7 @@ import { join, resolve } from 'node:path';
 import { request } from 'node:https';
 import { PutObjectCommand, GetObjectCommand } from '@aws-sdk/client-s3';
 import { replicaS3Client } from './replica/provision.js';
+import { renewEnvironment } from './replica/renew-env.js';
 import { writeSite } from './replica/sites.js';
 import { readReplicaState, type ReplicaState } from './replica/state.js';
 
@@ -75,9 +76,7 @@ async function demo(state: ReplicaState): Promise<void> {
     ...process.env,
     AWS_ENDPOINT_URL: state.awsEndpoint, AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test', AWS_REGION: state.region, AWS_EC2_METADATA_DISABLED: 'true',
     NODE_EXTRA_CA_CERTS: state.acme.apiCaFile, SLS_TELEMETRY_DISABLED: '1',
-    CERTIFICATES_BUCKET: state.buckets.certificates, CHALLENGES_BUCKET: state.buckets.challenges, ACCOUNT_KEY_PARAMETER: state.accountKeyParameter,
-    ACME_DIRECTORY_URL: state.acme.directoryUrl, TRUSTED_ROOTS_PEM: pebbleRoot, PREFLIGHT_PORT: String(state.nginx.httpPort), PREFLIGHT_DNS_SERVER: state.dns.server,
-    ACME_POLL_MIN_MS: '250', ACME_POLL_MAX_MS: '1000', ACME_POLL_ATTEMPTS: '30',
+    ...renewEnvironment(state),
   };
   const output = run('npx', ['serverless', 'invoke', 'local', '-f', 'renew', '--stage', 'local', '--data', '{}'], env, true);
   const report = parseReport(output);

@@ -11,24 +11,12 @@ import { readRenewConfig, type RenewConfig } from '../../functions/renew/config.
 import { buildRenewalContext } from '../../functions/renew/wiring.js';
 import { renewAll, type RunReport } from '../../functions/workflows/renew-all.js';
 import type { RenewalContext } from '../../functions/workflows/ports.js';
-import { createCertificatesBucket, pebbleRoot, replicaState, s3Client, ssmClient, uniqueLabel } from './replica-clients.js';
+import { renewEnvironment } from '../../scripts/replica/renew-env.js';
+import { createCertificatesBucket, replicaState, s3Client, ssmClient, uniqueLabel } from './replica-clients.js';
 
-/** Returns the renew function's environment for the replica (what serverless.yml's local stage sets). */
+/** Returns the renew function's environment for the replica, with `overrides`. */
 export function replicaEnvironment(overrides: Record<string, string> = {}): Record<string, string> {
-  const state = replicaState();
-  return {
-    CERTIFICATES_BUCKET: state.buckets.certificates,
-    CHALLENGES_BUCKET: state.buckets.challenges,
-    ACCOUNT_KEY_PARAMETER: state.accountKeyParameter,
-    ACME_DIRECTORY_URL: state.acme.directoryUrl,
-    TRUSTED_ROOTS_PEM: pebbleRoot(state),
-    PREFLIGHT_PORT: String(state.nginx.httpPort),
-    PREFLIGHT_DNS_SERVER: state.dns.server,
-    ACME_POLL_MIN_MS: '200',
-    ACME_POLL_MAX_MS: '1000',
-    ACME_POLL_ATTEMPTS: '30',
-    ...overrides,
-  };
+  return { ...renewEnvironment(replicaState()), ...overrides };
 }
 
 export interface RenewHarness {
