@@ -35,17 +35,29 @@ export class NginxControl {
   }
 
   /**
-   * Returns the serial (lowercase hex) of the certificate nginx serves for `name` (TLS with SNI),
-   * polling until it equals `expected` or `timeoutMs` passes: a reload takes effect 0.1–0.5 s
+   * Returns `expected` once nginx serves it for `name` (TLS with SNI), polling until then or until
+   * `timeoutMs` passes, when it returns the other serial last served (null: none): a reload takes effect 0.1–0.5 s
    * (seconds with many sites) after the signal.
+   *
+   * One handshake with the new certificate is not enough: on SIGHUP the nginx master starts the
+   * new workers, sleeps 100 ms, and only then tells the old ones to stop accepting, so for that
+   * while a connection may reach either generation. The serial counts as served once it is seen
+   * again after `settleMs` (longer than that overlap).
    */
-  async waitForServedSerial(name: string, expected: string, timeoutMs: number): Promise<string | null> {
+  async waitForServedSerial(name: string, expected: string, timeoutMs: number, settleMs = 300): Promise<string | null> {
     const deadline = Date.now() + timeoutMs;
-    let served: string | null = null;
+    let other: string | null = null;
+    let seenAt: number | null = null;
     for (;;) {
-      served = await this.servedSerial(name).catch(() => null);
-      if (served === expected || Date.now() >= deadline) return served;
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      const served = await this.servedSerial(name).catch(() => null);
+      if (served !== expected) {
+        other = served;
+        seenAt = null;
+      } else if (seenAt === null) seenAt = Date.now();
+      else if (Date.now() - seenAt >= settleMs) return expected;
+      // Not settled by the deadline: what else nginx served (null: no certificate at all).
+      if (Date.now() >= deadline) return other;
+      await new Promise((resolve) => setTimeout(resolve, served === expected ? settleMs : 100));
     }
   }
 

@@ -19,9 +19,9 @@ import type { ListedObject, SyncContext } from './sync-ports.js';
 import type { SyncedDomain } from '../adapters/sync-state-file.js';
 
 export type DomainChange =
-  | { domain: string; change: 'installed'; serial: string; notAfter: string; previous: string | null; record: SyncedDomain }
+  | { domain: string; change: 'installed'; serial: string; notAfter: string; names: string[]; previous: string | null; record: SyncedDomain }
   | { domain: string; change: 'placeholder'; previous: string | null; record: SyncedDomain }
-  | { domain: string; change: 'adopted'; serial: string; notAfter: string; record: SyncedDomain }
+  | { domain: string; change: 'adopted'; serial: string; notAfter: string; names: string[]; record: SyncedDomain }
   | { domain: string; change: 'unchanged'; record: SyncedDomain | null }
   | { domain: string; change: 'failed'; reason: string; placeholder?: { previous: string | null; record: SyncedDomain } };
 
@@ -60,14 +60,14 @@ export async function syncDomain(domain: string, objects: Map<string, ListedObje
       if (current && current.serial === facts.serial && installed.keyPem === keyPem) {
         // Same pair, new ETags (an object rewritten with the same content): confirmed served already.
         if (saved && !saved.placeholder && saved.serial === facts.serial) return { domain, change: 'unchanged', record: { ...record, installedAt: saved.installedAt } };
-        return { domain, change: 'adopted', serial: facts.serial, notAfter: facts.notAfter.toISOString(), record };
+        return { domain, change: 'adopted', serial: facts.serial, notAfter: facts.notAfter.toISOString(), names: facts.names, record };
       }
       if (current && facts.notBefore < current.notBefore && current.notAfter > now && current.names.includes(domain)) {
         return await failed(domain, `refused: rollback: the bucket's certificate was issued ${facts.notBefore.toISOString()}, before the installed one (${current.notBefore.toISOString()})`, true, ctx);
       }
     }
     const previous = await ctx.files.install(domain, chainPem as string, keyPem as string);
-    return { domain, change: 'installed', serial: facts.serial, notAfter: facts.notAfter.toISOString(), previous, record };
+    return { domain, change: 'installed', serial: facts.serial, notAfter: facts.notAfter.toISOString(), names: facts.names, previous, record };
   } catch (error) {
     return { domain, change: 'failed', reason: describeError(error) };
   }

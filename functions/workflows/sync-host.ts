@@ -166,16 +166,20 @@ async function restore(changed: Change[], ctx: SyncContext): Promise<void> {
 }
 
 /**
- * `s6-svc -h` succeeds even when nginx rejects the reload: ask nginx which certificate it serves.
+ * `s6-svc -h` succeeds even when nginx rejects the reload: ask nginx which certificate it serves,
+ * for every name of each new certificate (a name may have a server block of its own).
  * Returns the problem of each real certificate nginx does not serve, by domain.
  */
 async function confirmServed(changed: Change[], ctx: SyncContext): Promise<Map<string, string>> {
   const real = changed.filter((result): result is Extract<SyncResult, { change: 'installed' | 'adopted' }> => result.change === 'installed' || result.change === 'adopted');
-  const problems = await mapWithConcurrency(real, ctx.concurrency, async (result) => {
-    const served = await ctx.nginx.waitForServedSerial(result.domain, result.serial, ctx.servedCheckTimeoutMs);
-    return served === result.serial ? null : ([result.domain, `${result.domain}: nginx still serves ${served ? `serial ${served}` : 'no certificate'} after the reload, not ${result.serial} (is a server block configured for it?)`] as const);
+  const checks = real.flatMap((result) => result.names.map((name) => ({ result, name })));
+  const outcomes = await mapWithConcurrency(checks, ctx.concurrency, async ({ result, name }) => {
+    const served = await ctx.nginx.waitForServedSerial(name, result.serial, ctx.servedCheckTimeoutMs);
+    return served === result.serial ? null : ([result.domain, `${result.domain}: nginx still serves ${served ? `serial ${served}` : 'no certificate'} for ${name} after the reload, not ${result.serial} (is a server block configured for it?)`] as const);
   });
-  return new Map(problems.filter((problem) => problem !== null));
+  const problems = new Map<string, string>();
+  for (const outcome of outcomes) if (outcome && !problems.has(outcome[0])) problems.set(outcome[0], outcome[1]);
+  return problems;
 }
 
 function lastLines(text: string): string {

@@ -1,0 +1,69 @@
+/**
+ * The served-certificate check of the host agent's nginx control, against a real TLS server that
+ * behaves like nginx during a reload: for a while after the new certificate is first served, some
+ * connections still reach an old worker with the old one.
+ */
+
+import assert from 'node:assert/strict';
+import { X509Certificate } from 'node:crypto';
+import { createSecureContext, createServer, type Server } from 'node:tls';
+import { after, test } from 'node:test';
+import type { AddressInfo } from 'node:net';
+import { NginxControl } from '../../functions/adapters/nginx-control.js';
+import { issue, newKey, type TestCertificate } from '../helpers/pki.js';
+
+const day = 86_400_000;
+const key = newKey();
+function certificate(): TestCertificate {
+  const now = Date.now();
+  return issue({ commonName: 'example.org', names: ['example.org'], ca: false, notBefore: new Date(now - day), notAfter: new Date(now + day), key });
+}
+const oldCertificate = certificate();
+const newCertificate = certificate();
+const serial = (item: TestCertificate) => new X509Certificate(item.pem).serialNumber.toLowerCase();
+
+const servers: Server[] = [];
+after(() => servers.forEach((server) => server.close()));
+
+/** Starts a TLS server whose certificate, per connection, is what `pick(n)` returns for the n-th (from 0). */
+async function server(pick: (connection: number) => TestCertificate): Promise<NginxControl> {
+  let connections = 0;
+  const tls = createServer({
+    SNICallback: (_name, done) => {
+      const chosen = pick(connections++);
+      done(null, createSecureContext({ key: chosen.key.pem, cert: chosen.pem }));
+    },
+    key: oldCertificate.key.pem,
+    cert: oldCertificate.pem,
+  });
+  servers.push(tls);
+  await new Promise<void>((resolve) => tls.listen(0, '127.0.0.1', resolve));
+  const run = async () => ({ code: 0, output: '' });
+  return new NginxControl(run, { testCommand: ['true'], reloadCommand: ['true'], tlsHost: '127.0.0.1', tlsPort: (tls.address() as AddressInfo).port });
+}
+
+test('reads the serial of the certificate served for a name', async () => {
+  const nginx = await server(() => oldCertificate);
+  assert.equal(await nginx.servedSerial('example.org'), serial(oldCertificate));
+});
+
+test('does not count a new serial as served when the old one is still served right after', async () => {
+  // Connection 0 reaches a new worker, 1 and 2 an old one, and from then on the new ones.
+  const nginx = await server((connection) => (connection === 0 || connection > 2 ? newCertificate : oldCertificate));
+  const started = Date.now();
+  const served = await nginx.waitForServedSerial('example.org', serial(newCertificate), 5000, 50);
+  assert.equal(served, serial(newCertificate));
+  assert.ok(Date.now() - started < 5000, 'settled before the deadline');
+  assert.equal(await nginx.servedSerial('example.org'), serial(newCertificate), 'the next connection gets the new certificate');
+});
+
+test('gives up at the deadline when the new serial never settles', async () => {
+  // Every other connection reaches an old worker: the new serial is never seen twice in a row.
+  const nginx = await server((connection) => (connection % 2 === 0 ? newCertificate : oldCertificate));
+  assert.equal(await nginx.waitForServedSerial('example.org', serial(newCertificate), 600, 50), serial(oldCertificate));
+});
+
+test('returns null at the deadline when nothing answers TLS', async () => {
+  const nginx = new NginxControl(async () => ({ code: 0, output: '' }), { testCommand: ['true'], reloadCommand: ['true'], tlsHost: '127.0.0.1', tlsPort: 1 });
+  assert.equal(await nginx.waitForServedSerial('example.org', serial(newCertificate), 300, 50), null);
+});
