@@ -11,7 +11,7 @@ export function formatSyncReport(report: SyncReport): string[] {
   const lines: string[] = [];
   for (const result of report.results) {
     if (result.change === 'installed') lines.push(`installed ${result.domain}: serial ${result.serial}, valid until ${result.notAfter}`);
-    if (result.change === 'adopted') lines.push(`confirming ${result.domain}: serial ${result.serial} was installed but not yet confirmed served; reloading`);
+    if (result.change === 'adopted') lines.push(`confirming ${result.domain}: ${result.record.placeholder ? 'placeholder ' : ''}serial ${result.serial} was installed but not yet confirmed served; reloading`);
     if (result.change === 'placeholder') lines.push(`placeholder ${result.domain}: self-signed until its certificate arrives`);
     if (result.change === 'pruned') lines.push(`pruned ${result.domain}: no longer in the bucket`);
     if (result.change === 'failed') lines.push(`FAILED ${result.domain}: ${result.reason}${result.placeholder ? ' (placeholder installed)' : ''}`);

@@ -5,8 +5,9 @@
  * Contract: never installs a pair that fails verification, never replaces a real certificate with
  * a placeholder or with an older one (a rollback), and never throws (failures are results).
  *
- * A saved record means "this pair was confirmed served"; a pair found installed without one (the
- * last run was killed, or its reload failed) is 'adopted': reloaded and confirmed like a new one.
+ * A saved record means "this pair was confirmed served" (a placeholder: "nginx was reloaded with
+ * it"); a pair found installed without one (the last run was killed, or its reload failed) is
+ * 'adopted': reloaded and confirmed like a new one.
  */
 
 import { describeCertificate, parseCertificate, parsePrivateKey, sha256, splitCertificates } from '../core/certificate.js';
@@ -36,6 +37,7 @@ export async function syncDomain(domain: string, objects: Map<string, ListedObje
     }
     const installed = await ctx.files.current(domain);
     if (!crt || !key || !status) {
+      if (installed && !saved && isPlaceholder(installed.certificatePem)) return adoptedPlaceholder(domain, installed.certificatePem, ctx);
       if (installed) return { domain, change: 'unchanged', record: saved ?? null };
       return await installPlaceholder(domain, ctx);
     }
@@ -79,6 +81,13 @@ async function installPlaceholder(domain: string, ctx: SyncContext): Promise<Dom
   const previous = await ctx.files.install(domain, pair.certificatePem, pair.keyPem);
   const serial = describeCertificate(parseCertificate(pair.certificatePem)).serial;
   return { domain, change: 'placeholder', previous, record: { etags: {}, serial, placeholder: true, installedAt: now.toISOString() } };
+}
+
+/** A placeholder found installed without a record (its reload failed, or the run was killed): reload again. */
+function adoptedPlaceholder(domain: string, certificatePem: string, ctx: SyncContext): DomainChange {
+  const facts = installedFacts(certificatePem);
+  if (!facts) return { domain, change: 'unchanged', record: null };
+  return { domain, change: 'adopted', serial: facts.serial, notAfter: facts.notAfter.toISOString(), names: facts.names, record: { etags: {}, serial: facts.serial, placeholder: true, installedAt: ctx.now().toISOString() } };
 }
 
 /** A refused domain keeps what it has; one with nothing installed gets a placeholder, so nginx can start. */

@@ -171,7 +171,7 @@ async function restore(changed: Change[], ctx: SyncContext): Promise<void> {
  * Returns the problem of each real certificate nginx does not serve, by domain.
  */
 async function confirmServed(changed: Change[], ctx: SyncContext): Promise<Map<string, string>> {
-  const real = changed.filter((result): result is Extract<SyncResult, { change: 'installed' | 'adopted' }> => result.change === 'installed' || result.change === 'adopted');
+  const real = changed.filter((result): result is Extract<SyncResult, { change: 'installed' | 'adopted' }> => result.change === 'installed' || (result.change === 'adopted' && !result.record.placeholder));
   const checks = real.flatMap((result) => result.names.map((name) => ({ result, name })));
   const outcomes = await mapWithConcurrency(checks, ctx.concurrency, async ({ result, name }) => {
     const served = await ctx.nginx.waitForServedSerial(name, result.serial, ctx.servedCheckTimeoutMs);

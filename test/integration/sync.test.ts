@@ -244,6 +244,25 @@ describe('host sync agent with nginx under s6', () => {
     assert.equal(await eventuallyServed(domain, expected), expected);
   });
 
+  test('a placeholder whose reload failed is reloaded by the next run, while the bucket still has no certificate', async () => {
+    const { domains, setup } = await issuedDomains(1, 'phreload');
+    const [domain] = domains as [string];
+
+    const failedReload = runAgent(state, setup, ['--reload-command', 'false']);
+    const next = runAgent(state, setup);
+    const later = runAgent(state, setup);
+
+    assert.equal(failedReload.code, 1);
+    assert.match(failedReload.stdout, new RegExp(`placeholder ${domain}`));
+    assert.match(failedReload.stdout, /FAILED reload failed/);
+    assert.equal(next.code, 0, next.stdout + next.stderr);
+    assert.match(next.stdout, new RegExp(`confirming ${domain}: placeholder serial ${installedSerial(setup.certsDir, domain)}`));
+    assert.match(next.stdout, /nginx reloaded/);
+    assert.equal(await eventuallyServed(domain, installedSerial(setup.certsDir, domain)), installedSerial(setup.certsDir, domain));
+    assert.equal(later.code, 0);
+    assert.equal(later.stdout, '', 'once reloaded, the placeholder is left alone');
+  });
+
   test('a domain nginx does not serve after the reload fails again on the next run, until a server block serves it', async () => {
     const harness = await renewHarness();
     const domain = `${uniqueLabel('nosite')}.test`;
