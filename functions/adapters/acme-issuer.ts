@@ -7,6 +7,7 @@
  */
 
 import acme from 'acme-client';
+import axios, { type AxiosAdapter, type InternalAxiosRequestConfig } from 'axios';
 
 /** An HTTP-01 challenge to answer: publish `keyAuthorization` at /.well-known/acme-challenge/<token> on `name`. */
 export interface PendingChallenge {
@@ -44,6 +45,7 @@ export interface AcmeClientSettings {
  */
 export function createAcmeClient(settings: AcmeClientSettings): acme.Client {
   acme.axios.defaults.timeout = settings.requestTimeoutMs;
+  acme.axios.defaults.adapter = transportErrorsKept;
   (acme.axios.defaults as unknown as { acmeSettings: { retryMaxAttempts: number } }).acmeSettings.retryMaxAttempts = 0;
   acme.setLogger(() => undefined);
   const client = new acme.Client({
@@ -55,6 +57,24 @@ export function createAcmeClient(settings: AcmeClientSettings): acme.Client {
   });
   (client as unknown as { http: { maxBadNonceRetries: number } }).http.maxBadNonceRetries = BAD_NONCE_RETRIES;
   return client;
+}
+
+const httpAdapter: AxiosAdapter = axios.getAdapter('http');
+
+/**
+ * The HTTP transport, keeping the cause of a request that got no response (a timeout, a refused
+ * connection, a DNS failure). acme-client 5.4's response interceptor reads `error.response.config`
+ * and replaces every such error with "Cannot read properties of undefined (reading 'config')"
+ * (upstream issue #101); it passes an error without `config` through unchanged.
+ */
+async function transportErrorsKept(config: InternalAxiosRequestConfig) {
+  try {
+    return await httpAdapter(config);
+  } catch (error) {
+    if ((error as { response?: unknown }).response) throw error;
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new Error(`no response from the CA to ${(config.method ?? 'get').toUpperCase()} ${config.url ?? ''}: ${reason}`);
+  }
 }
 
 /** With Pebble rejecting half the nonces, 30 retries leave a 1 in 10^9 chance per request. */

@@ -4,7 +4,11 @@
  */
 
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { dirname, join } from 'node:path';
 import { describe, test } from 'node:test';
+import { createServer, type TLSSocket } from 'node:tls';
 import { SsmAccountKeyStore } from '../../functions/adapters/ssm-account-key.js';
 import { generateDomainKey } from '../../functions/core/keys.js';
 import type { DomainOutcome } from '../../functions/workflows/renew-domain.js';
@@ -128,6 +132,57 @@ describe('renew on the local replica', () => {
     } finally {
       await clearDnsA(state, `www.${broken}`);
     }
+  });
+
+  test('a CA that accepts connections but never answers fails each domain at the account step after the request timeout, and leaves no lock', { timeout: 120_000 }, async () => {
+    // A real TLS server with the replica's API certificate (trusted like Pebble's) that reads and never replies.
+    const pebbleDir = dirname(state.acme.apiCaFile);
+    const held: TLSSocket[] = [];
+    const ca = createServer({ key: readFileSync(join(pebbleDir, 'api-server.key')), cert: readFileSync(join(pebbleDir, 'api-server.pem')) }, (socket) => {
+      held.push(socket);
+      socket.resume();
+    });
+    let connections = 0;
+    ca.on('connection', () => connections++);
+    await new Promise<void>((resolve) => ca.listen(0, '127.0.0.1', resolve));
+    try {
+      const harness = await renewHarness({ ACME_DIRECTORY_URL: `https://127.0.0.1:${(ca.address() as AddressInfo).port}/dir`, ACME_TIMEOUT_MS: '1000' });
+      const domains = [`${uniqueLabel('stall')}.test`, `${uniqueLabel('stall')}.test`];
+      for (const domain of domains) await addDomainFolder(s3, harness.bucket, domain);
+
+      const report = await harness.run();
+
+      for (const domain of domains) {
+        const outcome = outcomeOf(report.outcomes, domain);
+        assert.ok(outcome.outcome === 'failed', `${domain} failed`);
+        assert.equal(outcome.step, 'account', outcome.reason);
+        assert.match(outcome.reason, /no response from the CA to GET https:\/\/127\.0\.0\.1:\d+\/dir: timeout of 1000ms exceeded/);
+        assert.ok(!(await listKeys(s3, harness.bucket, `${domain}/`)).includes(`${domain}/renew.lock`), `${domain}: the renewal lock is released`);
+        const status = JSON.parse((await getText(s3, harness.bucket, `${domain}/status.json`)) ?? '{}') as { lastAttempt?: { outcome: string; step: string } };
+        assert.deepEqual([status.lastAttempt?.outcome, status.lastAttempt?.step], ['failed', 'account']);
+      }
+      assert.equal(runFailed(report), true);
+      assert.ok(connections > 0, 'the run reached the stalled CA');
+    } finally {
+      for (const socket of held) socket.destroy();
+      ca.close();
+    }
+  });
+
+  test('a CA nobody listens for fails each domain at the account step, naming the URL and the refused connection', async () => {
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise((resolve) => closed.close(resolve));
+    const harness = await renewHarness({ ACME_DIRECTORY_URL: `https://127.0.0.1:${port}/dir` });
+    const domain = `${uniqueLabel('refused')}.test`;
+    await addDomainFolder(s3, harness.bucket, domain);
+
+    const outcome = outcomeOf((await harness.run()).outcomes, domain);
+
+    assert.ok(outcome.outcome === 'failed');
+    assert.equal(outcome.step, 'account', outcome.reason);
+    assert.match(outcome.reason, new RegExp(`no response from the CA to GET https://127\\.0\\.0\\.1:${port}/dir: connect ECONNREFUSED`));
   });
 
   test('a certificate tampered with in S3 is detected and replaced on the next run', async () => {
