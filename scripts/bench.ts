@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { CreateBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { sha256 } from '../functions/core/certificate.js';
-import { mapWithConcurrency } from '../functions/workflows/concurrency.js';
+import { mapWithConcurrency } from '../functions/core/concurrency.js';
 import { issue, newKey } from '../test/helpers/pki.js';
 import { replicaS3Client } from './replica/provision.js';
 import { findReplicaState, readReplicaState } from './replica/state.js';

@@ -4,7 +4,10 @@
  */
 
 import { connect } from 'node:tls';
+import { mapWithConcurrency } from '../core/concurrency.js';
 import type { CommandRunner } from './command-runner.js';
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export interface NginxControlOptions {
   /** e.g. `nginx -t -c /etc/nginx/nginx.conf` */
@@ -35,29 +38,44 @@ export class NginxControl {
   }
 
   /**
-   * Returns `expected` once nginx serves it for `name` (TLS with SNI), polling until then or until
-   * `timeoutMs` passes, when it returns the other serial last served (null: none): a reload takes effect 0.1–0.5 s
-   * (seconds with many sites) after the signal.
+   * Asks nginx over TLS (with SNI) which certificate it serves for each name after a reload, and
+   * returns, per check, `serial` when nginx is confirmed to serve it, otherwise the serial it still
+   * serves (null: none) when `timeoutMs` runs out. A reload takes effect 0.1–0.5 s (seconds with
+   * many sites) after the signal.
    *
-   * One handshake with the new certificate is not enough: on SIGHUP the nginx master starts the
-   * new workers, sleeps 100 ms, and only then tells the old ones to stop accepting, so for that
-   * while a connection may reach either generation. The serial counts as served once it is seen
-   * again after `settleMs` (longer than that overlap).
+   * One handshake with the new certificate is not enough: on SIGHUP the nginx master starts the new
+   * workers, sleeps 100 ms, and only then tells the old ones to stop accepting, so for that while a
+   * connection may reach either generation. Each name is polled until it shows its new serial;
+   * then, once for all, `settleMs` (longer than that overlap) passes and every name is asked again.
+   * A name that answers with another serial then is polled again, and so on until the deadline.
    */
-  async waitForServedSerial(name: string, expected: string, timeoutMs: number, settleMs = 300): Promise<string | null> {
+  async confirmServed(checks: readonly { name: string; serial: string }[], timeoutMs: number, concurrency: number, settleMs = 300): Promise<(string | null)[]> {
     const deadline = Date.now() + timeoutMs;
-    let other: string | null = null;
-    let seenAt: number | null = null;
+    const served: (string | null)[] = checks.map(() => null);
+    let pending = checks.map((_, index) => index);
+    while (pending.length > 0) {
+      await mapWithConcurrency(pending, concurrency, async (index) => {
+        served[index] = await this.pollUntilServed(checks[index] as { name: string; serial: string }, deadline);
+      });
+      const seen = pending.filter((index) => served[index] === checks[index]?.serial);
+      if (seen.length === 0) break;
+      await sleep(settleMs);
+      const again = await mapWithConcurrency(seen, concurrency, (index) => this.servedSerial((checks[index] as { name: string }).name).catch(() => null));
+      pending = seen.filter((index, position) => {
+        served[index] = again[position] ?? null;
+        return served[index] !== checks[index]?.serial;
+      });
+      if (Date.now() >= deadline) break;
+    }
+    return served;
+  }
+
+  /** Returns `serial` once nginx serves it for `name`, or what it serves instead when `deadline` passes. */
+  private async pollUntilServed(check: { name: string; serial: string }, deadline: number): Promise<string | null> {
     for (;;) {
-      const served = await this.servedSerial(name).catch(() => null);
-      if (served !== expected) {
-        other = served;
-        seenAt = null;
-      } else if (seenAt === null) seenAt = Date.now();
-      else if (Date.now() - seenAt >= settleMs) return expected;
-      // Not settled by the deadline: what else nginx served (null: no certificate at all).
-      if (Date.now() >= deadline) return other;
-      await new Promise((resolve) => setTimeout(resolve, served === expected ? settleMs : 100));
+      const served = await this.servedSerial(check.name).catch(() => null);
+      if (served === check.serial || Date.now() >= deadline) return served;
+      await sleep(100);
     }
   }
 

@@ -5,7 +5,7 @@
 
 import { domainNameProblem, printable } from '../core/domain-name.js';
 import type { RenewRequest } from '../core/request.js';
-import { mapWithConcurrency } from './concurrency.js';
+import { mapWithConcurrency } from '../core/concurrency.js';
 import { renewDomain, type DomainOutcome } from './renew-domain.js';
 import type { RenewalContext } from './ports.js';
 

@@ -11,7 +11,7 @@
 import { describeError } from '../core/errors.js';
 import { domainNameProblem, printable } from '../core/domain-name.js';
 import { parseObjectKey } from '../core/layout.js';
-import { mapWithConcurrency } from './concurrency.js';
+import { mapWithConcurrency } from '../core/concurrency.js';
 import { syncDomain, type DomainChange } from './sync-domain.js';
 import type { ListedObject, SyncContext, SyncState } from './sync-ports.js';
 
@@ -172,13 +172,14 @@ async function restore(changed: Change[], ctx: SyncContext): Promise<void> {
  */
 async function confirmServed(changed: Change[], ctx: SyncContext): Promise<Map<string, string>> {
   const real = changed.filter((result): result is Extract<SyncResult, { change: 'installed' | 'adopted' }> => result.change === 'installed' || (result.change === 'adopted' && !result.record.placeholder));
-  const checks = real.flatMap((result) => result.names.map((name) => ({ result, name })));
-  const outcomes = await mapWithConcurrency(checks, ctx.concurrency, async ({ result, name }) => {
-    const served = await ctx.nginx.waitForServedSerial(name, result.serial, ctx.servedCheckTimeoutMs);
-    return served === result.serial ? null : ([result.domain, `${result.domain}: nginx still serves ${served ? `serial ${served}` : 'no certificate'} for ${name} after the reload, not ${result.serial} (is a server block configured for it?)`] as const);
-  });
+  const checks = real.flatMap((result) => result.names.map((name) => ({ domain: result.domain, name, serial: result.serial })));
+  const served = await ctx.nginx.confirmServed(checks, ctx.servedCheckTimeoutMs, ctx.concurrency);
   const problems = new Map<string, string>();
-  for (const outcome of outcomes) if (outcome && !problems.has(outcome[0])) problems.set(outcome[0], outcome[1]);
+  checks.forEach((check, index) => {
+    const answer = served[index] ?? null;
+    if (answer === check.serial || problems.has(check.domain)) return;
+    problems.set(check.domain, `${check.domain}: nginx still serves ${answer ? `serial ${answer}` : 'no certificate'} for ${check.name} after the reload, not ${check.serial} (is a server block configured for it?)`);
+  });
   return problems;
 }
 

@@ -12,7 +12,7 @@ import type { SyncState } from '../adapters/sync-state-file.js';
 export interface SyncContext {
   bucket: { listObjects(): Promise<ListedObject[]>; readText(object: ListedObject): Promise<string> };
   files: Pick<HostCertificateFiles, 'current' | 'exists' | 'install' | 'detach' | 'restore' | 'removeOldVersions' | 'installedDomains' | 'remove'>;
-  nginx: Pick<NginxControl, 'testConfiguration' | 'reload' | 'waitForServedSerial'>;
+  nginx: Pick<NginxControl, 'testConfiguration' | 'reload' | 'confirmServed'>;
   state: { read(): Promise<SyncState>; write(state: SyncState): Promise<void> };
   lock: () => Promise<{ release(): Promise<void> } | null>;
   log: Logger;

@@ -25,12 +25,12 @@ const serial = (item: TestCertificate) => new X509Certificate(item.pem).serialNu
 const servers: Server[] = [];
 after(() => servers.forEach((server) => server.close()));
 
-/** Starts a TLS server whose certificate, per connection, is what `pick(n)` returns for the n-th (from 0). */
-async function server(pick: (connection: number) => TestCertificate): Promise<NginxControl> {
+/** Starts a TLS server whose certificate, per connection, is what `pick(n, name)` returns for the n-th (from 0). */
+async function server(pick: (connection: number, name: string) => TestCertificate): Promise<{ nginx: NginxControl; connections: () => number }> {
   let connections = 0;
   const tls = createServer({
-    SNICallback: (_name, done) => {
-      const chosen = pick(connections++);
+    SNICallback: (name, done) => {
+      const chosen = pick(connections++, name);
       done(null, createSecureContext({ key: chosen.key.pem, cert: chosen.pem }));
     },
     key: oldCertificate.key.pem,
@@ -39,31 +39,47 @@ async function server(pick: (connection: number) => TestCertificate): Promise<Ng
   servers.push(tls);
   await new Promise<void>((resolve) => tls.listen(0, '127.0.0.1', resolve));
   const run = async () => ({ code: 0, output: '' });
-  return new NginxControl(run, { testCommand: ['true'], reloadCommand: ['true'], tlsHost: '127.0.0.1', tlsPort: (tls.address() as AddressInfo).port });
+  const nginx = new NginxControl(run, { testCommand: ['true'], reloadCommand: ['true'], tlsHost: '127.0.0.1', tlsPort: (tls.address() as AddressInfo).port });
+  return { nginx, connections: () => connections };
 }
 
+const expectNew = (name = 'example.org') => ({ name, serial: serial(newCertificate) });
+
 test('reads the serial of the certificate served for a name', async () => {
-  const nginx = await server(() => oldCertificate);
+  const { nginx } = await server(() => oldCertificate);
   assert.equal(await nginx.servedSerial('example.org'), serial(oldCertificate));
 });
 
 test('does not count a new serial as served when the old one is still served right after', async () => {
   // Connection 0 reaches a new worker, 1 and 2 an old one, and from then on the new ones.
-  const nginx = await server((connection) => (connection === 0 || connection > 2 ? newCertificate : oldCertificate));
-  const started = Date.now();
-  const served = await nginx.waitForServedSerial('example.org', serial(newCertificate), 5000, 50);
-  assert.equal(served, serial(newCertificate));
-  assert.ok(Date.now() - started < 5000, 'settled before the deadline');
+  const { nginx } = await server((connection) => (connection === 0 || connection > 2 ? newCertificate : oldCertificate));
+
+  assert.deepEqual(await nginx.confirmServed([expectNew()], 5000, 4, 50), [serial(newCertificate)]);
   assert.equal(await nginx.servedSerial('example.org'), serial(newCertificate), 'the next connection gets the new certificate');
 });
 
-test('gives up at the deadline when the new serial never settles', async () => {
-  // Every other connection reaches an old worker: the new serial is never seen twice in a row.
-  const nginx = await server((connection) => (connection % 2 === 0 ? newCertificate : oldCertificate));
-  assert.equal(await nginx.waitForServedSerial('example.org', serial(newCertificate), 600, 50), serial(oldCertificate));
+test('returns the old serial at the deadline when the new one never settles', async () => {
+  // Every other connection reaches an old worker.
+  const { nginx } = await server((connection) => (connection % 2 === 0 ? newCertificate : oldCertificate));
+  assert.deepEqual(await nginx.confirmServed([expectNew()], 600, 4, 50), [serial(oldCertificate)]);
 });
 
 test('returns null at the deadline when nothing answers TLS', async () => {
   const nginx = new NginxControl(async () => ({ code: 0, output: '' }), { testCommand: ['true'], reloadCommand: ['true'], tlsHost: '127.0.0.1', tlsPort: 1 });
-  assert.equal(await nginx.waitForServedSerial('example.org', serial(newCertificate), 300, 50), null);
+  assert.deepEqual(await nginx.confirmServed([expectNew()], 300, 4, 50), [null]);
+});
+
+test('confirms many names with one settling wait: each is asked twice when all serve the new serial at once', async () => {
+  const { nginx, connections } = await server(() => newCertificate);
+  const names = Array.from({ length: 12 }, (_, index) => `n${index}.example.org`);
+
+  const served = await nginx.confirmServed(names.map(expectNew), 5000, 4, 50);
+
+  assert.deepEqual(served, names.map(() => serial(newCertificate)));
+  assert.equal(connections(), 2 * names.length);
+});
+
+test('reports each name on its own: one served, one still on the old certificate', async () => {
+  const { nginx } = await server((_connection, name) => (name === 'www.example.org' ? oldCertificate : newCertificate));
+  assert.deepEqual(await nginx.confirmServed([expectNew(), expectNew('www.example.org')], 500, 4, 50), [serial(newCertificate), serial(oldCertificate)]);
 });

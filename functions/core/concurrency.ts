@@ -1,5 +1,5 @@
 /**
- * Bounded concurrency for per-domain work.
+ * Bounded concurrency (pure: no clock, no I/O of its own).
  */
 
 /** Returns fn applied to every item, with at most `limit` running at once, in input order. */
