@@ -12,6 +12,20 @@ export const entries = {
   'sync-agent': 'functions/sync/agent.ts',
 };
 
+/**
+ * acme-client require()s axios (its CommonJS build) while functions/ imports it (its ES build):
+ * resolve the import the way require() does, so the bundle holds one axios, and the adapter the
+ * issuer wraps is the very module acme-client uses.
+ */
+const oneAxios = {
+  name: 'one-axios',
+  setup(builder) {
+    builder.onResolve({ filter: /^axios$/ }, (args) =>
+      args.kind === 'require-call' ? undefined : builder.resolve('axios', { kind: 'require-call', resolveDir: args.resolveDir }),
+    );
+  },
+};
+
 /** Builds every entry that exists into dist/<name>.js; returns the paths written. */
 export async function build({ minify = true } = {}) {
   const { existsSync } = await import('node:fs');
@@ -31,6 +45,7 @@ export async function build({ minify = true } = {}) {
       format: 'cjs',
       legalComments: 'none',
       logLevel: 'warning',
+      plugins: [oneAxios],
     });
     written.push(outfile);
   }
