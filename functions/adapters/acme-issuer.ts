@@ -65,7 +65,8 @@ const httpAdapter: AxiosAdapter = axios.getAdapter('http');
  * The HTTP transport, keeping the cause of a request that got no response (a timeout, a refused
  * connection, a DNS failure). acme-client 5.4's response interceptor reads `error.response.config`
  * and replaces every such error with "Cannot read properties of undefined (reading 'config')"
- * (upstream issue #101); it passes an error without `config` through unchanged.
+ * (upstream issue #101); it passes an error without `config` through unchanged. Responses, errors
+ * included (badNonce, rate limits), reach acme-client as before.
  */
 async function transportErrorsKept(config: InternalAxiosRequestConfig) {
   try {
@@ -73,7 +74,21 @@ async function transportErrorsKept(config: InternalAxiosRequestConfig) {
   } catch (error) {
     if ((error as { response?: unknown }).response) throw error;
     const reason = error instanceof Error ? error.message : String(error);
-    throw new Error(`no response from the CA to ${(config.method ?? 'get').toUpperCase()} ${config.url ?? ''}: ${reason}`);
+    const code = (error as { code?: unknown }).code;
+    throw new Error(`request to the CA failed: ${(config.method ?? 'get').toUpperCase()} ${withoutSecrets(config.url)}: ${reason}${typeof code === 'string' && !reason.includes(code) ? ` (${code})` : ''}`);
+  }
+}
+
+/** Returns `url` without credentials or query, which have no place in a log line. */
+function withoutSecrets(url: string | undefined): string {
+  try {
+    const parsed = new URL(url ?? '');
+    parsed.username = '';
+    parsed.password = '';
+    parsed.search = '';
+    return parsed.toString();
+  } catch {
+    return '(unparsable URL)';
   }
 }
 
