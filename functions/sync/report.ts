@@ -14,7 +14,7 @@ export function formatSyncReport(report: SyncReport): string[] {
     if (result.change === 'adopted') lines.push(`confirming ${result.domain}: ${result.record.placeholder ? 'placeholder ' : ''}serial ${result.serial} was installed but not yet confirmed served; reloading`);
     if (result.change === 'placeholder') lines.push(`placeholder ${result.domain}: self-signed until its certificate arrives`);
     if (result.change === 'pruned') lines.push(`pruned ${result.domain}: no longer in the bucket`);
-    if (result.change === 'failed') lines.push(`FAILED ${result.domain}: ${result.reason}${result.placeholder ? ' (placeholder installed)' : ''}`);
+    if (result.change === 'failed') lines.push(`FAILED ${result.domain}: ${result.reason}${result.placeholder ? (result.placeholder.adopted ? ' (its placeholder, never confirmed reloaded, reloaded)' : ' (placeholder installed)') : ''}`);
   }
   lines.push(...report.problems.map((problem) => `FAILED ${problem}`));
   if (lines.length === 0) return [];

@@ -24,7 +24,7 @@ export type DomainChange =
   | { domain: string; change: 'placeholder'; previous: string | null; record: SyncedDomain }
   | { domain: string; change: 'adopted'; serial: string; notAfter: string; names: string[]; record: SyncedDomain }
   | { domain: string; change: 'unchanged'; record: SyncedDomain | null }
-  | { domain: string; change: 'failed'; reason: string; placeholder?: { previous: string | null; record: SyncedDomain } };
+  | { domain: string; change: 'failed'; reason: string; placeholder?: { previous: string | null; record: SyncedDomain; adopted?: true } };
 
 /** Returns what happened to `domain`, given its listed objects and what the last run recorded. */
 export async function syncDomain(domain: string, objects: Map<string, ListedObject>, saved: SyncedDomain | undefined, ctx: SyncContext, count: { downloads: number }): Promise<DomainChange> {
@@ -47,14 +47,14 @@ export async function syncDomain(domain: string, objects: Map<string, ListedObje
     count.downloads += 3;
     const recorded = parseStatus(statusText as string);
     if (!recorded || recorded.files[DomainFile.fullChain] !== sha256(chainPem as string) || recorded.files[DomainFile.key] !== sha256(keyPem as string)) {
-      return await failed(domain, `${DomainFile.fullChain} and ${DomainFile.key} do not match the digests in ${DomainFile.status} (a renewal is being written, or the files were changed by hand)`, installed !== null, ctx);
+      return await failed(domain, `${DomainFile.fullChain} and ${DomainFile.key} do not match the digests in ${DomainFile.status} (a renewal is being written, or the files were changed by hand)`, installed, saved, ctx);
     }
     const now = ctx.now();
     let facts;
     try {
       facts = verifyCertificate({ chainPem: chainPem as string, key: parsePrivateKey(keyPem as string), names: [domain], namesMatch: 'include', trustedRoots: ctx.trustedRoots, now });
     } catch (error) {
-      return await failed(domain, `refused: ${describeError(error)}`, installed !== null, ctx);
+      return await failed(domain, `refused: ${describeError(error)}`, installed, saved, ctx);
     }
     const record: SyncedDomain = { etags, serial: facts.serial, placeholder: false, installedAt: now.toISOString() };
     if (installed && !isPlaceholder(installed.certificatePem)) {
@@ -65,7 +65,7 @@ export async function syncDomain(domain: string, objects: Map<string, ListedObje
         return { domain, change: 'adopted', serial: facts.serial, notAfter: facts.notAfter.toISOString(), names: facts.names, record };
       }
       if (current && facts.notBefore < current.notBefore && current.notAfter > now && current.names.includes(domain)) {
-        return await failed(domain, `refused: rollback: the bucket's certificate was issued ${facts.notBefore.toISOString()}, before the installed one (${current.notBefore.toISOString()})`, true, ctx);
+        return await failed(domain, `refused: rollback: the bucket's certificate was issued ${facts.notBefore.toISOString()}, before the installed one (${current.notBefore.toISOString()})`, installed, saved, ctx);
       }
     }
     const previous = await ctx.files.install(domain, chainPem as string, keyPem as string);
@@ -90,9 +90,16 @@ function adoptedPlaceholder(domain: string, certificatePem: string, ctx: SyncCon
   return { domain, change: 'adopted', serial: facts.serial, notAfter: facts.notAfter.toISOString(), names: facts.names, record: { etags: {}, serial: facts.serial, placeholder: true, installedAt: ctx.now().toISOString() } };
 }
 
-/** A refused domain keeps what it has; one with nothing installed gets a placeholder, so nginx can start. */
-async function failed(domain: string, reason: string, hasInstalled: boolean, ctx: SyncContext): Promise<DomainChange> {
-  if (hasInstalled) return { domain, change: 'failed', reason };
+/**
+ * A refused domain keeps what it has; one with nothing installed gets a placeholder, so nginx can
+ * start; one whose placeholder was never confirmed reloaded gets the reload.
+ */
+async function failed(domain: string, reason: string, installed: { certificatePem: string } | null, saved: SyncedDomain | undefined, ctx: SyncContext): Promise<DomainChange> {
+  if (installed && !saved && isPlaceholder(installed.certificatePem)) {
+    const adopted = adoptedPlaceholder(domain, installed.certificatePem, ctx);
+    if (adopted.change === 'adopted') return { domain, change: 'failed', reason, placeholder: { previous: null, record: adopted.record, adopted: true } };
+  }
+  if (installed) return { domain, change: 'failed', reason };
   const placeholder = await installPlaceholder(domain, ctx);
   return placeholder.change === 'placeholder' ? { domain, change: 'failed', reason, placeholder: { previous: placeholder.previous, record: placeholder.record } } : placeholder;
 }

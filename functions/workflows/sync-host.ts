@@ -67,7 +67,8 @@ async function syncLocked(ctx: SyncContext): Promise<SyncReport> {
       problems.push(`reload failed: ${describeError(error)}`);
     }
     if (reloaded && ctx.servedCheckTimeoutMs > 0) {
-      const unserved = await confirmServed(changed, ctx);
+      const { unserved, notices } = await confirmServed(changed, ctx);
+      problems.push(...notices);
       for (const [domain, problem] of unserved) {
         problems.push(problem);
         notServed.add(domain);
@@ -149,7 +150,7 @@ async function prune(ctx: SyncContext, inBucket: Set<string>): Promise<SyncResul
 }
 
 /** A result that needs nginx -t and a reload: something was installed or removed, or found installed but not confirmed served. */
-type Change = Extract<SyncResult, { change: 'installed' | 'placeholder' | 'pruned' | 'adopted' }> | (Extract<SyncResult, { change: 'failed' }> & { placeholder: object });
+type Change = Extract<SyncResult, { change: 'installed' | 'placeholder' | 'pruned' | 'adopted' }> | (Extract<SyncResult, { change: 'failed' }> & { placeholder: NonNullable<Extract<SyncResult, { change: 'failed' }>['placeholder']> });
 
 function isChange(result: SyncResult): result is Change {
   return result.change === 'installed' || result.change === 'placeholder' || result.change === 'pruned' || result.change === 'adopted' || (result.change === 'failed' && result.placeholder !== undefined);
@@ -157,8 +158,9 @@ function isChange(result: SyncResult): result is Change {
 
 async function restore(changed: Change[], ctx: SyncContext): Promise<void> {
   for (const result of changed) {
-    if (result.change === 'adopted') continue; // installed by an earlier run: nothing of this run's to undo
-    const previous = result.change === 'failed' ? (result.placeholder as { previous: string | null }).previous : result.previous;
+    // Installed by an earlier run: nothing of this run's to undo.
+    if (result.change === 'adopted' || (result.change === 'failed' && result.placeholder.adopted)) continue;
+    const previous = result.change === 'failed' ? result.placeholder.previous : result.previous;
     await ctx.files.restore(result.domain, previous).catch((error: unknown) =>
       ctx.log('error', 'could not restore the previous files', { domain: result.domain, reason: describeError(error) }),
     );
@@ -167,20 +169,25 @@ async function restore(changed: Change[], ctx: SyncContext): Promise<void> {
 
 /**
  * `s6-svc -h` succeeds even when nginx rejects the reload: ask nginx which certificate it serves,
- * for every name of each new certificate (a name may have a server block of its own).
- * Returns the problem of each real certificate nginx does not serve, by domain.
+ * for every name of each new certificate. The domain's own name decides: a pair nginx does not
+ * serve for it stays unconfirmed (the next run reloads and checks again). Another name served with
+ * another certificate (a server block of its own, or another folder's certificate) is reported
+ * once, and does not hold the pair back.
  */
-async function confirmServed(changed: Change[], ctx: SyncContext): Promise<Map<string, string>> {
+async function confirmServed(changed: Change[], ctx: SyncContext): Promise<{ unserved: Map<string, string>; notices: string[] }> {
   const real = changed.filter((result): result is Extract<SyncResult, { change: 'installed' | 'adopted' }> => result.change === 'installed' || (result.change === 'adopted' && !result.record.placeholder));
   const checks = real.flatMap((result) => result.names.map((name) => ({ domain: result.domain, name, serial: result.serial })));
   const served = await ctx.nginx.confirmServed(checks, ctx.servedCheckTimeoutMs, ctx.concurrency);
-  const problems = new Map<string, string>();
+  const unserved = new Map<string, string>();
+  const notices: string[] = [];
   checks.forEach((check, index) => {
     const answer = served[index] ?? null;
-    if (answer === check.serial || problems.has(check.domain)) return;
-    problems.set(check.domain, `${check.domain}: nginx still serves ${answer ? `serial ${answer}` : 'no certificate'} for ${check.name} after the reload, not ${check.serial} (is a server block configured for it?)`);
+    if (answer === check.serial) return;
+    const problem = `${check.domain}: nginx still serves ${answer ? `serial ${answer}` : 'no certificate'} for ${check.name} after the reload, not ${check.serial}`;
+    if (check.name === check.domain) unserved.set(check.domain, `${problem} (is a server block configured for it?)`);
+    else notices.push(`${problem} (does another server block answer for ${check.name}?)`);
   });
-  return problems;
+  return { unserved, notices };
 }
 
 function lastLines(text: string): string {

@@ -263,6 +263,49 @@ describe('host sync agent with nginx under s6', () => {
     assert.equal(later.stdout, '', 'once reloaded, the placeholder is left alone');
   });
 
+  test('a www. name another server block answers is reported once; the domain\'s own name confirms the pair', async () => {
+    const { harness, domains, sites, setup } = await issuedDomains(1, 'wwwelse');
+    const [domain] = domains as [string];
+    const [site] = sites as [string];
+    writeFileSync(site, readFileSync(site, 'utf8').replace(`server_name ${domain} www.${domain};`, `server_name ${domain};`));
+    runAgent(state, setup);
+    await renewAllOf(harness);
+    const expected = await statusSerial(harness.bucket, domain);
+    const quick = ['--served-check-seconds', '1'];
+
+    const first = runAgent(state, setup, quick);
+    const second = runAgent(state, setup, quick);
+
+    assert.equal(first.code, 1, first.stdout);
+    assert.match(first.stdout, new RegExp(`installed ${domain}: serial ${expected}`));
+    assert.match(first.stdout, new RegExp(`FAILED ${domain.replace(/\./g, '\\.')}: nginx still serves .* for www\\.${domain.replace(/\./g, '\\.')} after the reload, not ${expected} \\(does another server block answer`));
+    assert.equal(await eventuallyServed(domain, expected), expected);
+    assert.equal(second.code, 0, second.stdout + second.stderr);
+    assert.equal(second.stdout, '', 'the pair was recorded: the next run has nothing to do');
+  });
+
+  test('a placeholder never confirmed reloaded is reloaded even while the bucket\'s certificate is refused', async () => {
+    const { harness, domains, setup } = await issuedDomains(1, 'phrefused');
+    const [domain] = domains as [string];
+    const failedReload = runAgent(state, setup, ['--reload-command', 'false']);
+    const placeholderSerial = installedSerial(setup.certsDir, domain);
+    await renewAllOf(harness);
+    const good = (await getText(s3, harness.bucket, `${domain}/domain.crt`)) ?? '';
+    await plantPair(state, harness.bucket, domain, good, newKey().pem);
+
+    const next = runAgent(state, setup);
+    const later = runAgent(state, setup);
+
+    assert.equal(failedReload.code, 1);
+    assert.equal(next.code, 1);
+    assert.match(next.stdout, new RegExp(`FAILED ${domain.replace(/\./g, '\\.')}: refused: .*public key does not match the domain key.*\\(its placeholder, never confirmed reloaded, reloaded\\)`));
+    assert.match(next.stdout, /nginx reloaded/);
+    assert.equal(installedSerial(setup.certsDir, domain), placeholderSerial, 'the placeholder stays');
+    assert.equal(await eventuallyServed(domain, placeholderSerial), placeholderSerial);
+    assert.equal(later.code, 1, 'still refused');
+    assert.match(later.stdout, /nginx not reloaded/);
+  });
+
   test('a domain nginx does not serve after the reload fails again on the next run, until a server block serves it', async () => {
     const harness = await renewHarness();
     const domain = `${uniqueLabel('nosite')}.test`;
