@@ -69,7 +69,7 @@ test('returns null at the deadline when nothing answers TLS', async () => {
   assert.deepEqual(await nginx.confirmServed([expectNew()], 300, 4, 50), [null]);
 });
 
-test('confirms many names with one settling wait: each is asked twice when all serve the new serial at once', async () => {
+test('confirms many names, asking each twice when all serve the new serial at once', async () => {
   const { nginx, connections } = await server(() => newCertificate);
   const names = Array.from({ length: 12 }, (_, index) => `n${index}.example.org`);
 
