@@ -47,6 +47,13 @@ async function renewAllOf(harness: Awaited<ReturnType<typeof renewHarness>>): Pr
   assert.ok(report.outcomes.every((item) => item.outcome === 'renewed'), `renew did not issue: ${JSON.stringify(report.outcomes)}`);
 }
 
+/** Runs the agent once (placeholders), then issues through the renew function; returns the domain's new serial. */
+async function placeholdersThenIssued(harness: Awaited<ReturnType<typeof renewHarness>>, setup: ReturnType<typeof agentSetup>, domain: string): Promise<string> {
+  runAgent(state, setup);
+  await renewAllOf(harness);
+  return statusSerial(harness.bucket, domain);
+}
+
 async function statusSerial(bucket: string, domain: string): Promise<string> {
   return (JSON.parse((await getText(s3, bucket, `${domain}/status.json`)) ?? '{}') as { serial: string }).serial;
 }
@@ -229,9 +236,7 @@ describe('host sync agent with nginx under s6', () => {
   test('a failed reload leaves the domain unconfirmed: the next run reloads and nginx serves the new serial', async () => {
     const { harness, domains, setup } = await issuedDomains(1, 'reloadfail');
     const [domain] = domains as [string];
-    runAgent(state, setup);
-    await renewAllOf(harness);
-    const expected = await statusSerial(harness.bucket, domain);
+    const expected = await placeholdersThenIssued(harness, setup, domain);
 
     const failedReload = runAgent(state, setup, ['--reload-command', 'false']);
     const next = runAgent(state, setup);
@@ -268,9 +273,7 @@ describe('host sync agent with nginx under s6', () => {
     const [domain] = domains as [string];
     const [site] = sites as [string];
     writeFileSync(site, readFileSync(site, 'utf8').replace(`server_name ${domain} www.${domain};`, `server_name ${domain};`));
-    runAgent(state, setup);
-    await renewAllOf(harness);
-    const expected = await statusSerial(harness.bucket, domain);
+    const expected = await placeholdersThenIssued(harness, setup, domain);
     const quick = ['--served-check-seconds', '1'];
 
     const first = runAgent(state, setup, quick);
@@ -311,9 +314,7 @@ describe('host sync agent with nginx under s6', () => {
     const domain = `${uniqueLabel('nosite')}.test`;
     await addDomainFolder(s3, harness.bucket, domain);
     const setup = agentSetup(harness.bucket, pebbleRoot(state), state.nginx.certsDir);
-    runAgent(state, setup);
-    await renewAllOf(harness);
-    const expected = await statusSerial(harness.bucket, domain);
+    const expected = await placeholdersThenIssued(harness, setup, domain);
     const quick = ['--served-check-seconds', '1'];
 
     const first = runAgent(state, setup, quick);
@@ -333,9 +334,7 @@ describe('host sync agent with nginx under s6', () => {
   test('a pair installed by a run that never reloaded (killed, state lost) is reloaded by the next run', async () => {
     const { harness, domains, setup } = await issuedDomains(1, 'adopt');
     const [domain] = domains as [string];
-    runAgent(state, setup);
-    await renewAllOf(harness);
-    const expected = await statusSerial(harness.bucket, domain);
+    const expected = await placeholdersThenIssued(harness, setup, domain);
     const unreloaded = runAgent(state, setup, ['--reload-command', 'true', '--served-check-seconds', '0']);
     rmSync(setup.stateFile);
     const servedBefore = (await servedCertificate(state, domain)).serialNumber.toLowerCase();
