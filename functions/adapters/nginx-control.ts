@@ -52,19 +52,18 @@ export class NginxControl {
   async confirmServed(checks: readonly { name: string; serial: string }[], timeoutMs: number, concurrency: number, settleMs = 300): Promise<(string | null)[]> {
     const deadline = Date.now() + timeoutMs;
     const served: (string | null)[] = checks.map(() => null);
-    let pending = checks.map((_, index) => index);
+    let pending = checks.map((check, index) => ({ check, index }));
     while (pending.length > 0) {
-      await mapWithConcurrency(pending, concurrency, async (index) => {
-        served[index] = await this.pollUntilServed(checks[index] as { name: string; serial: string }, deadline);
+      await mapWithConcurrency(pending, concurrency, async ({ check, index }) => {
+        served[index] = await this.pollUntilServed(check, deadline);
       });
-      const seen = pending.filter((index) => served[index] === checks[index]?.serial);
+      const seen = pending.filter(({ check, index }) => served[index] === check.serial);
       if (seen.length === 0) break;
       await sleep(settleMs);
-      const again = await mapWithConcurrency(seen, concurrency, (index) => this.servedSerial((checks[index] as { name: string }).name).catch(() => null));
-      pending = seen.filter((index, position) => {
-        served[index] = again[position] ?? null;
-        return served[index] !== checks[index]?.serial;
+      await mapWithConcurrency(seen, concurrency, async ({ check, index }) => {
+        served[index] = await this.servedSerial(check.name).catch(() => null);
       });
+      pending = seen.filter(({ check, index }) => served[index] !== check.serial);
       if (Date.now() >= deadline) break;
     }
     return served;

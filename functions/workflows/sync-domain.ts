@@ -37,8 +37,7 @@ export async function syncDomain(domain: string, objects: Map<string, ListedObje
     }
     const installed = await ctx.files.current(domain);
     if (!crt || !key || !status) {
-      if (installed && !saved && isPlaceholder(installed.certificatePem)) return adoptedPlaceholder(domain, installed.certificatePem, ctx);
-      if (installed) return { domain, change: 'unchanged', record: saved ?? null };
+      if (installed) return unconfirmedPlaceholder(domain, installed, saved, ctx) ?? { domain, change: 'unchanged', record: saved ?? null };
       return await installPlaceholder(domain, ctx);
     }
     const etags = { [DomainFile.fullChain]: crt.etag, [DomainFile.key]: key.etag };
@@ -83,10 +82,11 @@ async function installPlaceholder(domain: string, ctx: SyncContext): Promise<Dom
   return { domain, change: 'placeholder', previous, record: { etags: {}, serial, placeholder: true, installedAt: now.toISOString() } };
 }
 
-/** A placeholder found installed without a record (its reload failed, or the run was killed): reload again. */
-function adoptedPlaceholder(domain: string, certificatePem: string, ctx: SyncContext): DomainChange {
-  const facts = installedFacts(certificatePem);
-  if (!facts) return { domain, change: 'unchanged', record: null };
+/** Returns the reload of a placeholder found installed without a record (its reload failed, or the run was killed); null for anything else. */
+function unconfirmedPlaceholder(domain: string, installed: { certificatePem: string }, saved: SyncedDomain | undefined, ctx: SyncContext): Extract<DomainChange, { change: 'adopted' }> | null {
+  if (saved || !isPlaceholder(installed.certificatePem)) return null;
+  const facts = installedFacts(installed.certificatePem);
+  if (!facts) return null;
   return { domain, change: 'adopted', serial: facts.serial, notAfter: facts.notAfter.toISOString(), names: facts.names, record: { etags: {}, serial: facts.serial, placeholder: true, installedAt: ctx.now().toISOString() } };
 }
 
@@ -95,10 +95,8 @@ function adoptedPlaceholder(domain: string, certificatePem: string, ctx: SyncCon
  * start; one whose placeholder was never confirmed reloaded gets the reload.
  */
 async function failed(domain: string, reason: string, installed: { certificatePem: string } | null, saved: SyncedDomain | undefined, ctx: SyncContext): Promise<DomainChange> {
-  if (installed && !saved && isPlaceholder(installed.certificatePem)) {
-    const adopted = adoptedPlaceholder(domain, installed.certificatePem, ctx);
-    if (adopted.change === 'adopted') return { domain, change: 'failed', reason, placeholder: { previous: null, record: adopted.record, adopted: true } };
-  }
+  const adopted = installed && unconfirmedPlaceholder(domain, installed, saved, ctx);
+  if (adopted) return { domain, change: 'failed', reason, placeholder: { previous: null, record: adopted.record, adopted: true } };
   if (installed) return { domain, change: 'failed', reason };
   const placeholder = await installPlaceholder(domain, ctx);
   return placeholder.change === 'placeholder' ? { domain, change: 'failed', reason, placeholder: { previous: placeholder.previous, record: placeholder.record } } : placeholder;

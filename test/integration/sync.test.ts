@@ -12,9 +12,9 @@ import { after, before, describe, test } from 'node:test';
 import { writeSite } from '../../scripts/replica/sites.js';
 import { chainPem, issue, newKey } from '../helpers/pki.js';
 import { addDomainFolder, getText, pebbleRoot, putText, replicaState, s3Client, uniqueLabel } from '../helpers/replica-clients.js';
-import { renewHarness } from '../helpers/renew-harness.js';
+import { renewHarness, type RenewHarness } from '../helpers/renew-harness.js';
 import { syncFailed } from '../../functions/sync/report.js';
-import { agentSetup, ensureAgentBuilt, plantPair, runAgent, servedCertificate, startAgent, syncInProcess } from '../helpers/sync-harness.js';
+import { agentSetup, ensureAgentBuilt, type AgentSetup, plantPair, runAgent, servedCertificate, startAgent, syncInProcess } from '../helpers/sync-harness.js';
 
 const state = replicaState();
 const s3 = s3Client(state);
@@ -42,13 +42,13 @@ async function issuedDomains(count: number, prefix: string) {
 }
 
 /** Runs the renew function and asserts it issued every domain (a preparation step that must not fail quietly). */
-async function renewAllOf(harness: Awaited<ReturnType<typeof renewHarness>>): Promise<void> {
+async function renewAllOf(harness: RenewHarness): Promise<void> {
   const report = await harness.run();
   assert.ok(report.outcomes.every((item) => item.outcome === 'renewed'), `renew did not issue: ${JSON.stringify(report.outcomes)}`);
 }
 
 /** Runs the agent once (placeholders), then issues through the renew function; returns the domain's new serial. */
-async function placeholdersThenIssued(harness: Awaited<ReturnType<typeof renewHarness>>, setup: ReturnType<typeof agentSetup>, domain: string): Promise<string> {
+async function placeholdersThenIssued(harness: RenewHarness, setup: AgentSetup, domain: string): Promise<string> {
   runAgent(state, setup);
   await renewAllOf(harness);
   return statusSerial(harness.bucket, domain);
