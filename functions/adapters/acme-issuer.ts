@@ -8,12 +8,10 @@
 
 import acme from 'acme-client';
 import axios, { type AxiosAdapter, type InternalAxiosRequestConfig } from 'axios';
+import type { Issuer, PendingChallenge, PlacedOrder } from '../workflows/ports.js';
 
-/** An HTTP-01 challenge to answer: publish `keyAuthorization` at /.well-known/acme-challenge/<token> on `name`. */
-export interface PendingChallenge {
-  name: string;
-  token: string;
-  keyAuthorization: string;
+/** What the CA sent for one pending challenge; kept here so acme-client's types stay in this adapter. */
+interface ChallengeObjects {
   authorization: acme.Authorization;
   challenge: acme.Authorization['challenges'][number];
 }
@@ -95,7 +93,10 @@ function withoutSecrets(url: string | undefined): string {
 /** With Pebble rejecting half the nonces, 30 retries leave a 1 in 10^9 chance per request. */
 const BAD_NONCE_RETRIES = 30;
 
-export class AcmeIssuer {
+export class AcmeIssuer implements Issuer {
+  /** The acme-client objects behind each challenge this issuer handed out. */
+  private readonly challengeObjects = new WeakMap<PendingChallenge, ChallengeObjects>();
+
   constructor(private readonly client: acme.Client) {}
 
   /**
@@ -116,7 +117,7 @@ export class AcmeIssuer {
   }
 
   /** Places a new order for `names` (RFC 8555 §7.4). */
-  placeOrder(names: readonly string[]): Promise<acme.Order> {
+  placeOrder(names: readonly string[]): Promise<PlacedOrder> {
     return this.step('placing order', () => this.client.createOrder({ identifiers: names.map((value) => ({ type: 'dns', value })) }));
   }
 
@@ -124,8 +125,8 @@ export class AcmeIssuer {
    * Returns the HTTP-01 challenges still to answer for the order's authorizations (RFC 8555 §7.5,
    * §8.3); authorizations the CA already holds as valid need none.
    */
-  async pendingChallenges(order: acme.Order): Promise<PendingChallenge[]> {
-    const authorizations = await this.step('fetching authorizations', () => this.client.getAuthorizations(order));
+  async pendingChallenges(order: PlacedOrder): Promise<PendingChallenge[]> {
+    const authorizations = await this.step('fetching authorizations', () => this.client.getAuthorizations(asOrder(order)));
     const pending: PendingChallenge[] = [];
     for (const authorization of authorizations) {
       if (authorization.status === 'valid') continue;
@@ -133,17 +134,20 @@ export class AcmeIssuer {
       const challenge = authorization.challenges.find((candidate) => candidate.type === 'http-01');
       if (!challenge) throw new AcmeError(`authorizing ${name}`, new Error('the CA offered no http-01 challenge'));
       const keyAuthorization = await this.step(`authorizing ${name}`, () => this.client.getChallengeKeyAuthorization(challenge));
-      pending.push({ name, token: challenge.token, keyAuthorization, authorization, challenge });
+      const handed: PendingChallenge = { name, token: challenge.token, keyAuthorization };
+      this.challengeObjects.set(handed, { authorization, challenge });
+      pending.push(handed);
     }
     return pending;
   }
 
   /** Tells the CA the challenge is ready (RFC 8555 §7.5.1) and waits until it validates the name. */
   async answerChallenge(pending: PendingChallenge): Promise<void> {
+    const objects = this.objectsOf(pending);
     await this.step(`validating ${pending.name}`, async () => {
-      const challenge = await this.client.completeChallenge(pending.challenge);
+      const challenge = await this.client.completeChallenge(objects.challenge);
       await this.client.waitForValidStatus(challenge);
-      await this.client.waitForValidStatus(pending.authorization);
+      await this.client.waitForValidStatus(objects.authorization);
     });
   }
 
@@ -155,22 +159,28 @@ export class AcmeIssuer {
   async abandon(challenges: readonly PendingChallenge[]): Promise<string[]> {
     const failed: string[] = [];
     for (const challenge of challenges) {
-      await this.client.deactivateAuthorization(challenge.authorization).catch(() => failed.push(challenge.name));
+      await this.client.deactivateAuthorization(this.objectsOf(challenge).authorization).catch(() => failed.push(challenge.name));
     }
     return failed;
   }
 
   /** Sends the CSR (RFC 8555 §7.4) and waits until the order is valid. */
-  finalize(order: acme.Order, csrPem: string): Promise<acme.Order> {
+  finalize(order: PlacedOrder, csrPem: string): Promise<PlacedOrder> {
     return this.step('finalizing order', async () => {
-      const finalized = await this.client.finalizeOrder(order, csrPem);
+      const finalized = await this.client.finalizeOrder(asOrder(order), csrPem);
       return this.client.waitForValidStatus(finalized);
     });
   }
 
   /** Downloads the certificate chain, leaf first (RFC 8555 §7.4.2). */
-  downloadCertificate(order: acme.Order): Promise<string> {
-    return this.step('downloading certificate', () => this.client.getCertificate(order));
+  downloadCertificate(order: PlacedOrder): Promise<string> {
+    return this.step('downloading certificate', () => this.client.getCertificate(asOrder(order)));
+  }
+
+  private objectsOf(challenge: PendingChallenge): ChallengeObjects {
+    const objects = this.challengeObjects.get(challenge);
+    if (!objects) throw new AcmeError(`answering ${challenge.name}`, new Error('the challenge was not handed out by this issuer'));
+    return objects;
   }
 
   private async step<T>(operation: string, run: () => Promise<T>): Promise<T> {
@@ -180,4 +190,9 @@ export class AcmeIssuer {
       throw new AcmeError(operation, error);
     }
   }
+}
+
+/** Every PlacedOrder this adapter hands out is the acme-client Order the CA returned. */
+function asOrder(order: PlacedOrder): acme.Order {
+  return order as acme.Order;
 }

@@ -9,11 +9,8 @@
 
 import { Resolver, lookup } from 'node:dns/promises';
 import http from 'node:http';
+import type { Preflight, PreflightResponse } from '../workflows/ports.js';
 
-export interface PreflightResponse {
-  status: number;
-  body: string;
-}
 
 export interface HttpPreflightOptions {
   /** DNS server (`host:port`) to resolve names with; default: the system resolver (production). */
@@ -27,7 +24,7 @@ export interface HttpPreflightOptions {
 const MAX_BODY = 4096;
 const CONNECTION_ERRORS = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL', 'ECONNRESET', 'ETIMEDOUT']);
 
-export class HttpPreflight {
+export class HttpPreflight implements Preflight {
   private readonly resolver: Resolver | null;
 
   constructor(private readonly options: HttpPreflightOptions) {

@@ -4,10 +4,7 @@
  */
 
 import { redactPem } from '../core/errors.js';
-
-export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
-export type LogFields = Record<string, unknown>;
-export type Logger = (level: LogLevel, message: string, fields?: LogFields) => void;
+import type { LogFields, Logger } from '../workflows/ports.js';
 
 /** Returns a logger writing JSON lines through `write` (console.log in Lambda, where each line becomes a log event). */
 export function createJsonLogger(write: (line: string) => void, base: LogFields = {}): Logger {

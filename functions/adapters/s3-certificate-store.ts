@@ -4,33 +4,10 @@
 
 import { DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { DomainFile, domainObjectKey, parseObjectKey, type DomainFileName } from '../core/layout.js';
+import type { CertificateStore, HeldLock, IssuedDomainFiles, StoredDomainFiles } from '../workflows/ports.js';
 import { StorageError, isNotFound, isPreconditionFailed } from './aws-errors.js';
 
-/** The text of the files in one domain folder; null where a file is absent. */
-export interface StoredDomainFiles {
-  config: string | null;
-  key: string | null;
-  csr: string | null;
-  fullChain: string | null;
-  status: string | null;
-}
-
-/** The files one renewal writes; `key` only when a new key was made. */
-export interface IssuedDomainFiles {
-  key?: string;
-  csr: string;
-  signed: string;
-  intermediate: string;
-  fullChain: string;
-}
-
-/** A held lock: pass it back to release it. */
-export interface HeldLock {
-  domain: string;
-  etag: string;
-}
-
-export class S3CertificateStore {
+export class S3CertificateStore implements CertificateStore {
   constructor(
     private readonly s3: S3Client,
     readonly bucket: string,

@@ -5,9 +5,10 @@
 
 import { DeleteObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { challengeObjectKey } from '../core/layout.js';
+import type { ChallengeStore } from '../workflows/ports.js';
 import { StorageError } from './aws-errors.js';
 
-export class S3ChallengeStore {
+export class S3ChallengeStore implements ChallengeStore {
   constructor(
     private readonly s3: S3Client,
     readonly bucket: string,

@@ -8,13 +8,12 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import type { SSMClient } from '@aws-sdk/client-ssm';
 import { AcmeIssuer, createAcmeClient } from '../adapters/acme-issuer.js';
 import { HttpPreflight } from '../adapters/http-preflight.js';
-import type { Logger } from '../adapters/json-logger.js';
 import { S3CertificateStore } from '../adapters/s3-certificate-store.js';
 import { S3ChallengeStore } from '../adapters/s3-challenge-store.js';
 import { SsmAccountKeyStore } from '../adapters/ssm-account-key.js';
 import { generateDomainKey } from '../core/keys.js';
 import { nextRunAfter, previousRunAtOrBefore } from '../core/schedule.js';
-import type { IssuerProvider, RenewalContext } from '../workflows/ports.js';
+import type { IssuerProvider, Logger, RenewalContext } from '../workflows/ports.js';
 import type { RenewConfig } from './config.js';
 
 /** Returns the context one run uses; the ACME account is loaded (or created) once, when a domain first needs it. */

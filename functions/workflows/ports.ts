@@ -1,12 +1,37 @@
 /**
- * What the renewal workflows need from the world, as interfaces. The adapters in ../adapters
- * implement them; entry points build the adapters with real clients.
+ * What the renewal workflows need from the world, as interfaces owned by the workflows. The
+ * adapters in ../adapters implement them; entry points build the adapters with real clients. No
+ * SDK or ACME library type appears here.
  */
 
-import type { HeldLock, IssuedDomainFiles, StoredDomainFiles } from '../adapters/s3-certificate-store.js';
-import type { AcmeIssuer } from '../adapters/acme-issuer.js';
-import type { PreflightResponse } from '../adapters/http-preflight.js';
-import type { Logger } from '../adapters/json-logger.js';
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+export type LogFields = Record<string, unknown>;
+/** One structured log event; implementations redact PEM blocks from every field. */
+export type Logger = (level: LogLevel, message: string, fields?: LogFields) => void;
+
+/** The text of the files in one domain folder; null where a file is absent. */
+export interface StoredDomainFiles {
+  config: string | null;
+  key: string | null;
+  csr: string | null;
+  fullChain: string | null;
+  status: string | null;
+}
+
+/** The files one renewal writes; `key` only when a new key was made. */
+export interface IssuedDomainFiles {
+  key?: string;
+  csr: string;
+  signed: string;
+  intermediate: string;
+  fullChain: string;
+}
+
+/** A held renewal lock: pass it back to release it. */
+export interface HeldLock {
+  domain: string;
+  etag: string;
+}
 
 export interface CertificateStore {
   listFolders(): Promise<string[]>;
@@ -22,12 +47,41 @@ export interface ChallengeStore {
   remove(token: string): Promise<void>;
 }
 
+/** What a name answered for a path over plain HTTP (status and at most 4 KiB of body). */
+export interface PreflightResponse {
+  status: number;
+  body: string;
+}
+
 export interface Preflight {
   fetch(name: string, path: string): Promise<PreflightResponse>;
 }
 
+/** An order placed with the CA (RFC 8555 §7.4); opaque to the workflow. */
+export interface PlacedOrder {
+  readonly url: string;
+}
+
+/** An HTTP-01 challenge to answer: publish `keyAuthorization` at /.well-known/acme-challenge/<token> on `name`. */
+export interface PendingChallenge {
+  readonly name: string;
+  readonly token: string;
+  readonly keyAuthorization: string;
+}
+
+/** The CA, one protocol step per method (RFC 8555 §7.4–7.5). */
+export interface Issuer {
+  placeOrder(names: readonly string[]): Promise<PlacedOrder>;
+  pendingChallenges(order: PlacedOrder): Promise<PendingChallenge[]>;
+  answerChallenge(challenge: PendingChallenge): Promise<void>;
+  /** Deactivates the authorizations of these challenges; returns the names it could not deactivate. */
+  abandon(challenges: readonly PendingChallenge[]): Promise<string[]>;
+  finalize(order: PlacedOrder, csrPem: string): Promise<PlacedOrder>;
+  downloadCertificate(order: PlacedOrder): Promise<string>;
+}
+
 /** The issuer side of a run: the ACME account is loaded (or created) once, on first need. */
-export type IssuerProvider = () => Promise<Pick<AcmeIssuer, 'placeOrder' | 'pendingChallenges' | 'answerChallenge' | 'abandon' | 'finalize' | 'downloadCertificate'>>;
+export type IssuerProvider = () => Promise<Issuer>;
 
 export interface RenewalContext {
   store: CertificateStore;
@@ -48,5 +102,3 @@ export interface RenewalContext {
   /** Returns a fresh random base64url token (preflight probes). */
   randomToken: () => string;
 }
-
-export type { HeldLock, IssuedDomainFiles, StoredDomainFiles };

@@ -16,9 +16,8 @@ import { DomainFile, challengePath, challengeUrl, isChallengeToken } from '../co
 import { decideRenewal, lapseWarning, replacementProblem } from '../core/renewal.js';
 import { failedAttemptStatus, formatStatus, issuedStatus, parseStatus, type DomainStatus } from '../core/status.js';
 import { verifyCertificate } from '../core/verify.js';
-import type { PendingChallenge } from '../adapters/acme-issuer.js';
 import { judgeDomain, type LoadedDomain } from './load-domain.js';
-import type { RenewalContext } from './ports.js';
+import type { Issuer, PendingChallenge, RenewalContext } from './ports.js';
 
 export type DomainOutcome =
   | { domain: string; outcome: 'renewed'; reason: string; serial: string; names: string[]; notAfter: string; warning?: string }
@@ -150,7 +149,7 @@ async function publishAll(domain: string, challenges: readonly PendingChallenge[
  * published until the CA has finished with each name. On any failure the authorizations are
  * deactivated (§7.5.2) before the objects are removed.
  */
-async function validateAll(domain: string, challenges: readonly PendingChallenge[], issuer: Awaited<ReturnType<RenewalContext['issuer']>>, ctx: RenewalContext): Promise<void> {
+async function validateAll(domain: string, challenges: readonly PendingChallenge[], issuer: Issuer, ctx: RenewalContext): Promise<void> {
   const results = await Promise.allSettled(challenges.map((challenge) => issuer.answerChallenge(challenge)));
   const failures = results.flatMap((result) => (result.status === 'rejected' ? [describeError(result.reason)] : []));
   if (failures.length === 0) return;
