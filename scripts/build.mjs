@@ -1,7 +1,7 @@
 // Bundles each entry point into one CommonJS file under dist/ (esbuild; `tsc --noEmit` type-checks separately).
 // Used by `npm run build` and by the Serverless plugin before package / invoke local.
 import { build as esbuild } from 'esbuild';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -30,6 +30,7 @@ const oneAxios = {
 export async function build({ minify = true } = {}) {
   const { existsSync } = await import('node:fs');
   const written = [];
+  const { version } = JSON.parse(await readFile(join(root, 'package.json'), 'utf8'));
   for (const [name, source] of Object.entries(entries)) {
     if (!existsSync(join(root, source))) continue;
     const outfile = join(root, 'dist', `${name}.js`);
@@ -39,7 +40,10 @@ export async function build({ minify = true } = {}) {
       outfile,
       bundle: true,
       minify,
+      // Errors keep their class names (VerificationError, not Nm).
+      keepNames: true,
       sourcemap: false,
+      define: { AGENT_VERSION: JSON.stringify(version) },
       platform: 'node',
       target: 'node20',
       format: 'cjs',

@@ -55,7 +55,7 @@ async function demo(state: ReplicaState): Promise<void> {
   step(`Creating three domain folders in s3://${state.buckets.certificates}/ and their nginx sites`);
   for (const domain of DOMAINS) {
     await s3.send(new PutObjectCommand({ Bucket: state.buckets.certificates, Key: `${domain}/`, Body: new Uint8Array(0) }));
-    writeSite(state, domain);
+    writeSite(state.nginx, domain);
     console.log(`   ${domain}/`);
   }
 

@@ -17,9 +17,11 @@ export function createCommandRunner(timeoutMs: number): CommandRunner {
     new Promise((resolve) => {
       const [command, ...args] = argv;
       if (!command) return resolve({ code: 127, output: 'empty command' });
-      execFile(command, args, { timeout: timeoutMs, maxBuffer: 1 << 20 }, (error, stdout, stderr) => {
+      // nginx -T prints the whole configuration: about 0.5 KB per server block.
+      execFile(command, args, { timeout: timeoutMs, maxBuffer: 64 << 20 }, (error, stdout, stderr) => {
         const output = `${stdout}${stderr}`.trim();
         if (!error) return resolve({ code: 0, output });
+        if (error.code === 'ENOENT') return resolve({ code: 127, output: `${command}: not found on PATH=${process.env.PATH ?? ''} (give its absolute path, or set PATH)` });
         const code = typeof error.code === 'number' ? error.code : 127;
         resolve({ code, output: output || error.message });
       });

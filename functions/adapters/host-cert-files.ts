@@ -8,32 +8,26 @@
  */
 
 import { randomBytes } from 'node:crypto';
-import { access, chown, lstat, mkdir, open, readdir, readFile, readlink, rename, rm, symlink, unlink } from 'node:fs/promises';
+import { chown, lstat, mkdir, open, readdir, readFile, readlink, rename, rm, symlink, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import {
   HostFile, hostDomainDir, hostFilePath, hostLinkTempPath, hostVersionDir, hostVersionFilePath, hostVersionLinkTarget, hostVersionsDir, isHostVersionName,
 } from '../core/layout.js';
-
-export interface InstalledPair {
-  certificatePem: string;
-  keyPem: string;
-  /** The symlink target (relative), or null when the domain directory is a plain directory. */
-  version: string | null;
-}
+import type { HostFiles, InstalledFiles } from '../workflows/sync-ports.js';
 
 export interface FileOwner {
   uid: number;
   gid: number;
 }
 
-export class HostCertificateFiles {
+export class HostCertificateFiles implements HostFiles {
   constructor(
     readonly certsDir: string,
     private readonly owner: FileOwner | null = null,
   ) {}
 
   /** Returns the pair nginx currently reads for `domain`, or null when there is none (or it is incomplete). */
-  async current(domain: string): Promise<InstalledPair | null> {
+  async current(domain: string): Promise<InstalledFiles | null> {
     try {
       const [certificatePem, keyPem] = await Promise.all([
         readFile(hostFilePath(this.certsDir, domain, HostFile.fullChain), 'utf8'),
@@ -46,26 +40,26 @@ export class HostCertificateFiles {
     }
   }
 
-  /** Returns true when both files of the pair are in place (a cheap check for the no-change path). */
-  async exists(domain: string): Promise<boolean> {
-    const present = async (path: string) => access(path).then(() => true, () => false);
-    const [certificate, key] = await Promise.all([present(hostFilePath(this.certsDir, domain, HostFile.fullChain)), present(hostFilePath(this.certsDir, domain, HostFile.key))]);
-    return certificate && key;
+  /** Returns the path nginx's ssl_certificate names for `domain`. */
+  certificatePath(domain: string): string {
+    return hostFilePath(this.certsDir, domain, HostFile.fullChain);
   }
 
   /**
-   * Installs a pair for `domain` atomically and returns what `restore` needs to undo it: the
-   * previous symlink target, or, for a plain directory from before this agent, the version it was
-   * moved to (null: nothing was installed). Keys are written 0600, certificates 0644, directories 0755.
+   * Installs a pair for `domain` atomically. Returns the version installed (the new symlink
+   * target) and what `restore` needs to undo it: the previous symlink target, or, for a plain
+   * directory from before this agent, the version it was moved to (null: nothing was installed).
+   * Keys are written 0600, certificates 0644, directories 0755.
    */
-  async install(domain: string, certificatePem: string, keyPem: string): Promise<string | null> {
+  async install(domain: string, certificatePem: string, keyPem: string): Promise<{ previous: string | null; version: string }> {
     const version = `${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`;
     await this.makeDir(hostVersionsDir(this.certsDir, domain));
     await this.makeDir(hostVersionDir(this.certsDir, domain, version));
     await this.writeDurable(hostVersionFilePath(this.certsDir, domain, version, HostFile.key), keyPem, 0o600);
     await this.writeDurable(hostVersionFilePath(this.certsDir, domain, version, HostFile.fullChain), certificatePem, 0o644);
     await syncDir(hostVersionDir(this.certsDir, domain, version));
-    return this.pointTo(domain, hostVersionLinkTarget(domain, version));
+    const target = hostVersionLinkTarget(domain, version);
+    return { previous: await this.pointTo(domain, target), version: target };
   }
 
   /**
@@ -110,7 +104,8 @@ export class HostCertificateFiles {
     await rm(hostVersionsDir(this.certsDir, domain), { recursive: true, force: true });
   }
 
-  private async linkTarget(domain: string): Promise<string | null> {
+  /** Returns the symlink target of `domain`'s entry; null when it is absent or a plain directory. */
+  async linkTarget(domain: string): Promise<string | null> {
     try {
       const path = hostDomainDir(this.certsDir, domain);
       return (await lstat(path)).isSymbolicLink() ? await readlink(path) : null;

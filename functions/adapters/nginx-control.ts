@@ -5,13 +5,17 @@
 
 import { connect } from 'node:tls';
 import { mapWithConcurrency } from '../core/concurrency.js';
+import { certificatePaths, isConfigurationDump } from '../core/nginx-config.js';
+import type { Nginx, NginxTest } from '../workflows/sync-ports.js';
 import type { CommandRunner } from './command-runner.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export interface NginxControlOptions {
-  /** e.g. `nginx -t -c /etc/nginx/nginx.conf` */
+  /** e.g. `nginx -T -q -c /etc/nginx/nginx.conf`: with -T, nginx also prints the configuration it tested. */
   testCommand: readonly string[];
+  /** nginx's configuration directory: relative paths in the configuration resolve against it. */
+  confDir: string;
   /** e.g. `s6-svc -h /service/nginx` (SIGHUP: nginx re-reads its configuration and certificates). */
   reloadCommand: readonly string[];
   /** Where nginx serves TLS, for the post-reload check. */
@@ -19,16 +23,21 @@ export interface NginxControlOptions {
   tlsPort: number;
 }
 
-export class NginxControl {
+export class NginxControl implements Nginx {
   constructor(
     private readonly run: CommandRunner,
     private readonly options: NginxControlOptions,
   ) {}
 
-  /** Returns whether nginx accepts its configuration with the files now on disk, and what it said. */
-  async testConfiguration(): Promise<{ ok: boolean; output: string }> {
+  /**
+   * Returns whether nginx accepts its configuration with the files now on disk, what it said, and
+   * (when the test command is nginx -T) the certificate paths its server blocks use.
+   */
+  async testConfiguration(): Promise<NginxTest> {
     const result = await this.run(this.options.testCommand);
-    return { ok: result.code === 0, output: result.output };
+    const ok = result.code === 0;
+    const dumped = ok && isConfigurationDump(result.output);
+    return { ok, output: dumped ? '' : result.output, certificatePaths: dumped ? certificatePaths(result.output, this.options.confDir) : null };
   }
 
   /** Sends the reload; throws when the command fails (s6-svc -h succeeds even when nginx later rejects the files). */

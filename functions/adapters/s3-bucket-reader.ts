@@ -4,31 +4,37 @@
  */
 
 import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import { domainFolderKey } from '../core/layout.js';
+import { mapWithConcurrency } from '../core/concurrency.js';
+import type { CertificateBucket, ListedObject } from '../workflows/sync-ports.js';
 import { StorageError, isPreconditionFailed } from './aws-errors.js';
-
-export interface ListedObject {
-  key: string;
-  etag: string;
-}
 
 /** The object changed after it was listed; the next run will see the new one. */
 export class ObjectChangedError extends Error {
   override readonly name = 'ObjectChangedError';
 }
 
-export class S3BucketReader {
+export class S3BucketReader implements CertificateBucket {
   constructor(
     private readonly s3: S3Client,
     readonly bucket: string,
   ) {}
 
-  /** Returns every object of the bucket with its ETag (paginated). */
-  async listObjects(): Promise<ListedObject[]> {
+  /**
+   * Returns every object of the bucket with its ETag (paginated), or with `domains` the objects of
+   * those folders only: one listing per folder, which a host policy scoped to those folders allows.
+   */
+  async listObjects(domains?: readonly string[]): Promise<ListedObject[]> {
+    if (!domains) return this.listPrefix('');
+    return (await mapWithConcurrency(domains, 8, (domain) => this.listPrefix(domainFolderKey(domain)))).flat();
+  }
+
+  private async listPrefix(prefix: string): Promise<ListedObject[]> {
     const objects: ListedObject[] = [];
     let token: string | undefined;
     do {
-      const page = await this.s3.send(new ListObjectsV2Command({ Bucket: this.bucket, ContinuationToken: token })).catch((error: unknown) => {
-        throw new StorageError('listing', `s3://${this.bucket}/`, error);
+      const page = await this.s3.send(new ListObjectsV2Command({ Bucket: this.bucket, ContinuationToken: token, ...(prefix ? { Prefix: prefix } : {}) })).catch((error: unknown) => {
+        throw new StorageError('listing', `s3://${this.bucket}/${prefix}`, error);
       });
       for (const item of page.Contents ?? []) {
         if (item.Key !== undefined) objects.push({ key: item.Key, etag: item.ETag ?? '' });

@@ -1,37 +1,28 @@
 /**
- * The agent's memory between runs: per domain, the ETags of the objects it installed from and the
- * serial it installed. Written atomically (temporary file, fsync, rename).
+ * The agent's memory between runs: per domain, the pair nginx was last confirmed serving (see
+ * core/sync-plan.ts DomainRecord). Written atomically (temporary file, fsync, rename).
  */
 
 import { mkdir, open, readFile, rename } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { hostSiblingTempPath } from '../core/layout.js';
+import type { SyncState, SyncStateStore } from '../workflows/sync-ports.js';
 
-export interface SyncedDomain {
-  /** ETag of each bucket object the installed pair came from, by file name. */
-  etags: Record<string, string>;
-  serial: string;
-  placeholder: boolean;
-  installedAt: string;
-}
-
-export interface SyncState {
-  version: 1;
-  domains: Record<string, SyncedDomain>;
-}
-
-export class SyncStateFile {
+export class SyncStateFile implements SyncStateStore {
   constructor(readonly path: string) {}
 
-  /** Returns the saved state; a missing or unreadable file is an empty state (everything is checked again). */
+  /**
+   * Returns the saved state. A missing or unreadable file, or one from an older agent, is an empty
+   * state: every domain is checked again (and reloaded once) on the next run, nothing is lost.
+   */
   async read(): Promise<SyncState> {
     try {
       const value = JSON.parse(await readFile(this.path, 'utf8')) as SyncState;
-      if (value.version === 1 && typeof value.domains === 'object' && value.domains !== null) return value;
+      if (value.version === 2 && typeof value.domains === 'object' && value.domains !== null) return value;
     } catch {
       // fall through: start from nothing
     }
-    return { version: 1, domains: {} };
+    return { version: 2, domains: {} };
   }
 
   async write(state: SyncState): Promise<void> {

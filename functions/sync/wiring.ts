@@ -6,12 +6,12 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import { createCommandRunner } from '../adapters/command-runner.js';
 import { HostCertificateFiles } from '../adapters/host-cert-files.js';
-import type { Logger } from '../adapters/json-logger.js';
 import { acquireLockFile } from '../adapters/lock-file.js';
 import { NginxControl } from '../adapters/nginx-control.js';
 import { S3BucketReader } from '../adapters/s3-bucket-reader.js';
 import { SyncStateFile } from '../adapters/sync-state-file.js';
 import { createPlaceholderKey } from '../core/placeholder.js';
+import type { Logger } from '../workflows/ports.js';
 import type { SyncContext } from '../workflows/sync-ports.js';
 import type { AgentConfig } from './config.js';
 
@@ -20,14 +20,22 @@ export function buildSyncContext(config: AgentConfig, s3: S3Client, log: Logger)
   return {
     bucket: new S3BucketReader(s3, config.bucket),
     files: new HostCertificateFiles(config.certsDir, config.owner),
-    nginx: new NginxControl(createCommandRunner(60_000), { testCommand: config.testCommand, reloadCommand: config.reloadCommand, tlsHost: config.tls.host, tlsPort: config.tls.port }),
+    nginx: new NginxControl(createCommandRunner(60_000), {
+      testCommand: config.testCommand,
+      confDir: config.nginxConfDir,
+      reloadCommand: config.reloadCommand,
+      tlsHost: config.tls.host,
+      tlsPort: config.tls.port,
+    }),
     state: new SyncStateFile(config.stateFile),
     lock: () => acquireLockFile(config.lockFile),
     log,
     now: () => new Date(),
     placeholderKey: () => (placeholderKey ??= createPlaceholderKey()),
     trustedRoots: config.trustedRoots,
+    domains: config.domains,
     prune: config.prune,
+    mode: config.mode,
     concurrency: config.concurrency,
     servedCheckTimeoutMs: config.servedCheckTimeoutMs,
   };

@@ -1,13 +1,10 @@
 /**
- * Syncing one domain folder to the web host: download what changed, verify it, install it
- * atomically, or install a placeholder when there is nothing real yet.
+ * Syncing one domain folder to the web host, top to bottom: find what is installed → plan → (fetch
+ * and verify the bucket's pair → plan again) → carry the plan out. The decisions are
+ * core/sync-plan.ts's; this file only reads, verifies and installs.
  *
- * Contract: never installs a pair that fails verification, never replaces a real certificate with
- * a placeholder or with an older one (a rollback), and never throws (failures are results).
- *
- * A saved record means "this pair was confirmed served" (a placeholder: "nginx was reloaded with
- * it"); a pair found installed without one (the last run was killed, or its reload failed) is
- * 'adopted': reloaded and confirmed like a new one.
+ * Contract: never installs a pair that fails verification, never throws (a failure is part of the
+ * result), and installs atomically (the adapter swaps a symlink).
  */
 
 import { describeCertificate, parseCertificate, parsePrivateKey, sha256, splitCertificates } from '../core/certificate.js';
@@ -15,98 +12,125 @@ import { describeError } from '../core/errors.js';
 import { DomainFile } from '../core/layout.js';
 import { createPlaceholder, isPlaceholder } from '../core/placeholder.js';
 import { parseStatus } from '../core/status.js';
+import { planDomain, type DomainChange, type DomainPlan, type DomainRecord, type FetchedPair, type InstalledPair, type ListedDomain, type PairFacts } from '../core/sync-plan.js';
 import { verifyCertificate } from '../core/verify.js';
-import type { ListedObject, SyncContext } from './sync-ports.js';
-import type { SyncedDomain } from '../adapters/sync-state-file.js';
+import type { InstalledFiles, ListedObject, SyncContext } from './sync-ports.js';
 
-export type DomainChange =
-  | { domain: string; change: 'installed'; serial: string; notAfter: string; names: string[]; previous: string | null; record: SyncedDomain }
-  | { domain: string; change: 'placeholder'; previous: string | null; record: SyncedDomain }
-  | { domain: string; change: 'adopted'; serial: string; notAfter: string; names: string[]; record: SyncedDomain }
-  | { domain: string; change: 'unchanged'; record: SyncedDomain | null }
-  | { domain: string; change: 'failed'; reason: string; placeholder?: { previous: string | null; record: SyncedDomain; adopted?: true } };
+/** What one domain's sync did. */
+export interface DomainResult {
+  domain: string;
+  /** `recorded`: nothing installed, but the record changed (new ETags for the same pair). */
+  done: 'nothing' | 'recorded' | 'installed' | 'placeholder' | 'reconfirm';
+  /** For installed, placeholder and reconfirm: what nginx must be confirmed serving, and the record to save then. */
+  change?: DomainChange;
+  /** For installed and placeholder: what `restore` needs to undo the install. */
+  previous?: string | null;
+  /** For recorded: the record to save now. */
+  record?: DomainRecord;
+  /** Why the domain is not in order (it is counted once per run, whatever else happened to it). */
+  failure?: string;
+  downloads: number;
+}
 
-/** Returns what happened to `domain`, given its listed objects and what the last run recorded. */
-export async function syncDomain(domain: string, objects: Map<string, ListedObject>, saved: SyncedDomain | undefined, ctx: SyncContext, count: { downloads: number }): Promise<DomainChange> {
-  const crt = objects.get(DomainFile.fullChain);
-  const key = objects.get(DomainFile.key);
-  const status = objects.get(DomainFile.status);
+/** Syncs `domain` from its listed objects; `record` is what the agent saved when nginx last confirmed it. */
+export async function syncDomain(domain: string, objects: ReadonlyMap<string, ListedObject>, record: DomainRecord | null, ctx: SyncContext): Promise<DomainResult> {
+  let downloads = 0;
   try {
-    if (crt && key && status && saved && !saved.placeholder && saved.etags[DomainFile.fullChain] === crt.etag && saved.etags[DomainFile.key] === key.etag && (await ctx.files.exists(domain))) {
-      return { domain, change: 'unchanged', record: saved };
-    }
-    const installed = await ctx.files.current(domain);
-    if (!crt || !key || !status) {
-      if (installed) return unconfirmedPlaceholder(domain, installed, saved, ctx) ?? { domain, change: 'unchanged', record: saved ?? null };
-      return await installPlaceholder(domain, ctx);
-    }
-    const etags = { [DomainFile.fullChain]: crt.etag, [DomainFile.key]: key.etag };
-
-    const [statusText, chainPem, keyPem] = await Promise.all([status, crt, key].map((object) => ctx.bucket.readText(object)));
-    count.downloads += 3;
-    const recorded = parseStatus(statusText as string);
-    if (!recorded || recorded.files[DomainFile.fullChain] !== sha256(chainPem as string) || recorded.files[DomainFile.key] !== sha256(keyPem as string)) {
-      return await failed(domain, `${DomainFile.fullChain} and ${DomainFile.key} do not match the digests in ${DomainFile.status} (a renewal is being written, or the files were changed by hand)`, installed, saved, ctx);
-    }
+    const installed = await installedPair(domain, record, ctx);
     const now = ctx.now();
-    let facts;
-    try {
-      facts = verifyCertificate({ chainPem: chainPem as string, key: parsePrivateKey(keyPem as string), names: [domain], namesMatch: 'include', trustedRoots: ctx.trustedRoots, now });
-    } catch (error) {
-      return await failed(domain, `refused: ${describeError(error)}`, installed, saved, ctx);
+    const listed = listedEtags(objects);
+    let plan = planDomain({ domain, listed, record, installed, now });
+    let pems: { chainPem: string; keyPem: string } | null = null;
+    if (plan.action === 'fetch') {
+      const fetched = await fetchPair(domain, objects, ctx);
+      downloads = fetched.downloads;
+      pems = fetched.pems;
+      plan = planDomain({ domain, listed, record, installed, fetched: fetched.pair, now });
     }
-    const record: SyncedDomain = { etags, serial: facts.serial, placeholder: false, installedAt: now.toISOString() };
-    if (installed && !isPlaceholder(installed.certificatePem)) {
-      const current = installedFacts(installed.certificatePem);
-      if (current && current.serial === facts.serial && installed.keyPem === keyPem) {
-        // Same pair, new ETags (an object rewritten with the same content): confirmed served already.
-        if (saved && !saved.placeholder && saved.serial === facts.serial) return { domain, change: 'unchanged', record: { ...record, installedAt: saved.installedAt } };
-        return { domain, change: 'adopted', serial: facts.serial, notAfter: facts.notAfter.toISOString(), names: facts.names, record };
-      }
-      if (current && facts.notBefore < current.notBefore && current.notAfter > now && current.names.includes(domain)) {
-        return await failed(domain, `refused: rollback: the bucket's certificate was issued ${facts.notBefore.toISOString()}, before the installed one (${current.notBefore.toISOString()})`, installed, saved, ctx);
-      }
-    }
-    const previous = await ctx.files.install(domain, chainPem as string, keyPem as string);
-    return { domain, change: 'installed', serial: facts.serial, notAfter: facts.notAfter.toISOString(), names: facts.names, previous, record };
+    return await carryOut(domain, plan, pems, record, ctx, downloads);
   } catch (error) {
-    return { domain, change: 'failed', reason: describeError(error) };
+    return { domain, done: 'nothing', failure: describeError(error), downloads };
   }
 }
 
-async function installPlaceholder(domain: string, ctx: SyncContext): Promise<DomainChange> {
-  const now = ctx.now();
-  const pair = createPlaceholder(domain, now, ctx.placeholderKey());
-  const previous = await ctx.files.install(domain, pair.certificatePem, pair.keyPem);
-  const serial = describeCertificate(parseCertificate(pair.certificatePem)).serial;
-  return { domain, change: 'placeholder', previous, record: { etags: {}, serial, placeholder: true, installedAt: now.toISOString() } };
-}
-
-/** Returns the reload of a placeholder found installed without a record (its reload failed, or the run was killed); null for anything else. */
-function unconfirmedPlaceholder(domain: string, installed: { certificatePem: string }, saved: SyncedDomain | undefined, ctx: SyncContext): Extract<DomainChange, { change: 'adopted' }> | null {
-  if (saved || !isPlaceholder(installed.certificatePem)) return null;
-  const facts = installedFacts(installed.certificatePem);
-  if (!facts) return null;
-  return { domain, change: 'adopted', serial: facts.serial, notAfter: facts.notAfter.toISOString(), names: facts.names, record: { etags: {}, serial: facts.serial, placeholder: true, installedAt: ctx.now().toISOString() } };
+async function carryOut(domain: string, plan: DomainPlan, pems: { chainPem: string; keyPem: string } | null, record: DomainRecord | null, ctx: SyncContext, downloads: number): Promise<DomainResult> {
+  const failure = 'failure' in plan && plan.failure ? { failure: plan.failure } : {};
+  const installedAt = ctx.now().toISOString();
+  switch (plan.action) {
+    case 'keep':
+      return plan.record ? { domain, done: 'recorded', record: plan.record, ...failure, downloads } : { domain, done: 'nothing', ...failure, downloads };
+    case 'install': {
+      if (!pems) throw new Error('internal: an install plan without the fetched pair');
+      const { previous, version } = await ctx.files.install(domain, pems.chainPem, pems.keyPem);
+      return { domain, done: 'installed', previous, change: { domain, record: { ...plan.pair, etags: plan.etags, version, installedAt } }, downloads };
+    }
+    case 'placeholder': {
+      const pair = createPlaceholder(domain, ctx.now(), ctx.placeholderKey());
+      const { previous, version } = await ctx.files.install(domain, pair.certificatePem, pair.keyPem);
+      const facts = pairFacts({ certificatePem: pair.certificatePem, keyPem: pair.keyPem });
+      return { domain, done: 'placeholder', previous, change: { domain, record: { ...facts, etags: null, version, installedAt } }, ...failure, downloads };
+    }
+    case 'reconfirm':
+      return { domain, done: 'reconfirm', change: { domain, record: { ...plan.pair, etags: plan.etags, installedAt: record?.installedAt ?? installedAt } }, ...failure, downloads };
+    case 'fetch':
+      throw new Error('internal: a fetch plan after fetching');
+  }
 }
 
 /**
- * A refused domain keeps what it has; one with nothing installed gets a placeholder, so nginx can
- * start; one whose placeholder was never confirmed reloaded gets the reload.
+ * Returns what is installed for `domain`: from the record when the live symlink still points at
+ * the version it describes (one readlink, no parsing: the no-change path stays cheap), otherwise
+ * from the files on disk. Null when nothing is installed.
  */
-async function failed(domain: string, reason: string, installed: { certificatePem: string } | null, saved: SyncedDomain | undefined, ctx: SyncContext): Promise<DomainChange> {
-  const adopted = installed && unconfirmedPlaceholder(domain, installed, saved, ctx);
-  if (adopted) return { domain, change: 'failed', reason, placeholder: { previous: null, record: adopted.record, adopted: true } };
-  if (installed) return { domain, change: 'failed', reason };
-  const placeholder = await installPlaceholder(domain, ctx);
-  return placeholder.change === 'placeholder' ? { domain, change: 'failed', reason, placeholder: { previous: placeholder.previous, record: placeholder.record } } : placeholder;
+async function installedPair(domain: string, record: DomainRecord | null, ctx: SyncContext): Promise<InstalledPair | null> {
+  if (record?.version) {
+    const link = await ctx.files.linkTarget(domain);
+    if (link === record.version) return { ...record, version: link };
+  }
+  const files = await ctx.files.current(domain);
+  return files ? { ...pairFacts(files), version: files.version } : null;
 }
 
-function installedFacts(chainPem: string) {
+/** Returns the facts of a pair on disk; an unreadable certificate has facts that never block a replacement. */
+function pairFacts(files: Pick<InstalledFiles, 'certificatePem' | 'keyPem'>): PairFacts {
+  const digests = { fullChain: sha256(files.certificatePem), key: sha256(files.keyPem) };
   try {
-    const [leaf] = splitCertificates(chainPem);
-    return leaf ? describeCertificate(parseCertificate(leaf)) : null;
+    const [leaf = ''] = splitCertificates(files.certificatePem);
+    const facts = describeCertificate(parseCertificate(leaf));
+    return { serial: facts.serial, notBefore: facts.notBefore.toISOString(), notAfter: facts.notAfter.toISOString(), names: facts.names, placeholder: isPlaceholder(files.certificatePem), digests };
   } catch {
-    return null;
+    return { serial: 'unreadable', notBefore: new Date(0).toISOString(), notAfter: new Date(0).toISOString(), names: [], placeholder: false, digests };
   }
+}
+
+function listedEtags(objects: ReadonlyMap<string, ListedObject>): ListedDomain {
+  const etag = (file: string) => objects.get(file)?.etag;
+  return { fullChain: etag(DomainFile.fullChain), key: etag(DomainFile.key), status: etag(DomainFile.status) };
+}
+
+/**
+ * Downloads status.json, domain.crt and domain.key as listed (reads pinned to the listed ETags),
+ * and returns the pair's facts when the files match status.json's digests and the chain verifies.
+ */
+async function fetchPair(domain: string, objects: ReadonlyMap<string, ListedObject>, ctx: SyncContext): Promise<{ pair: FetchedPair; pems: { chainPem: string; keyPem: string } | null; downloads: number }> {
+  const [status, crt, key] = [DomainFile.status, DomainFile.fullChain, DomainFile.key].map((file) => objects.get(file) as ListedObject);
+  let texts: string[];
+  try {
+    texts = await Promise.all([status, crt, key].map((object) => ctx.bucket.readText(object as ListedObject)));
+  } catch (error) {
+    return { pair: { verified: false, reason: `reading the bucket's pair: ${describeError(error)}` }, pems: null, downloads: 0 };
+  }
+  const [statusText, chainPem, keyPem] = texts as [string, string, string];
+  const recorded = parseStatus(statusText);
+  if (!recorded || recorded.files[DomainFile.fullChain] !== sha256(chainPem) || recorded.files[DomainFile.key] !== sha256(keyPem)) {
+    const reason = `${DomainFile.fullChain} and ${DomainFile.key} do not match the digests in ${DomainFile.status} (a renewal is being written, or the files were changed by hand)`;
+    return { pair: { verified: false, reason }, pems: null, downloads: 3 };
+  }
+  try {
+    verifyCertificate({ chainPem, key: parsePrivateKey(keyPem), names: [domain], namesMatch: 'include', trustedRoots: ctx.trustedRoots, now: ctx.now() });
+  } catch (error) {
+    return { pair: { verified: false, reason: `refused: ${describeError(error)}` }, pems: null, downloads: 3 };
+  }
+  const etags = { fullChain: (crt as ListedObject).etag, key: (key as ListedObject).etag };
+  return { pair: { verified: true, facts: pairFacts({ certificatePem: chainPem, keyPem }), etags }, pems: { chainPem, keyPem }, downloads: 3 };
 }

@@ -1,38 +1,42 @@
 /**
  * One run of the host sync agent, top to bottom:
- * lock → list the bucket once → sync each domain (download what changed, verify, install) →
- * prune (only when asked) → nginx -t (restore everything on failure) → reload → confirm nginx
- * serves each new serial over TLS → save state → release the lock.
+ * lock → list the bucket once → sync each domain (core/sync-plan.ts decides; sync-domain.ts
+ * carries it out) → test nginx's configuration (restore everything on failure) → prune what nginx
+ * no longer uses (only when asked) → one reload when nginx uses any changed pair → confirm over
+ * TLS that nginx serves each new serial → save the records → release the lock.
  *
- * A domain's record is saved only once its pair is confirmed served: after a failed reload or
- * served check, the next run finds the pair installed without a record and reloads again.
+ * A domain's record is saved only once its pair is confirmed served (or known unused by nginx):
+ * after a failed reload or served check, the next run finds the pair unconfirmed and reloads again.
  */
 
-import { describeError } from '../core/errors.js';
+import { describeError, ConfigurationError } from '../core/errors.js';
 import { domainNameProblem, printable } from '../core/domain-name.js';
 import { parseObjectKey } from '../core/layout.js';
 import { mapWithConcurrency } from '../core/concurrency.js';
-import { syncDomain, type DomainChange } from './sync-domain.js';
+import { referencedDomains } from '../core/nginx-config.js';
+import { planConfirmation, pruneProblem, type DomainChange, type DomainRecord, type References } from '../core/sync-plan.js';
+import { syncDomain, type DomainResult } from './sync-domain.js';
 import type { ListedObject, SyncContext, SyncState } from './sync-ports.js';
 
-export type SyncResult =
-  | DomainChange
-  | { domain: string; change: 'pruned'; previous: string | null };
-
+/** What one run did, per domain and as a whole. */
 export interface SyncReport {
   /** False when another run held the lock and this one did nothing. */
   ran: boolean;
-  results: SyncResult[];
+  results: DomainResult[];
+  /** Domains removed from the host (`--prune`). */
+  pruned: string[];
   downloads: number;
   reloaded: boolean;
-  /** Run-level failures (nginx -t, reload, a domain nginx does not serve after the reload). */
+  /** Failures of the run as a whole (nginx -t, the reload); a domain's own failure is in its result. */
   problems: string[];
+  /** Things worth saying once that are not failures (a pair no server block uses, a name served by another block). */
+  notices: string[];
 }
 
-/** Runs one sync; throws only when the bucket cannot be listed or the state cannot be saved. */
+/** Runs one sync; throws only when the bucket cannot be listed, the state cannot be saved, or `--domains` names a domain the bucket lacks. */
 export async function syncHost(ctx: SyncContext): Promise<SyncReport> {
   const lock = await ctx.lock();
-  if (!lock) return { ran: false, results: [], downloads: 0, reloaded: false, problems: [] };
+  if (!lock) return { ran: false, results: [], pruned: [], downloads: 0, reloaded: false, problems: [], notices: [] };
   try {
     return await syncLocked(ctx);
   } finally {
@@ -42,84 +46,146 @@ export async function syncHost(ctx: SyncContext): Promise<SyncReport> {
 
 async function syncLocked(ctx: SyncContext): Promise<SyncReport> {
   const state = await ctx.state.read();
-  const { domains, invalid } = groupByDomain(await ctx.bucket.listObjects());
-  const count = { downloads: 0 };
+  const { domains, invalid } = groupByDomain(await ctx.bucket.listObjects(ctx.domains ?? undefined), ctx.domains);
+  const results: DomainResult[] = [...invalid];
+  results.push(...(await mapWithConcurrency([...domains.keys()], ctx.concurrency, (domain) => syncDomain(domain, domains.get(domain) as Map<string, ListedObject>, state.domains[domain] ?? null, ctx))));
+  const report: SyncReport = { ran: true, results, pruned: [], downloads: results.reduce((sum, result) => sum + result.downloads, 0), reloaded: false, problems: [], notices: [] };
+  for (const result of results) if (result.done === 'recorded' && result.record) state.domains[result.domain] = result.record;
 
-  const results: SyncResult[] = [...invalid];
-  results.push(...(await mapWithConcurrency([...domains.keys()], ctx.concurrency, (domain) => syncDomain(domain, domains.get(domain) as Map<string, ListedObject>, state.domains[domain], ctx, count))));
-  if (ctx.prune) results.push(...(await prune(ctx, new Set(domains.keys()))));
+  const changes = results.flatMap((result) => (result.change ? [result.change] : []));
+  const pruneCandidates = ctx.prune && ctx.mode === 'reload' ? await installedOutside(ctx, new Set(domains.keys())) : [];
+  if (ctx.mode === 'install-only') {
+    // nginx is not running yet: it loads these files when it starts; the next run confirms them.
+    for (const change of changes) delete state.domains[change.domain];
+  } else if (changes.length > 0 || pruneCandidates.length > 0) {
+    await testReloadAndConfirm(ctx, state, report, changes, pruneCandidates, [...domains.keys()]);
+  }
+  await ctx.state.write(state);
+  return report;
+}
 
-  const changed = results.filter(isChange);
-  const problems: string[] = [];
-  const notServed = new Set<string>();
-  let reloaded = false;
-  if (changed.length > 0) {
-    const test = await ctx.nginx.testConfiguration();
-    if (!test.ok) {
-      await restore(changed, ctx);
-      problems.push(`nginx rejected the configuration, previous files restored, not reloaded: ${lastLines(test.output)}`);
-      return finish(ctx, state, results, count.downloads, false, problems, true);
-    }
+/** nginx -t (restoring everything on failure), prune, one reload, the served check, and the records. */
+async function testReloadAndConfirm(ctx: SyncContext, state: SyncState, report: SyncReport, changes: DomainChange[], pruneCandidates: string[], listed: string[]): Promise<void> {
+  const test = await ctx.nginx.testConfiguration();
+  if (!test.ok) {
+    await restore(report.results, ctx);
+    report.problems.push(`nginx rejected the configuration, previous files restored, not reloaded: ${lastLines(test.output)}`);
+    for (const change of changes) delete state.domains[change.domain];
+    return;
+  }
+  const references: References = test.certificatePaths
+    ? referencedDomains(test.certificatePaths, [...listed, ...pruneCandidates], (domain) => ctx.files.certificatePath(domain))
+    : { kind: 'unknown' };
+  await prune(ctx, state, report, pruneCandidates, references);
+
+  const plan = planConfirmation(changes, references);
+  if (plan.reload) {
     try {
       await ctx.nginx.reload();
-      reloaded = true;
+      report.reloaded = true;
     } catch (error) {
-      problems.push(`reload failed: ${describeError(error)}`);
-    }
-    if (reloaded && ctx.servedCheckTimeoutMs > 0) {
-      const { unserved, notices } = await confirmServed(changed, ctx);
-      problems.push(...notices);
-      for (const [domain, problem] of unserved) {
-        problems.push(problem);
-        notServed.add(domain);
-      }
+      report.problems.push(`reload failed: ${describeError(error)}`);
     }
   }
-  return finish(ctx, state, results, count.downloads, reloaded, problems, false, (domain) => reloaded && !notServed.has(domain));
-}
-
-async function finish(
-  ctx: SyncContext, state: SyncState, results: SyncResult[], downloads: number, reloaded: boolean, problems: string[], restored: boolean, confirmed: (domain: string) => boolean = () => false,
-): Promise<SyncReport> {
-  if (!restored) {
-    for (const result of results) {
-      const record = changedRecord(result);
-      if (result.change === 'unchanged') {
-        if (result.record) state.domains[result.domain] = result.record;
-      } else if (record) {
-        if (confirmed(result.domain)) state.domains[result.domain] = record;
-        else delete state.domains[result.domain];
-      } else if (result.change === 'pruned') {
-        delete state.domains[result.domain];
-        await cleanUp(ctx, problems, result.domain, 'removing the pruned files', () => ctx.files.remove(result.domain));
-      }
-      if (result.change === 'installed' || result.change === 'placeholder') {
-        await cleanUp(ctx, problems, result.domain, 'removing old versions', () => ctx.files.removeOldVersions(result.domain, result.previous));
-      }
+  const unserved = report.reloaded && ctx.servedCheckTimeoutMs > 0 ? await confirmServed(ctx, report, plan.checks) : new Set<string>();
+  for (const change of changes) {
+    const unreferenced = plan.unreferenced.includes(change.domain);
+    if (unreferenced) {
+      report.notices.push(`${change.domain}: installed, but no server block in nginx's configuration uses ${ctx.files.certificatePath(change.domain)}; nginx was not reloaded for it`);
     }
-    await ctx.state.write(state);
+    if (unreferenced || (report.reloaded && !unserved.has(change.domain))) state.domains[change.domain] = record(change, unreferenced ? 'unreferenced' : 'confirmed');
+    else delete state.domains[change.domain];
   }
-  return { ran: true, results, downloads, reloaded, problems };
+  await cleanUpVersions(ctx, report);
 }
 
-/** Returns the record a change would save once confirmed served (null: the result installs nothing). */
-function changedRecord(result: SyncResult) {
-  if (result.change === 'installed' || result.change === 'placeholder' || result.change === 'adopted') return result.record;
-  if (result.change === 'failed' && result.placeholder) return result.placeholder.record;
-  return null;
+function record(change: DomainChange, served: DomainRecord['served']): DomainRecord {
+  return { ...change.record, served };
 }
 
-/** Runs a cleanup step; a failure is logged and reported as a problem (the run exits non-zero), never thrown. */
-async function cleanUp(ctx: SyncContext, problems: string[], domain: string, step: string, action: () => Promise<void>): Promise<void> {
-  try {
-    await action();
-  } catch (error) {
-    ctx.log('error', `${step} failed`, { domain, reason: describeError(error) });
-    problems.push(`${domain}: ${step}: ${describeError(error)}`);
+/**
+ * `s6-svc -h` succeeds even when nginx rejects the reload: ask nginx which certificate it serves,
+ * for every name of each new certificate. The domain's own name decides: a pair nginx does not
+ * serve for it stays unconfirmed (its domain fails; the next run reloads and checks again).
+ * Another name served with another certificate (a server block of its own) is a notice, and does
+ * not hold the pair back. Returns the domains not confirmed.
+ */
+async function confirmServed(ctx: SyncContext, report: SyncReport, checks: { domain: string; name: string; serial: string }[]): Promise<Set<string>> {
+  const served = await ctx.nginx.confirmServed(checks, ctx.servedCheckTimeoutMs, ctx.concurrency);
+  const unserved = new Set<string>();
+  checks.forEach((check, index) => {
+    const answer = served[index] ?? null;
+    if (answer === check.serial) return;
+    const problem = `nginx still serves ${answer ? `serial ${answer}` : 'no certificate'} for ${check.name} after the reload, not ${check.serial}`;
+    if (check.name !== check.domain) {
+      report.notices.push(`${check.domain}: ${problem} (does another server block answer for ${check.name}?)`);
+      return;
+    }
+    unserved.add(check.domain);
+    fail(report, check.domain, `${problem} (is its server block's ssl_certificate ${ctx.files.certificatePath(check.domain)}?)`);
+  });
+  return unserved;
+}
+
+/** Removes the pairs of domains that left the bucket, unless nginx's configuration still uses them. */
+async function prune(ctx: SyncContext, state: SyncState, report: SyncReport, candidates: string[], references: References): Promise<void> {
+  for (const domain of candidates) {
+    const problem = pruneProblem(domain, references, ctx.files.certificatePath(domain));
+    if (problem) {
+      fail(report, domain, `not pruned: ${problem}`);
+      continue;
+    }
+    try {
+      // Unused by nginx: no reload is needed for it.
+      await ctx.files.remove(domain);
+      delete state.domains[domain];
+      report.pruned.push(domain);
+    } catch (error) {
+      fail(report, domain, `pruning: ${describeError(error)}`);
+    }
   }
 }
 
-function groupByDomain(objects: ListedObject[]): { domains: Map<string, Map<string, ListedObject>>; invalid: SyncResult[] } {
+/** Records a failure for `domain`: on its result when it has one (a domain counts once per run), else as a new result. */
+function fail(report: SyncReport, domain: string, reason: string): void {
+  const result = report.results.find((item) => item.domain === domain);
+  if (!result) report.results.push({ domain, done: 'nothing', failure: reason, downloads: 0 });
+  else if (result.failure) result.failure = `${result.failure}; ${reason}`;
+  else result.failure = reason;
+}
+
+/** The domains installed on the host that this run does not sync (left the bucket, or not in `--domains`). */
+async function installedOutside(ctx: SyncContext, synced: ReadonlySet<string>): Promise<string[]> {
+  return (await ctx.files.installedDomains()).filter((domain) => !synced.has(domain) && domainNameProblem(domain) === null);
+}
+
+async function restore(results: DomainResult[], ctx: SyncContext): Promise<void> {
+  for (const result of results) {
+    if (result.done !== 'installed' && result.done !== 'placeholder') continue;
+    await ctx.files.restore(result.domain, result.previous ?? null).catch((error: unknown) =>
+      ctx.log('error', 'could not restore the previous files', { domain: result.domain, reason: describeError(error) }),
+    );
+  }
+}
+
+/** Removes the version directories a successful run replaced; a failure is reported, never thrown. */
+async function cleanUpVersions(ctx: SyncContext, report: SyncReport): Promise<void> {
+  for (const result of report.results) {
+    if (result.done !== 'installed' && result.done !== 'placeholder') continue;
+    try {
+      await ctx.files.removeOldVersions(result.domain, result.previous ?? null);
+    } catch (error) {
+      ctx.log('error', 'removing old versions failed', { domain: result.domain, reason: describeError(error) });
+      fail(report, result.domain, `removing old versions: ${describeError(error)}`);
+    }
+  }
+}
+
+/**
+ * Groups the listing by domain folder. Folders that are not valid domain names are refused (each
+ * one a failed result). With `wanted`, a wanted domain without any object is a configuration error.
+ */
+function groupByDomain(objects: ListedObject[], wanted: readonly string[] | null): { domains: Map<string, Map<string, ListedObject>>; invalid: DomainResult[] } {
   const domains = new Map<string, Map<string, ListedObject>>();
   const refused = new Map<string, string>();
   for (const object of objects) {
@@ -133,61 +199,14 @@ function groupByDomain(objects: ListedObject[]): { domains: Map<string, Map<stri
       refused.set(parsed.folder, problem);
       continue;
     }
+    if (wanted && !wanted.includes(parsed.folder)) continue;
     if (!domains.has(parsed.folder)) domains.set(parsed.folder, new Map());
     if (parsed.file !== '') (domains.get(parsed.folder) as Map<string, ListedObject>).set(parsed.file, object);
   }
-  const invalid: SyncResult[] = [...refused].map(([folder, reason]) => ({ domain: printable(folder), change: 'failed', reason: `refused folder name: ${reason}` }));
+  const missing = (wanted ?? []).filter((domain) => !domains.has(domain));
+  if (missing.length > 0) throw new ConfigurationError(`--domains: ${missing.join(', ')}: no such folder in the certificates bucket (nothing was changed)`);
+  const invalid: DomainResult[] = [...refused].map(([folder, reason]) => ({ domain: printable(folder), done: 'nothing', failure: `refused folder name: ${reason}`, downloads: 0 }));
   return { domains: new Map([...domains].sort(([a], [b]) => a.localeCompare(b))), invalid };
-}
-
-async function prune(ctx: SyncContext, inBucket: Set<string>): Promise<SyncResult[]> {
-  const results: SyncResult[] = [];
-  for (const domain of await ctx.files.installedDomains()) {
-    if (inBucket.has(domain) || domainNameProblem(domain)) continue;
-    results.push({ domain, change: 'pruned', previous: await ctx.files.detach(domain) });
-  }
-  return results;
-}
-
-/** A result that needs nginx -t and a reload: something was installed or removed, or found installed but not confirmed served. */
-type Change = Extract<SyncResult, { change: 'installed' | 'placeholder' | 'pruned' | 'adopted' }> | (Extract<SyncResult, { change: 'failed' }> & { placeholder: NonNullable<Extract<SyncResult, { change: 'failed' }>['placeholder']> });
-
-function isChange(result: SyncResult): result is Change {
-  return result.change === 'installed' || result.change === 'placeholder' || result.change === 'pruned' || result.change === 'adopted' || (result.change === 'failed' && result.placeholder !== undefined);
-}
-
-async function restore(changed: Change[], ctx: SyncContext): Promise<void> {
-  for (const result of changed) {
-    // Installed by an earlier run: nothing of this run's to undo.
-    if (result.change === 'adopted' || (result.change === 'failed' && result.placeholder.adopted)) continue;
-    const previous = result.change === 'failed' ? result.placeholder.previous : result.previous;
-    await ctx.files.restore(result.domain, previous).catch((error: unknown) =>
-      ctx.log('error', 'could not restore the previous files', { domain: result.domain, reason: describeError(error) }),
-    );
-  }
-}
-
-/**
- * `s6-svc -h` succeeds even when nginx rejects the reload: ask nginx which certificate it serves,
- * for every name of each new certificate. The domain's own name decides: a pair nginx does not
- * serve for it stays unconfirmed (the next run reloads and checks again). Another name served with
- * another certificate (a server block of its own, or another folder's certificate) is reported
- * once, and does not hold the pair back.
- */
-async function confirmServed(changed: Change[], ctx: SyncContext): Promise<{ unserved: Map<string, string>; notices: string[] }> {
-  const real = changed.filter((result): result is Extract<SyncResult, { change: 'installed' | 'adopted' }> => result.change === 'installed' || (result.change === 'adopted' && !result.record.placeholder));
-  const checks = real.flatMap((result) => result.names.map((name) => ({ domain: result.domain, name, serial: result.serial })));
-  const served = await ctx.nginx.confirmServed(checks, ctx.servedCheckTimeoutMs, ctx.concurrency);
-  const unserved = new Map<string, string>();
-  const notices: string[] = [];
-  checks.forEach((check, index) => {
-    const answer = served[index] ?? null;
-    if (answer === check.serial) return;
-    const problem = `${check.domain}: nginx still serves ${answer ? `serial ${answer}` : 'no certificate'} for ${check.name} after the reload, not ${check.serial}`;
-    if (check.name === check.domain) unserved.set(check.domain, `${problem} (is a server block configured for it?)`);
-    else notices.push(`${problem} (does another server block answer for ${check.name}?)`);
-  });
-  return { unserved, notices };
 }
 
 function lastLines(text: string): string {

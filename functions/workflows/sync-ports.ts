@@ -1,29 +1,98 @@
 /**
- * What the host sync workflow needs from the world; implemented by the adapters.
+ * What the host sync workflow needs from the world, as interfaces owned by the workflow; the
+ * adapters implement them and the agent's wiring builds them.
  */
 
 import type { KeyObject } from 'node:crypto';
-import type { HostCertificateFiles } from '../adapters/host-cert-files.js';
-import type { Logger } from '../adapters/json-logger.js';
-import type { NginxControl } from '../adapters/nginx-control.js';
-import type { ListedObject } from '../adapters/s3-bucket-reader.js';
-import type { SyncState } from '../adapters/sync-state-file.js';
+import type { DomainRecord } from '../core/sync-plan.js';
+import type { Logger } from './ports.js';
+
+/** One object of the certificates bucket listing. */
+export interface ListedObject {
+  key: string;
+  etag: string;
+}
+
+/** The certificates bucket, read-only. */
+export interface CertificateBucket {
+  /** Every object of the bucket, or (with `domains`) of those domain folders only. */
+  listObjects(domains?: readonly string[]): Promise<ListedObject[]>;
+  /** The object's text as listed; throws when it changed since the listing. */
+  readText(object: ListedObject): Promise<string>;
+}
+
+/** The files of the pair nginx reads for a domain, as they are on disk. */
+export interface InstalledFiles {
+  certificatePem: string;
+  keyPem: string;
+  /** The symlink's target; null for a plain directory from before the agent. */
+  version: string | null;
+}
+
+/** The certificate pairs nginx reads on the host. */
+export interface HostFiles {
+  /** The symlink target of the domain's entry (null: none, or a plain directory); cheap. */
+  linkTarget(domain: string): Promise<string | null>;
+  /** The pair installed for a domain, or null when there is none (or it is incomplete). */
+  current(domain: string): Promise<InstalledFiles | null>;
+  /** Installs a pair atomically; returns what `restore` needs to undo it, and the new version. */
+  install(domain: string, certificatePem: string, keyPem: string): Promise<{ previous: string | null; version: string }>;
+  /** Takes a domain out of nginx's sight; returns what `restore` needs. */
+  detach(domain: string): Promise<string | null>;
+  restore(domain: string, previous: string | null): Promise<void>;
+  removeOldVersions(domain: string, keep: string | null): Promise<void>;
+  installedDomains(): Promise<string[]>;
+  remove(domain: string): Promise<void>;
+  /** The path of the certificate file nginx is configured with for a domain. */
+  certificatePath(domain: string): string;
+}
+
+/** The result of testing nginx's configuration; `dump` is nginx -T's listing of it, when the test printed one. */
+export interface NginxTest {
+  ok: boolean;
+  output: string;
+  /** The `ssl_certificate` paths of the configuration, or null when the test printed no dump. */
+  certificatePaths: string[] | null;
+}
+
+export interface Nginx {
+  testConfiguration(): Promise<NginxTest>;
+  reload(): Promise<void>;
+  /** Returns, per check, `serial` once nginx serves it for the name, else what it serves (null: nothing) when the time runs out. */
+  confirmServed(checks: readonly { name: string; serial: string }[], timeoutMs: number, concurrency: number): Promise<(string | null)[]>;
+}
+
+/** The agent's memory between runs: per domain, what nginx was last confirmed serving. */
+export interface SyncState {
+  version: 2;
+  domains: Record<string, DomainRecord>;
+}
+
+export interface SyncStateStore {
+  read(): Promise<SyncState>;
+  write(state: SyncState): Promise<void>;
+}
 
 export interface SyncContext {
-  bucket: { listObjects(): Promise<ListedObject[]>; readText(object: ListedObject): Promise<string> };
-  files: Pick<HostCertificateFiles, 'current' | 'exists' | 'install' | 'detach' | 'restore' | 'removeOldVersions' | 'installedDomains' | 'remove'>;
-  nginx: Pick<NginxControl, 'testConfiguration' | 'reload' | 'confirmServed'>;
-  state: { read(): Promise<SyncState>; write(state: SyncState): Promise<void> };
+  bucket: CertificateBucket;
+  files: HostFiles;
+  nginx: Nginx;
+  state: SyncStateStore;
   lock: () => Promise<{ release(): Promise<void> } | null>;
   log: Logger;
   now: () => Date;
   /** The key placeholders are made with (made once, on first need). */
   placeholderKey: () => KeyObject;
   trustedRoots: readonly string[];
+  /** Sync only these domains (`--domains`); every domain in the bucket when null. */
+  domains: readonly string[] | null;
   prune: boolean;
+  /**
+   * `reload`: test nginx, reload it and confirm what it serves (cron, the container loop);
+   * `install-only`: nginx is not running yet (a container starting): install, record nothing.
+   */
+  mode: 'reload' | 'install-only';
   concurrency: number;
   /** How long to wait for nginx to serve a new certificate after the reload; 0 skips the check. */
   servedCheckTimeoutMs: number;
 }
-
-export type { ListedObject, SyncState };

@@ -22,11 +22,13 @@ export function replicaLayout(dir: string) {
     },
     nginx: {
       confFile: join(dir, 'nginx', 'nginx.conf'),
-      challengeConfFile: join(dir, 'nginx', 'acme-challenge.conf'),
+      challengeConfFile: join(dir, 'nginx', 'acme-challenge-server.conf'),
+      challengeLocationsFile: join(dir, 'nginx', 'acme-challenge.conf'),
       pidFile: join(dir, 'nginx', 'nginx.pid'),
       accessLog: join(dir, 'nginx-access.log'),
       tempDir: join(dir, 'nginx', 'temp'),
       sitesDir: join(dir, 'nginx', 'sites'),
+      documentRoot: join(dir, 'nginx', 'www'),
       certsDir: join(dir, 'certs'),
       serviceDir: join(dir, 'service', 'nginx'),
     },
@@ -36,6 +38,7 @@ export function replicaLayout(dir: string) {
 /** The committed host files that production installs and the replica renders. */
 export const hostTemplates = {
   acmeChallenge: join(replicaRepoRoot, 'infra', 'host', 'nginx', 'acme-challenge.conf.template'),
+  acmeChallengeServer: join(replicaRepoRoot, 'infra', 'host', 'nginx', 'acme-challenge-server.conf.template'),
   site: join(replicaRepoRoot, 'infra', 'host', 'nginx', 'site.conf.template'),
   s6NginxService: join(replicaRepoRoot, 'infra', 'host', 's6', 'nginx'),
 };

@@ -2,9 +2,9 @@ import { execFile } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { promisify } from 'node:util';
+import { renderTemplate } from '../../functions/core/host-templates.js';
 import { hostTemplates, replicaLayout } from './layout.js';
 import { isRunning, startLogged, stopProcess, waitUntilReady, type ReplicaProcess } from './processes.js';
-import { renderTemplate } from './render.js';
 
 type NginxLayout = ReturnType<typeof replicaLayout>['nginx'];
 
@@ -19,21 +19,26 @@ export interface NginxSettings {
 
 /**
  * Writes the replica's main nginx.conf (all runtime paths under the state directory) and renders the
- * committed port-80 challenge server into it. nginx loads certificates in the master (root), so the
- * www-data workers only need the temp directories, which nginx creates and chowns itself.
+ * committed port-80 challenge server and its locations into it, with the same renderer the agent's
+ * `render` command uses. nginx loads certificates in the master (root), so the www-data workers
+ * only need the temp directories, which nginx creates and chowns itself.
  */
 export function writeNginxConfig(layout: NginxLayout, settings: NginxSettings): void {
   for (const dir of [layout.tempDir, layout.sitesDir, layout.certsDir, layout.serviceDir]) mkdirSync(dir, { recursive: true });
-  const endpoint = new URL(settings.awsEndpoint);
+  const host = { nameservers: [] };
+  writeFileSync(
+    layout.challengeLocationsFile,
+    renderTemplate('acme-challenge.conf.template', readFileSync(hostTemplates.acmeChallenge, 'utf8'), {
+      CHALLENGE_ORIGIN: `${new URL(settings.awsEndpoint).origin}/${settings.challengeBucket}`,
+      RESOLVER: settings.resolver,
+    }, host),
+  );
   writeFileSync(
     layout.challengeConfFile,
-    renderTemplate(readFileSync(hostTemplates.acmeChallenge, 'utf8'), {
+    renderTemplate('acme-challenge-server.conf.template', readFileSync(hostTemplates.acmeChallengeServer, 'utf8'), {
       HTTP_LISTEN: `127.0.0.1:${settings.httpPort}`,
-      S3_ENDPOINT: endpoint.origin,
-      S3_HOST: endpoint.host,
-      CHALLENGE_BUCKET: settings.challengeBucket,
-      RESOLVER: settings.resolver,
-    }),
+      LOCATIONS_FILE: layout.challengeLocationsFile,
+    }, host),
   );
   const asRoot = process.getuid?.() === 0;
   writeFileSync(

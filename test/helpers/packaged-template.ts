@@ -4,11 +4,11 @@
  */
 
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { replicaRepoRoot } from '../../scripts/replica/state.js';
 import { templateFileName } from '../../scripts/replica/stack.js';
+import { tempDir } from './temp.js';
 
 export interface Resource {
   Type: string;
@@ -38,7 +38,7 @@ const templates = new Map<string, Template>();
 export function packagedTemplate(stage: string): Template {
   const cached = templates.get(stage);
   if (cached) return cached;
-  const dir = mkdtempSync(join(tmpdir(), `acme-package-${stage}-`));
+  const dir = tempDir(`acme-package-${stage}`);
   const env: NodeJS.ProcessEnv = { ...process.env, AWS_ACCESS_KEY_ID: 'offline', AWS_SECRET_ACCESS_KEY: 'offline', AWS_EC2_METADATA_DISABLED: 'true', SLS_TELEMETRY_DISABLED: '1', SLS_NOTIFICATIONS_MODE: 'off' };
   delete env.AWS_ENDPOINT_URL;
   delete env.AWS_PROFILE;

@@ -1,22 +1,22 @@
 /**
- * The host sync agent on the local replica: the bundled agent run as a real process (as cron runs
- * it), and the same workflow in-process where a test needs the report's counts.
+ * The host sync agent on the local replica: the bundled agent run as a real process against a real
+ * nginx under s6 (the replica's, or one of the test's own), and the same workflow in-process where a
+ * test needs the report or must force a fault.
  */
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { connect, type PeerCertificate } from 'node:tls';
-import { rootCertificates } from 'node:tls';
+import { connect, rootCertificates, type PeerCertificate } from 'node:tls';
 import { createJsonLogger } from '../../functions/adapters/json-logger.js';
 import { sha256 } from '../../functions/core/certificate.js';
-import { readAgentConfig } from '../../functions/sync/config.js';
+import { readAgentCommand, type AgentConfig } from '../../functions/sync/config.js';
 import { buildSyncContext } from '../../functions/sync/wiring.js';
 import { syncHost, type SyncReport } from '../../functions/workflows/sync-host.js';
 import type { SyncContext } from '../../functions/workflows/sync-ports.js';
 import type { ReplicaState } from '../../scripts/replica/state.js';
 import { putText, s3Client } from './replica-clients.js';
+import { tempDir } from './temp.js';
 
 const repoRoot = resolve(import.meta.dirname, '..', '..');
 export const agentBundle = join(repoRoot, 'dist', 'sync-agent.js');
@@ -27,46 +27,59 @@ export function ensureAgentBuilt(): void {
   if (result.status !== 0 || !existsSync(agentBundle)) throw new Error(`building the agent failed: ${result.stderr}`);
 }
 
+/** The nginx the agent tests and reloads: the replica's (state.nginx) or a test's own. */
+export interface AgentNginx {
+  confFile: string;
+  serviceDir: string;
+  certsDir: string;
+  httpsPort: number;
+}
+
 export interface AgentSetup {
   bucket: string;
-  certsDir: string;
+  nginx: AgentNginx;
   stateFile: string;
   /** The agent's lock file, in the test's own directory (the default, /run/acme-sync.lock, is the host's). */
   lockFile: string;
   trustedRootsFile: string;
-  /** Replaces the nginx test and reload commands (for tests on a certificates directory nginx does not read). */
-  noNginx?: boolean;
 }
 
-/** Returns the agent's command-line flags for the replica. */
+/** Returns the agent's command-line flags for the replica: its bucket, and the nginx of `setup`. */
 export function agentArgs(state: ReplicaState, setup: AgentSetup, extra: string[] = []): string[] {
   return [
     '--bucket', setup.bucket,
     '--endpoint', state.awsEndpoint,
     '--region', state.region,
-    '--certs-dir', setup.certsDir,
+    '--certs-dir', setup.nginx.certsDir,
     '--state-file', setup.stateFile,
     '--lock-file', setup.lockFile,
     '--trusted-roots-file', setup.trustedRootsFile,
-    '--tls-address', `127.0.0.1:${state.nginx.httpsPort}`,
-    ...(setup.noNginx
-      ? ['--test-command', 'true', '--reload-command', 'true', '--served-check-seconds', '0']
-      : ['--nginx-conf', state.nginx.confFile, '--reload-command', `s6-svc -h ${state.nginx.serviceDir}`]),
+    '--tls-address', `127.0.0.1:${setup.nginx.httpsPort}`,
+    '--nginx-conf', setup.nginx.confFile,
+    '--reload-command', `s6-svc -h ${setup.nginx.serviceDir}`,
     ...extra,
   ];
 }
 
-export const agentEnv = { ...process.env, AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' };
+/** The environment the agent gets: the replica's credentials, and nothing a host would not have. */
+export const agentEnv = { PATH: process.env.PATH ?? '/usr/bin:/bin', AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test' };
 
 /** Runs the bundled agent to completion. */
 export function runAgent(state: ReplicaState, setup: AgentSetup, extra: string[] = []): { code: number | null; stdout: string; stderr: string } {
-  const result = spawnSync('node', [agentBundle, ...agentArgs(state, setup, extra)], { env: agentEnv, encoding: 'utf8', timeout: 120_000 });
+  const result = spawnSync(process.execPath, [agentBundle, ...agentArgs(state, setup, extra)], { env: agentEnv, encoding: 'utf8', timeout: 120_000 });
   return { code: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
 /** Starts the bundled agent without waiting (for the kill test). */
 export function startAgent(state: ReplicaState, setup: AgentSetup): ChildProcess {
-  return spawn('node', [agentBundle, ...agentArgs(state, setup)], { env: agentEnv, stdio: 'ignore' });
+  return spawn(process.execPath, [agentBundle, ...agentArgs(state, setup)], { env: agentEnv, stdio: 'ignore' });
+}
+
+/** Returns the agent's configuration for `setup`, as its command line would give it. */
+export function agentConfig(state: ReplicaState, setup: AgentSetup, extra: string[] = []): AgentConfig {
+  const command = readAgentCommand(agentArgs(state, setup, extra), {}, rootCertificates);
+  if (command.command !== 'sync') throw new Error(`not a sync command: ${command.command}`);
+  return command.config;
 }
 
 /**
@@ -74,16 +87,15 @@ export function startAgent(state: ReplicaState, setup: AgentSetup): ChildProcess
  * may replace a part of the context (to force a fault the real component cannot be made to produce).
  */
 export async function syncInProcess(state: ReplicaState, setup: AgentSetup, extra: string[] = [], adjust: (ctx: SyncContext) => SyncContext = (ctx) => ctx): Promise<SyncReport> {
-  const config = readAgentConfig(agentArgs(state, setup, extra), {}, rootCertificates);
-  return syncHost(adjust(buildSyncContext(config, s3Client(state), createJsonLogger(() => undefined))));
+  return syncHost(adjust(buildSyncContext(agentConfig(state, setup, extra), s3Client(state), createJsonLogger(() => undefined))));
 }
 
-/** Returns a fresh temporary directory holding a state file path and (unless given) a certificates directory. */
-export function agentSetup(bucket: string, trustedRootsPem: string, certsDir?: string): AgentSetup {
-  const dir = mkdtempSync(join(tmpdir(), 'agent-'));
+/** Returns a fresh state file, lock file and trusted roots for the agent, syncing `bucket` into `nginx`. */
+export function agentSetup(bucket: string, trustedRootsPem: string, nginx: AgentNginx): AgentSetup {
+  const dir = tempDir('agent');
   const trustedRootsFile = join(dir, 'roots.pem');
   writeFileSync(trustedRootsFile, trustedRootsPem);
-  return { bucket, certsDir: certsDir ?? join(dir, 'certs'), stateFile: join(dir, 'state', 'state.json'), lockFile: join(dir, 'run', 'acme-sync.lock'), trustedRootsFile };
+  return { bucket, nginx, stateFile: join(dir, 'state', 'state.json'), lockFile: join(dir, 'run', 'acme-sync.lock'), trustedRootsFile };
 }
 
 /** Plants a pair in the bucket as the renew function stores it (status.json last, with matching digests). */
@@ -95,9 +107,9 @@ export async function plantPair(state: ReplicaState, bucket: string, domain: str
 }
 
 /** Returns the certificate nginx serves for `name` over TLS with SNI; with `ca`, the chain and name must verify against it. */
-export function servedCertificate(state: ReplicaState, name: string, ca?: string): Promise<PeerCertificate> {
+export function servedCertificate(httpsPort: number, name: string, ca?: string): Promise<PeerCertificate> {
   return new Promise((resolveServed, reject) => {
-    const socket = connect({ host: '127.0.0.1', port: state.nginx.httpsPort, servername: name, ...(ca ? { ca, rejectUnauthorized: true } : { rejectUnauthorized: false }) }, () => {
+    const socket = connect({ host: '127.0.0.1', port: httpsPort, servername: name, ...(ca ? { ca, rejectUnauthorized: true } : { rejectUnauthorized: false }) }, () => {
       const certificate = socket.getPeerCertificate();
       socket.end();
       resolveServed(certificate);

@@ -22,6 +22,10 @@ const oldCertificate = certificate();
 const newCertificate = certificate();
 const serial = (item: TestCertificate) => new X509Certificate(item.pem).serialNumber.toLowerCase();
 
+// confirmServed speaks TLS only: these tests fail if it ever ran a command.
+const commands = { testCommand: ['nginx', '-T'], confDir: '/etc/nginx', reloadCommand: ['s6-svc', '-h', '/service/nginx'] };
+const noCommands = async (argv: readonly string[]) => assert.fail(`confirmServed ran ${argv.join(' ')}`);
+
 const servers: Server[] = [];
 after(() => servers.forEach((server) => server.close()));
 
@@ -38,8 +42,7 @@ async function server(pick: (connection: number, name: string) => TestCertificat
   });
   servers.push(tls);
   await new Promise<void>((resolve) => tls.listen(0, '127.0.0.1', resolve));
-  const run = async () => ({ code: 0, output: '' });
-  const nginx = new NginxControl(run, { testCommand: ['true'], reloadCommand: ['true'], tlsHost: '127.0.0.1', tlsPort: (tls.address() as AddressInfo).port });
+  const nginx = new NginxControl(noCommands, { ...commands, tlsHost: '127.0.0.1', tlsPort: (tls.address() as AddressInfo).port });
   return { nginx, connections: () => connections };
 }
 
@@ -65,7 +68,7 @@ test('returns the old serial at the deadline when the new one never settles', as
 });
 
 test('returns null at the deadline when nothing answers TLS', async () => {
-  const nginx = new NginxControl(async () => ({ code: 0, output: '' }), { testCommand: ['true'], reloadCommand: ['true'], tlsHost: '127.0.0.1', tlsPort: 1 });
+  const nginx = new NginxControl(noCommands, { ...commands, tlsHost: '127.0.0.1', tlsPort: 1 });
   assert.deepEqual(await nginx.confirmServed([expectNew()], 300, 4, 50), [null]);
 });
 

@@ -4,11 +4,11 @@
 
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { acquireLockFile, type LockOwner } from '../../functions/adapters/lock-file.js';
+import { tempDir } from '../helpers/temp.js';
 
 const markers = ['sync-agent'];
 const children: ChildProcess[] = [];
@@ -31,7 +31,7 @@ async function deadPid(): Promise<number> {
 }
 
 function lockPath(): string {
-  return join(mkdtempSync(join(tmpdir(), 'lock-')), 'acme-sync.lock');
+  return join(tempDir('lock'), 'acme-sync.lock');
 }
 
 test('takes a free lock and writes its pid', async () => {
