@@ -1,7 +1,7 @@
 // Bundles each entry point into one CommonJS file under dist/ (esbuild; `tsc --noEmit` type-checks separately).
 // Used by `npm run build` and by the Serverless plugin before package / invoke local.
 import { build as esbuild } from 'esbuild';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -56,6 +56,13 @@ export async function build({ minify = true } = {}) {
   // dist/ holds CommonJS bundles while the repository is an ES module package.
   await mkdir(join(root, 'dist'), { recursive: true });
   await writeFile(join(root, 'dist', 'package.json'), '{ "type": "commonjs" }\n');
+  // dist/host/: everything a web host needs, to copy there whole and install with install.sh.
+  const host = join(root, 'dist', 'host');
+  await rm(host, { recursive: true, force: true });
+  await cp(join(root, 'infra', 'host'), host, { recursive: true });
+  await cp(join(root, 'dist', 'sync-agent.js'), join(host, 'sync-agent.js'));
+  await cp(join(root, 'infra', 'letsencrypt-staging-roots.pem'), join(host, 'letsencrypt-staging-roots.pem'));
+  written.push(host);
   return written;
 }
 

@@ -4,5 +4,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 bash scripts/ensure-system.sh
-export AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED=true
+export AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED=true TSX_DISABLE_CACHE=1
 exec node --import tsx scripts/demo.ts

@@ -5,7 +5,7 @@
  */
 
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { request } from 'node:https';
@@ -49,6 +49,14 @@ async function demo(state: ReplicaState): Promise<void> {
   const s3 = replicaS3Client(state);
   const pebbleRoot = readFileSync(state.acme.rootsFile, 'utf8');
   const work = mkdtempSync(join(tmpdir(), 'acme-demo-'));
+  try {
+    await demoIn(work, state, s3, pebbleRoot);
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+async function demoIn(work: string, state: ReplicaState, s3: ReturnType<typeof replicaS3Client>, pebbleRoot: string): Promise<void> {
   const rootsFile = join(work, 'pebble-root.pem');
   writeFileSync(rootsFile, pebbleRoot);
 
@@ -64,7 +72,7 @@ async function demo(state: ReplicaState): Promise<void> {
       'dist/sync-agent.js', '--bucket', state.buckets.certificates, '--endpoint', state.awsEndpoint, '--region', state.region,
       '--certs-dir', state.nginx.certsDir, '--state-file', join(work, 'agent-state.json'), '--nginx-conf', state.nginx.confFile,
       '--reload-command', `s6-svc -h ${state.nginx.serviceDir}`, '--tls-address', `127.0.0.1:${state.nginx.httpsPort}`,
-      '--trusted-roots-file', rootsFile, ...extra,
+      '--trusted-roots-file', rootsFile, '--lock-file', join(work, 'acme-sync.lock'), ...extra,
     ], { ...process.env, AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test' });
 
   step('Host agent, first run: self-signed placeholders so nginx can serve before the first certificate');

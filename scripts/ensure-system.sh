@@ -1,20 +1,32 @@
 #!/usr/bin/env bash
-# Checks that the system binaries of the local replica are installed. As root, installs the Debian
-# packages that are missing; otherwise prints the command to run and fails.
+# Checks that the system binaries of the local replica and of the host tests are installed. As root,
+# installs the Debian packages that are missing; otherwise prints the command to run and fails.
+#   pebble, pebble-challtestsrv   Let's Encrypt's test CA and DNS        (pebble)
+#   nginx                         the web host                          (nginx-light)
+#   s6-*, execlineb               nginx's supervisor; s6-overlay's tools (s6, execline)
+#   ip, nsenter, pgrep            the tests' Debian host in a network namespace (iproute2, util-linux, procps)
+#   /etc/ssl/certs/ca-certificates.crt   what nginx verifies S3 with (ca-certificates)
 set -euo pipefail
 
-missing_debian=()
-for binary in pebble pebble-challtestsrv nginx s6-supervise s6-svc; do
-  command -v "$binary" >/dev/null 2>&1 || missing_debian+=("$binary")
+declare -A package_of=(
+  [pebble]=pebble [pebble-challtestsrv]=pebble [nginx]=nginx-light [s6-supervise]=s6 [s6-svc]=s6 [s6-svscan]=s6
+  [execlineb]=execline [ip]=iproute2 [nsenter]=util-linux [pgrep]=procps
+)
+missing=()
+for binary in "${!package_of[@]}"; do
+  command -v "$binary" >/dev/null 2>&1 || PATH=$PATH:/usr/sbin:/sbin command -v "$binary" >/dev/null 2>&1 || missing+=("${package_of[$binary]}")
 done
+[[ -f /etc/ssl/certs/ca-certificates.crt ]] || missing+=(ca-certificates)
 
-if ((${#missing_debian[@]} > 0)); then
-  echo "ensure-system: missing ${missing_debian[*]}" >&2
+if ((${#missing[@]} > 0)); then
+  packages=$(printf '%s\n' "${missing[@]}" | sort -u | tr '\n' ' ')
+  echo "ensure-system: missing Debian packages: $packages" >&2
   if [[ $(id -u) -eq 0 ]]; then
     apt-get update
-    DEBIAN_FRONTEND=noninteractive apt-get install -y pebble nginx-light s6
+    # shellcheck disable=SC2086
+    DEBIAN_FRONTEND=noninteractive apt-get install -y $packages
   else
-    echo "ensure-system: run: sudo apt-get update && sudo apt-get install -y pebble nginx-light s6" >&2
+    echo "ensure-system: run: sudo apt-get update && sudo apt-get install -y $packages" >&2
     exit 1
   fi
 fi

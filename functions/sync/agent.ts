@@ -43,7 +43,12 @@ async function syncOnce(config: AgentConfig): Promise<number> {
   // The SDK's notice that future SDK releases need node 22 concerns upgrading the SDK, which this
   // bundle pins; printed on every run under node 20, it would make cron mail every hour.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-  const s3 = new S3Client({ region: config.region, ...(config.endpoint ? { endpoint: config.endpoint, forcePathStyle: true } : {}) });
+  // Every request is bounded, so a stalled connection cannot hold the cron line's flock for ever.
+  const s3 = new S3Client({
+    region: config.region,
+    requestHandler: { connectionTimeout: 5_000, requestTimeout: 30_000 },
+    ...(config.endpoint ? { endpoint: config.endpoint, forcePathStyle: true } : {}),
+  });
   try {
     const report = await syncHost(buildSyncContext(config, s3, createJsonLogger((line) => console.error(line))));
     for (const line of formatSyncReport(report)) console.log(line);
@@ -55,25 +60,35 @@ async function syncOnce(config: AgentConfig): Promise<number> {
 
 /**
  * Runs a sync every `seconds` until SIGTERM or SIGINT (a supervised service: s6 sends SIGTERM to
- * stop it). A run in progress finishes first; a failed run is reported and the loop goes on.
+ * stop it); SIGHUP (`s6-svc -h`) starts the next run at once, or right after the one in progress.
+ * A run in progress finishes first; a failed run is reported and the loop goes on.
  */
 async function syncEvery(config: AgentConfig, seconds: number): Promise<number> {
+  if (config.mode === 'install-only') return syncOnce(config);
   let stopping = false;
-  let wake: (() => void) | null = null;
-  const stop = () => {
+  let runNow = false;
+  let wake: () => void = () => undefined;
+  process.on('SIGTERM', () => {
     stopping = true;
-    wake?.();
-  };
-  process.on('SIGTERM', stop);
-  process.on('SIGINT', stop);
+    wake();
+  });
+  process.on('SIGINT', () => {
+    stopping = true;
+    wake();
+  });
+  process.on('SIGHUP', () => {
+    runNow = true;
+    wake();
+  });
   while (!stopping) {
+    runNow = false;
     try {
       await syncOnce(config);
     } catch (error) {
       console.log(`FAILED acme-sync: ${describeError(error)}`);
       if (error instanceof ConfigurationError) return 2;
     }
-    if (stopping) break;
+    if (stopping || runNow) continue;
     await new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, seconds * 1000);
       wake = () => {
@@ -81,7 +96,7 @@ async function syncEvery(config: AgentConfig, seconds: number): Promise<number> 
         resolve();
       };
     });
-    wake = null;
+    wake = () => undefined;
   }
   return 0;
 }

@@ -71,7 +71,8 @@ sync options (each also read from the environment variable in parentheses):
   --prune                   remove domains that left the bucket (or --domains), unless nginx still uses them
   --install-only            nginx is not running yet (a container starting): install, do not test,
                             reload or record; the next run confirms
-  --interval SECONDS        run again every SECONDS until stopped (a container's service) (SYNC_INTERVAL)
+  --interval SECONDS        run again every SECONDS until stopped (a container's service); SIGHUP
+                            runs at once
   --concurrency N           parallel downloads (CONCURRENCY)                      default 8
   --served-check-seconds N  how long to wait for nginx to serve a new serial (SERVED_CHECK_SECONDS) default 10
 
@@ -117,7 +118,7 @@ function syncConfig(parsed: { [K in keyof typeof SYNC_OPTIONS]?: string | boolea
   const bucket = value('bucket', 'CERTIFICATES_BUCKET');
   if (!bucket) throw new ConfigurationError('--bucket (or CERTIFICATES_BUCKET) is required (see node sync-agent.js --help)');
   const nginxConf = value('nginx-conf', 'NGINX_CONF') ?? '/etc/nginx/nginx.conf';
-  const interval = value('interval', 'SYNC_INTERVAL');
+  const interval = typeof parsed.interval === 'string' ? parsed.interval : undefined;
   return {
     bucket,
     region: value('region', 'AWS_REGION') ?? 'us-east-1',
@@ -134,7 +135,7 @@ function syncConfig(parsed: { [K in keyof typeof SYNC_OPTIONS]?: string | boolea
     domains: readDomains(value('domains', 'SYNC_DOMAINS'), value('domains-file', 'SYNC_DOMAINS_FILE')),
     prune: parsed.prune === true,
     mode: parsed['install-only'] === true ? 'install-only' : 'reload',
-    intervalSeconds: interval === undefined ? null : integer('interval', 'SYNC_INTERVAL', 3600, 60, 86_400),
+    intervalSeconds: interval === undefined ? null : integer('interval', '', 3600, 60, 86_400),
     concurrency: integer('concurrency', 'CONCURRENCY', 8, 1, 64),
     servedCheckTimeoutMs: integer('served-check-seconds', 'SERVED_CHECK_SECONDS', 10, 0, 300) * 1000,
   };

@@ -11,6 +11,7 @@ import { isRunning, stopProcess, type ReplicaProcess } from './processes.js';
 import { newBucketNames, provisionResources } from './provision.js';
 import { localStackName, templateFileName } from './stack.js';
 import { findReplicaState, removeReplicaState, replicaDir, replicaRepoRoot, writeReplicaState, type ReplicaState } from './state.js';
+import { removeTestHost, testHostNamespaces } from './test-hosts.js';
 
 /** What identifies each recorded process in /proc/<pid>/cmdline, so a reused pid is never signalled. */
 const commandLineMarks: Record<string, string> = {
@@ -132,8 +133,12 @@ async function pickPorts(): Promise<Record<(typeof portNames)[number], number>> 
   return Object.fromEntries(portNames.map((name, i) => [name, ports[i]])) as Record<(typeof portNames)[number], number>;
 }
 
-/** Stops exactly the processes recorded in state.json and removes it. Safe to call twice. */
+/**
+ * Stops exactly the processes recorded in state.json and removes it, and any test host a killed test
+ * run left behind (its network namespace and processes). Safe to call twice.
+ */
 export async function stopReplica(): Promise<boolean> {
+  for (const name of testHostNamespaces()) await removeTestHost(name);
   const state = findReplicaState();
   if (!state) return false;
   await stopRecorded(state.dir, state.processes);

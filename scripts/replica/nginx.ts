@@ -15,6 +15,10 @@ export interface NginxSettings {
   challengeBucket: string;
   /** host:port of a DNS server for nginx's run-time lookups. */
   resolver: string;
+  /** Where challenges are proxied to; default the challenge bucket on the AWS endpoint, path-style. */
+  challengeOrigin?: string;
+  /** CA certificates nginx verifies an https origin with; default the template's (the system bundle). */
+  caBundle?: string;
 }
 
 /**
@@ -29,8 +33,9 @@ export function writeNginxConfig(layout: NginxLayout, settings: NginxSettings): 
   writeFileSync(
     layout.challengeLocationsFile,
     renderTemplate('acme-challenge.conf.template', readFileSync(hostTemplates.acmeChallenge, 'utf8'), {
-      CHALLENGE_ORIGIN: `${new URL(settings.awsEndpoint).origin}/${settings.challengeBucket}`,
+      CHALLENGE_ORIGIN: settings.challengeOrigin ?? `${new URL(settings.awsEndpoint).origin}/${settings.challengeBucket}`,
       RESOLVER: settings.resolver,
+      ...(settings.caBundle ? { CA_BUNDLE: settings.caBundle } : {}),
     }, host),
   );
   writeFileSync(

@@ -1,4 +1,4 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { renderTemplate } from '../../functions/core/host-templates.js';
 import { hostTemplates } from './layout.js';
@@ -17,12 +17,15 @@ export interface SiteHost {
  * certificate first.
  */
 export function writeSite(nginx: SiteHost, domain: string): string {
+  const documentRoot = join(dirname(nginx.sitesDir), 'www', domain);
   const text = renderTemplate('site.conf.template', readFileSync(hostTemplates.site, 'utf8'), {
     HTTPS_LISTEN: `127.0.0.1:${nginx.httpsPort}`,
     DOMAIN: domain,
     CERTS_DIR: nginx.certsDir,
-    DOCUMENT_ROOT: join(dirname(nginx.sitesDir), 'www'),
+    DOCUMENT_ROOT: documentRoot,
   }, { nameservers: [] });
+  mkdirSync(documentRoot, { recursive: true });
+  writeFileSync(join(documentRoot, 'index.html'), `${domain}\n`);
   const file = join(nginx.sitesDir, `${domain}.conf`);
   writeFileSync(file, text);
   return file;

@@ -78,3 +78,60 @@ export function grants(statements: Statement[]): string[] {
     })
     .sort();
 }
+
+/**
+ * Evaluates the intrinsic functions of a template value the way CloudFormation would, for the given
+ * parameter values: Ref (parameters, AWS::NoValue, pseudo parameters), Fn::GetAtt and Sub's
+ * ${Resource.Attr} (as "<Resource>.<Attr>", readable in assertions), Fn::If, Fn::Equals, Fn::Join,
+ * Fn::Split, Fn::Sub, Fn::Select. Throws on anything else, so an untested intrinsic fails loudly.
+ */
+export function evaluate(template: Template & { Conditions?: Record<string, unknown> }, value: unknown, parameters: Record<string, string>): unknown {
+  const pseudo: Record<string, string> = { 'AWS::Partition': 'aws', 'AWS::Region': 'us-east-1', 'AWS::AccountId': '123456789012', 'AWS::URLSuffix': 'amazonaws.com' };
+  const NO_VALUE = Symbol('AWS::NoValue');
+  const parameter = (name: string): string | string[] => {
+    const definition = template.Parameters?.[name] as { Type?: string; Default?: string } | undefined;
+    const text = parameters[name] ?? definition?.Default ?? '';
+    return definition?.Type === 'CommaDelimitedList' ? text.split(',') : text;
+  };
+  const reference = (name: string): unknown => {
+    if (name === 'AWS::NoValue') return NO_VALUE;
+    if (name in pseudo) return pseudo[name];
+    if (template.Parameters && name in template.Parameters) return parameter(name);
+    if (name in template.Resources) return name;
+    throw new Error(`evaluate: Ref ${name}`);
+  };
+  const condition = (name: string): boolean => {
+    const definition = template.Conditions?.[name];
+    if (definition === undefined) throw new Error(`evaluate: no condition ${name}`);
+    return run(definition) as boolean;
+  };
+  const substitute = (text: string, variables: Record<string, unknown>): string =>
+    text.replace(/\$\{([^}]+)\}/g, (_, name: string) => {
+      if (name in variables) return String(variables[name]);
+      if (name.includes('.')) return name;
+      return String(reference(name));
+    });
+  const run = (node: unknown): unknown => {
+    if (Array.isArray(node)) return node.map(run).filter((item) => item !== NO_VALUE);
+    if (node === null || typeof node !== 'object') return node;
+    const entries = Object.entries(node);
+    const [key, argument] = entries[0] ?? [];
+    if (entries.length === 1 && key === 'Ref') return reference(argument as string);
+    if (entries.length === 1 && key === 'Fn::GetAtt') return (argument as string[]).join('.');
+    if (entries.length === 1 && key === 'Condition') return condition(argument as string);
+    if (entries.length === 1 && key?.startsWith('Fn::')) {
+      const args = argument as unknown[];
+      switch (key) {
+        case 'Fn::If': return run(condition(args[0] as string) ? args[1] : args[2]);
+        case 'Fn::Equals': return JSON.stringify(run(args[0])) === JSON.stringify(run(args[1]));
+        case 'Fn::Join': return (run(args[1]) as unknown[]).join(args[0] as string);
+        case 'Fn::Split': return String(run(args[1])).split(args[0] as string);
+        case 'Fn::Select': return (run(args[1]) as unknown[])[Number(run(args[0]))];
+        case 'Fn::Sub': return typeof argument === 'string' ? substitute(argument, {}) : substitute(args[0] as string, run(args[1]) as Record<string, unknown>);
+        default: throw new Error(`evaluate: ${key}`);
+      }
+    }
+    return Object.fromEntries(entries.map(([name, item]) => [name, run(item)]).filter(([, item]) => item !== NO_VALUE));
+  };
+  return run(value);
+}

@@ -1,71 +1,132 @@
 /**
- * The host installation as a user performs it: install.sh (into a DESTDIR), the example env file
- * sourced by the exact cron line, and the installed agent running against the local replica.
+ * What install.sh lays out (into a DESTDIR, as a package build would), the agent's command line as
+ * installed, and the cron line's flock on a host of the test's own.
  */
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { before, test } from 'node:test';
-import { addDomainFolder, createCertificatesBucket, replicaState, s3Client, uniqueLabel } from '../helpers/replica-clients.js';
+import { CRON_ENV, ROOT_SHELL_ENV, startDebianHost } from '../helpers/debian-host.js';
 import { agentBundle, ensureAgentBuilt } from '../helpers/sync-harness.js';
+import { tempDir } from '../helpers/temp.js';
 
-const state = replicaState();
+const repoRoot = resolve(import.meta.dirname, '..', '..');
+const hostDir = join(repoRoot, 'dist', 'host');
 
 before(() => ensureAgentBuilt());
 
-test('install.sh lays out the agent, and the cron line runs it with the example env file', async () => {
-  const destdir = mkdtempSync(join(tmpdir(), 'host-'));
-  const bucket = await createCertificatesBucket(s3Client(state));
-  const domain = `${uniqueLabel('cron')}.test`;
-  await addDomainFolder(s3Client(state), bucket, domain);
+function install(args: string[], env: Record<string, string>): { code: number | null; stdout: string; stderr: string } {
+  const result = spawnSync('sh', [join(hostDir, 'install.sh'), ...args], { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env }, encoding: 'utf8' });
+  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
+}
 
-  const install = spawnSync('bash', ['infra/host/install.sh', agentBundle], { env: { ...process.env, DESTDIR: destdir }, encoding: 'utf8' });
-  const envFile = join(destdir, 'etc/acme-sync/agent.env');
-  const rootsFile = join(destdir, 'pebble-root.pem');
-  spawnSync('cp', [state.acme.rootsFile, rootsFile]);
-  appendFileSync(envFile, [
-    `CERTIFICATES_BUCKET=${bucket}`, `AWS_ENDPOINT_URL=${state.awsEndpoint}`, 'AWS_ACCESS_KEY_ID=test', 'AWS_SECRET_ACCESS_KEY=test',
-    `CERTS_DIR=${destdir}/etc/nginx/certs`, `STATE_FILE=${destdir}/var/lib/acme-sync/state.json`, `LOCK_FILE=${destdir}/run/acme-sync.lock`, `TRUSTED_ROOTS_FILE=${rootsFile}`,
-    'NGINX_TEST_COMMAND=true', 'RELOAD_COMMAND=true', 'SERVED_CHECK_SECONDS=0', 'AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED=true', '',
-  ].join('\n'));
-  const cronLine = readFileSync(join(destdir, 'etc/cron.d/acme-sync'), 'utf8').split('\n').find((line) => /^\d/.test(line)) ?? '';
-  const fields = cronLine.split(/\s+/);
-  mkdirSync(join(destdir, 'run/lock'), { recursive: true });
-  const command = fields.slice(6).join(' ')
-    .replaceAll('/etc/acme-sync/', `${destdir}/etc/acme-sync/`).replaceAll('/opt/acme-sync/', `${destdir}/opt/acme-sync/`).replaceAll('/run/lock/', `${destdir}/run/lock/`)
-    .replace('/usr/bin/node', process.execPath);
-  const cron = spawnSync('/bin/sh', ['-c', command], { env: { PATH: process.env.PATH ?? '/usr/bin:/bin' }, encoding: 'utf8' });
+function mode(path: string): number {
+  return statSync(path).mode & 0o777;
+}
 
-  assert.equal(install.status, 0, install.stderr);
-  assert.equal(statSync(envFile).mode & 0o777, 0o600);
-  assert.equal(statSync(join(destdir, 'etc/acme-sync')).mode & 0o777, 0o700);
-  assert.deepEqual(fields.slice(0, 6), ['20', '*', '*', '*', '*', 'root']);
-  assert.match(command, /^set -a; .* exec \/usr\/bin\/flock -n \S+\/run\/lock\/acme-sync\.cron\.lock \S+ \S+\/opt\/acme-sync\/sync-agent\.js$/, 'node runs under flock');
-  assert.equal(cron.status, 0, cron.stdout + cron.stderr);
-  assert.doesNotMatch(cron.stderr, /not found|syntax error|unexpected/, 'the example env file sources cleanly');
-  assert.match(cron.stdout, new RegExp(`placeholder ${domain}`));
-  assert.equal(statSync(join(destdir, 'etc/nginx/certs', domain, 'domain.key')).mode & 0o777, 0o600);
-  assert.equal(existsSync(join(destdir, 'run/lock/acme-sync.cron.lock')), true, 'flock took its lock file');
-  assert.equal(existsSync(join(destdir, 'run/acme-sync.lock')), false, 'the agent released its lock file');
+test('install.sh lays out the agent, its templates, the acme-sync command with node\'s absolute path, the cron line and the settings file', () => {
+  const destdir = tempDir('install');
+
+  const result = install([], { DESTDIR: destdir });
+
+  assert.equal(result.code, 0, result.stderr);
+  assert.equal(readFileSync(join(destdir, 'opt/acme-sync/sync-agent.js'), 'utf8'), readFileSync(agentBundle, 'utf8'));
+  for (const template of ['acme-challenge.conf.template', 'acme-challenge-server.conf.template', 'site.conf.template']) assert.ok(existsSync(join(destdir, 'opt/acme-sync/templates', template)), template);
+  const command = readFileSync(join(destdir, 'usr/local/sbin/acme-sync'), 'utf8');
+  assert.equal(mode(join(destdir, 'usr/local/sbin/acme-sync')), 0o755);
+  assert.match(command, new RegExp(`^exec ${process.execPath.replace(/[.+]/g, '\\$&')} /opt/acme-sync/sync-agent\\.js "\\$@"$`, 'm'), 'node by its absolute path');
+  assert.match(command, /^PATH=\/usr\/local\/sbin:\/usr\/local\/bin:\/usr\/sbin:\/usr\/bin:\/sbin:\/bin$/m, 'a PATH with nginx on it');
+  assert.match(readFileSync(join(destdir, 'etc/cron.d/acme-sync'), 'utf8'), /^20 \* \* \* \* root \/usr\/bin\/flock -n \/run\/lock\/acme-sync\.cron\.lock \/usr\/local\/sbin\/acme-sync$/m);
+  assert.equal(mode(join(destdir, 'etc/acme-sync/agent.env')), 0o600);
+  assert.equal(mode(join(destdir, 'etc/acme-sync')), 0o700);
+  assert.equal(existsSync(join(destdir, 'service')), false, 'no s6 files without --s6');
 });
 
-test('the cron line skips a tick while the previous run still holds the flock', async () => {
-  const destdir = mkdtempSync(join(tmpdir(), 'host-'));
-  spawnSync('bash', ['infra/host/install.sh', agentBundle], { env: { ...process.env, DESTDIR: destdir }, encoding: 'utf8' });
-  mkdirSync(join(destdir, 'run/lock'), { recursive: true });
-  const cronLock = join(destdir, 'run/lock/acme-sync.cron.lock');
-  const cronLine = readFileSync(join(destdir, 'etc/cron.d/acme-sync'), 'utf8').split('\n').find((line) => /^\d/.test(line)) ?? '';
-  // echo stands in for node: it prints the agent's path if the agent would have started.
-  const command = cronLine.split(/\s+/).slice(6).join(' ').replaceAll('/etc/acme-sync/', `${destdir}/etc/acme-sync/`).replaceAll('/run/lock/', `${destdir}/run/lock/`).replace('/usr/bin/node', '/bin/echo');
+test('install.sh --s6 adds nginx\'s s6 service directory and the s6-svscan unit, and keeps an edited agent.env', () => {
+  const destdir = tempDir('install');
+  install([], { DESTDIR: destdir });
+  writeFileSync(join(destdir, 'etc/acme-sync/agent.env'), 'CERTIFICATES_BUCKET=mine\n');
 
-  const held = spawnSync('flock', [cronLock, '/bin/sh', '-c', command], { env: { PATH: process.env.PATH ?? '/usr/bin:/bin' }, encoding: 'utf8' });
-  const free = spawnSync('/bin/sh', ['-c', command], { env: { PATH: process.env.PATH ?? '/usr/bin:/bin' }, encoding: 'utf8' });
+  const result = install(['--s6'], { DESTDIR: destdir });
 
-  assert.equal(held.status, 1, 'flock -n gave up');
-  assert.equal(held.stdout, '', 'the agent did not start');
-  assert.equal(free.status, 0);
-  assert.match(free.stdout, /sync-agent\.js/, 'with the lock free, the agent starts');
+  assert.equal(result.code, 0, result.stderr);
+  assert.equal(mode(join(destdir, 'service/nginx/run')), 0o755);
+  assert.equal(mode(join(destdir, 'service/nginx/data/check')), 0o755);
+  assert.equal(readFileSync(join(destdir, 'service/nginx/notification-fd'), 'utf8').trim(), '3');
+  assert.match(readFileSync(join(destdir, 'etc/systemd/system/s6-svscan.service'), 'utf8'), /^ExecStart=\/usr\/bin\/s6-svscan \/service$/m);
+  assert.match(result.stdout, /systemctl mask nginx\.service/);
+  assert.equal(readFileSync(join(destdir, 'etc/acme-sync/agent.env'), 'utf8'), 'CERTIFICATES_BUCKET=mine\n');
+});
+
+test('install.sh refuses an unknown option and a node older than 20, changing nothing', () => {
+  const destdir = tempDir('install');
+  const fakeBin = tempDir('old-node');
+  writeFileSync(join(fakeBin, 'node'), '#!/bin/sh\necho 18\n', { mode: 0o755 });
+
+  const unknown = install(['--s7'], { DESTDIR: destdir });
+  const old = spawnSync('sh', [join(hostDir, 'install.sh')], { env: { PATH: `${fakeBin}:/usr/bin:/bin`, DESTDIR: destdir }, encoding: 'utf8' });
+
+  assert.equal(unknown.code, 2);
+  assert.match(unknown.stderr, /unknown option --s7/);
+  assert.equal(old.status, 1);
+  assert.match(old.stderr, /node 18; the agent needs node >= 20/);
+  assert.deepEqual(spawnSync('find', [destdir, '-mindepth', '1'], { encoding: 'utf8' }).stdout, '');
+});
+
+test('the agent\'s command line: --help on stdout with status 0, --version, and an unknown flag named with status 2', () => {
+  const run = (args: string[]) => spawnSync(process.execPath, [agentBundle, ...args], { env: { PATH: '/usr/bin:/bin' }, encoding: 'utf8' });
+
+  const help = run(['--help']);
+  const version = run(['--version']);
+  const unknown = run(['--bukket', 'x']);
+  const missing = run([]);
+
+  assert.equal(help.status, 0);
+  assert.match(help.stdout, /^usage: node sync-agent\.js/);
+  assert.equal(help.stderr, '');
+  assert.equal(version.status, 0);
+  assert.match(version.stdout, /^acme-sync \d+\.\d+\.\d+ \(node v\d+/);
+  assert.equal(unknown.status, 2);
+  assert.match(unknown.stderr, /Unknown option '--bukket'/);
+  assert.equal(missing.status, 2);
+  assert.match(missing.stderr, /--bucket \(or CERTIFICATES_BUCKET\) is required/);
+});
+
+test('render writes the filled-in template; a bad value is named, exits 2 and leaves the output file as it was', () => {
+  const dir = tempDir('render');
+  const output = join(dir, 'site.conf');
+  writeFileSync(output, 'the previous file\n');
+  const render = (values: string[]) => spawnSync(process.execPath, [agentBundle, 'render', join(repoRoot, 'infra/host/nginx/site.conf.template'), '--output', output, ...values], { env: { PATH: '/usr/bin:/bin' }, encoding: 'utf8' });
+
+  const bad = render(['DOMAIN=example.com;evil']);
+  const unknown = render(['DOMAIN=example.com', 'DOMIAN=x']);
+  const kept = readFileSync(output, 'utf8');
+  const good = render(['DOMAIN=example.com']);
+
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr, /DOMAIN "example\.com;evil"/);
+  assert.equal(unknown.status, 2);
+  assert.match(unknown.stderr, /unknown value\(s\) DOMIAN/);
+  assert.equal(kept, 'the previous file\n');
+  assert.equal(good.status, 0, good.stderr);
+  assert.match(readFileSync(output, 'utf8'), /ssl_certificate \/etc\/nginx\/certs\/example\.com\/domain\.crt;/);
+  assert.deepEqual(spawnSync('ls', ['-A', dir], { encoding: 'utf8' }).stdout, 'site.conf\n', 'no temporary file left');
+});
+
+test('the cron line skips a tick while the previous run still holds the flock', async (t) => {
+  const host = await startDebianHost(t);
+  host.copyIn(hostDir, '/tmp/acme-sync');
+  assert.equal((await host.run('sh /tmp/acme-sync/install.sh', ROOT_SHELL_ENV)).code, 0);
+  const line = readFileSync(join(host.root, 'etc/cron.d/acme-sync'), 'utf8').split('\n').find((entry) => /^\d/.test(entry)) ?? '';
+  const command = line.split(/\s+/).slice(6).join(' ');
+
+  const held = await host.run(`flock /run/lock/acme-sync.cron.lock ${command}`, CRON_ENV);
+  const free = await host.run(command, CRON_ENV);
+
+  assert.equal(held.code, 1, 'flock -n gave up');
+  assert.equal(held.stdout + held.stderr, '', 'the agent did not start');
+  assert.equal(free.code, 1, `with the lock free, the agent starts: ${free.stdout}${free.stderr}`);
+  assert.match(free.stderr, /acme-sync: listing s3:\/\/acme-certificates-production-certificates\//, 'and reports that the example bucket cannot be listed from here');
 });

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { replicaRepoRoot } from '../../scripts/replica/state.js';
-import { asList, grants, packagedTemplate, resourcesOfType, show, type Statement } from '../helpers/packaged-template.js';
+import { asList, evaluate, grants, packagedTemplate, resourcesOfType, show, type Statement } from '../helpers/packaged-template.js';
 
 const template = packagedTemplate('production');
 const { Resources: resources } = template;
@@ -126,12 +126,28 @@ test('the log group, whose Arn the role grants, belongs to the function and has 
 });
 
 test('the host agent policy allows listing and reading the certificates bucket and decrypting through S3, nothing else', () => {
-  assert.deepEqual(grants(policyStatements('HostAgentPolicy')), [
-    'kms:Decrypt on StorageKey.Arn if {"StringEquals":{"kms:ViaService":"s3.${AWS::Region}.amazonaws.com"}}',
-    's3:GetObject on ${CertificatesBucket.Arn}/*',
+  const statements = evaluate(template, policyStatements('HostAgentPolicy'), {}) as Statement[];
+
+  assert.deepEqual(grants(statements), [
+    'kms:Decrypt on StorageKey.Arn if {"StringEquals":{"kms:ViaService":"s3.us-east-1.amazonaws.com"}}',
+    's3:GetObject on CertificatesBucket.Arn/*',
     's3:ListBucket on CertificatesBucket.Arn',
   ]);
+  assert.equal(template.Parameters?.HostDomainPrefixes?.Default, '*');
   assert.deepEqual(Object.keys(resourcesOfType(template, 'AWS::IAM::ManagedPolicy')), ['HostAgentPolicy']);
+});
+
+test('scoped to some domain folders, the host policy lists and reads only those', () => {
+  const statements = evaluate(template, policyStatements('HostAgentPolicy'), { HostDomainPrefixes: 'example.com,example.org' }) as Statement[];
+  const bucketArn = 'arn:aws:s3:::acme-certificates-production-certificates';
+
+  assert.deepEqual(grants(statements), [
+    'kms:Decrypt on StorageKey.Arn if {"StringEquals":{"kms:ViaService":"s3.us-east-1.amazonaws.com"}}',
+    `s3:GetObject on CertificatesBucket.Arn/example.com/*`,
+    `s3:GetObject on ${bucketArn}/example.org/*`,
+    's3:ListBucket on CertificatesBucket.Arn if {"StringLike":{"s3:prefix":["example.com/*","example.org/*"]}}',
+  ]);
+  assert.equal(properties('CertificatesBucket').BucketName, bucketArn.split(':::')[1], 'the ARN written from parameters names the stack\'s bucket');
 });
 
 test('no IAM grant in the stack has a wildcard action or a wildcard resource', () => {
