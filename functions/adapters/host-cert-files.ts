@@ -8,7 +8,7 @@
  */
 
 import { randomBytes } from 'node:crypto';
-import { chown, lstat, mkdir, open, readdir, readFile, readlink, rename, rm, symlink, unlink } from 'node:fs/promises';
+import { chown, lstat, mkdir, open, readdir, readFile, readlink, realpath, rename, rm, symlink, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import {
   HostFile, hostDomainDir, hostFilePath, hostLinkTempPath, hostVersionDir, hostVersionFilePath, hostVersionLinkTarget, hostVersionsDir, isHostVersionName,
@@ -43,6 +43,11 @@ export class HostCertificateFiles implements HostFiles {
   /** Returns the path nginx's ssl_certificate names for `domain`. */
   certificatePath(domain: string): string {
     return hostFilePath(this.certsDir, domain, HostFile.fullChain);
+  }
+
+  /** Returns `path` with every symlink resolved, or `path` itself when it cannot be resolved. */
+  async realPath(path: string): Promise<string> {
+    return realpath(path).catch(() => path);
   }
 
   /**

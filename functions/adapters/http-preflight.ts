@@ -22,6 +22,8 @@ export interface HttpPreflightOptions {
 }
 
 const MAX_BODY = 4096;
+/** Rounds over a name's addresses before the preflight gives up on connection errors. */
+const CONNECTION_ROUNDS = 3;
 const CONNECTION_ERRORS = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL', 'ECONNRESET', 'ETIMEDOUT']);
 
 export class HttpPreflight implements Preflight {
@@ -32,22 +34,32 @@ export class HttpPreflight implements Preflight {
     this.resolver?.setServers([options.dnsServer as string]);
   }
 
-  /** Returns the status and (at most 4 KiB of) the body that `name` answers for `path`; throws when no address of it can be reached. */
+  /**
+   * Returns the status and (at most 4 KiB of) the body that `name` answers for `path`; throws when
+   * no address of it can be reached. A round in which every address refused or reset the
+   * connection is tried again (at most three rounds, within the deadline): a web server reloading
+   * its configuration drops connections for a moment, which is not a misconfigured name.
+   */
   async fetch(name: string, path: string): Promise<PreflightResponse> {
     const signal = AbortSignal.timeout(this.options.timeoutMs);
     const { v6, v4 } = await this.addresses(name);
     if (v6.length + v4.length === 0) throw new Error(`${name} has no A or AAAA record`);
-    const unreachable: string[] = [];
-    for (const address of [...v6, ...v4]) {
-      try {
-        return await this.get(address, name, path, signal);
-      } catch (error) {
-        const code = (error as NodeJS.ErrnoException).code ?? '';
-        if (!CONNECTION_ERRORS.has(code) || signal.aborted) throw error;
-        unreachable.push(`${address}: ${code}`);
+    let unreachable: string[] = [];
+    for (let round = 1; round <= CONNECTION_ROUNDS; round += 1) {
+      unreachable = [];
+      for (const address of [...v6, ...v4]) {
+        try {
+          return await this.get(address, name, path, signal);
+        } catch (error) {
+          const code = (error as NodeJS.ErrnoException).code ?? '';
+          if (!CONNECTION_ERRORS.has(code) || signal.aborted) throw error;
+          unreachable.push(`${address}: ${code}`);
+        }
       }
+      if (round < CONNECTION_ROUNDS) await new Promise((resolve) => setTimeout(resolve, 250 * round));
+      if (signal.aborted) break;
     }
-    throw new Error(`no address of ${name} accepts connections (${unreachable.join(', ')})`);
+    throw new Error(`no address of ${name} accepts connections (${unreachable.join(', ')}; ${CONNECTION_ROUNDS} tries)`);
   }
 
   private async addresses(name: string): Promise<{ v6: string[]; v4: string[] }> {

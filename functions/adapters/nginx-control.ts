@@ -88,13 +88,25 @@ export class NginxControl implements Nginx {
   }
 
   /** Returns the serial (lowercase hex) of the certificate nginx serves for `name`. */
-  servedSerial(name: string): Promise<string> {
+  async servedSerial(name: string): Promise<string> {
+    const served = await this.handshake(name);
+    if (!served) throw new Error('no certificate served');
+    return served.serial;
+  }
+
+  /** Returns the certificate nginx serves for `name` (serial and DNS names), or null when nothing answers with one. */
+  servedCertificate(name: string): Promise<{ serial: string; names: string[] } | null> {
+    return this.handshake(name).catch(() => null);
+  }
+
+  private handshake(name: string): Promise<{ serial: string; names: string[] } | null> {
     return new Promise((resolve, reject) => {
       const socket = connect({ host: this.options.tlsHost, port: this.options.tlsPort, servername: name, rejectUnauthorized: false, timeout: 3000 }, () => {
         const certificate = socket.getPeerCertificate();
         socket.end();
-        if (!certificate?.serialNumber) return reject(new Error('no certificate served'));
-        resolve(certificate.serialNumber.toLowerCase());
+        if (!certificate?.serialNumber) return resolve(null);
+        const names = (certificate.subjectaltname ?? '').split(/,\s*/).filter((entry) => entry.startsWith('DNS:')).map((entry) => entry.slice(4));
+        resolve({ serial: certificate.serialNumber.toLowerCase(), names });
       });
       socket.on('timeout', () => socket.destroy(new Error('TLS handshake timed out')));
       socket.on('error', reject);

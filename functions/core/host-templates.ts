@@ -67,7 +67,13 @@ function origin(text: string): string | null {
   if (url.username || url.password || url.search || url.hash || text.includes('?') || text.includes('#')) return 'must have no credentials, query or fragment';
   if (!/^[A-Za-z0-9.-]+$|^\[[0-9A-Fa-f:.]+\]$/.test(url.hostname)) return 'has a host that is not a DNS name or an IP address';
   if (!/^[A-Za-z0-9._~/-]*$/.test(url.pathname) || url.pathname.includes('//')) return 'has a path that is not plain letters, digits and ._~-/';
+  // What is checked is what is written: no text the URL parser would drop or rewrite (tabs, "\", "%2E").
+  if (text.replace(/\/+$/, '') !== canonicalOrigin(url)) return `is not written plainly (the URL reads as ${canonicalOrigin(url)})`;
   return null;
+}
+
+function canonicalOrigin(url: URL): string {
+  return `${url.protocol}//${url.host}${url.pathname}`.replace(/\/+$/, '');
 }
 
 const CHALLENGE_LOCATIONS: ValueSpec[] = [

@@ -31,12 +31,13 @@ export function certificatePaths(dump: string, confDir: string): string[] {
 /**
  * Returns which of `domains` the configuration uses: `all` when a certificate path holds a
  * variable (`/etc/nginx/certs/$ssl_server_name/domain.crt` could be any of them), otherwise the
- * domains whose certificate path (`certificatePath(domain)`) appears exactly.
+ * domains one of whose certificate paths (`certificatePaths(domain)`: as configured, and with
+ * symlinks resolved) is among `paths` (likewise given as written and resolved).
  */
-export function referencedDomains(paths: readonly string[], domains: readonly string[], certificatePath: (domain: string) => string): References {
+export function referencedDomains(paths: readonly string[], domains: readonly string[], certificatePaths: (domain: string) => readonly string[]): References {
   if (paths.some((path) => path.includes('$'))) return { kind: 'all' };
   const used = new Set(paths.map((path) => posix.normalize(path)));
-  return { kind: 'some', domains: new Set(domains.filter((domain) => used.has(posix.normalize(certificatePath(domain))))) };
+  return { kind: 'some', domains: new Set(domains.filter((domain) => certificatePaths(domain).some((path) => used.has(posix.normalize(path))))) };
 }
 
 /** Splits nginx configuration text into directives (name and arguments), ignoring comments and block braces. */

@@ -64,8 +64,8 @@ export type DomainPlan =
   | { action: 'keep'; record: DomainRecord | null; failure?: string }
   /** The bucket holds a pair this host has not confirmed: download and verify it, then plan again with `fetched`. */
   | { action: 'fetch' }
-  /** Install the verified bucket pair. */
-  | { action: 'install'; pair: PairFacts; etags: PairEtags }
+  /** Install the verified bucket pair (`failure`: it is itself about to lapse). */
+  | { action: 'install'; pair: PairFacts; etags: PairEtags; failure?: string }
   /** Nothing real to install and nothing installed: nginx refuses to start without a pair. */
   | { action: 'placeholder'; failure?: string }
   /** Installed but never confirmed (a failed reload, a killed run): reload and confirm it again. */
@@ -81,8 +81,20 @@ export interface DomainPlanInput {
   now: Date;
 }
 
-/** Returns what to do for one domain. Call again with `fetched` after carrying out a `fetch` plan. */
+/**
+ * Returns what to do for one domain. Call again with `fetched` after carrying out a `fetch` plan.
+ * A plan that leaves the installed pair in place carries a failure when that pair is about to
+ * lapse (see lapseProblem): the host never keeps an expiring certificate quietly.
+ */
 export function planDomain(input: DomainPlanInput): DomainPlan {
+  const plan = planWithoutLapse(input);
+  const served = plan.action === 'install' ? plan.pair : plan.action === 'keep' || plan.action === 'reconfirm' ? input.installed : null;
+  const lapse = served && lapseProblem(served, plan.action === 'keep' ? input.record : null, input.now);
+  if (!lapse || (plan.action !== 'install' && plan.action !== 'keep' && plan.action !== 'reconfirm')) return plan;
+  return { ...plan, failure: plan.failure ? `${plan.failure}; ${lapse}` : lapse };
+}
+
+function planWithoutLapse(input: DomainPlanInput): DomainPlan {
   const { listed, record, installed } = input;
   const known = confirmedInstalled(record, installed);
   if (input.fetched) return planFetched(input, input.fetched, known);
@@ -90,6 +102,34 @@ export function planDomain(input: DomainPlanInput): DomainPlan {
   if (!installed) return { action: 'placeholder' };
   if (known) return { action: 'keep', record: null };
   return { action: 'reconfirm', pair: installed, etags: null };
+}
+
+/** A certificate kept with less than this fraction of its lifetime left fails the run (renewal happens with a third left). */
+export const LAPSE_FRACTION = 1 / 4;
+/** A placeholder still served this long after it was installed fails the run: its domain has had no certificate for days. */
+export const PLACEHOLDER_GRACE_MS = 2 * 86_400_000;
+
+/**
+ * Returns why keeping `installed` is a lapse in the making, or null: a real certificate with less
+ * than a quarter of its lifetime left (renewals come with a third left, so this means the bucket
+ * has had nothing newer for days), one that expired or cannot be read, or a placeholder installed
+ * (per `record`) more than two days ago.
+ */
+export function lapseProblem(installed: PairFacts, record: Pick<DomainRecord, 'installedAt'> | null, now: Date): string | null {
+  if (installed.placeholder) {
+    const since = record ? new Date(record.installedAt) : null;
+    if (!since || now.getTime() - since.getTime() <= PLACEHOLDER_GRACE_MS) return null;
+    return `still a self-signed placeholder, installed ${record?.installedAt}: the bucket has had no certificate for it since (is the renew function failing for it?)`;
+  }
+  const notBefore = new Date(installed.notBefore).getTime();
+  const notAfter = new Date(installed.notAfter).getTime();
+  if (installed.serial === 'unreadable') return 'the installed certificate cannot be read, and the bucket has no certificate to replace it';
+  if (now.getTime() >= notAfter) return `the installed certificate expired ${installed.notAfter}, and the bucket has no newer one`;
+  if (notAfter - now.getTime() < (notAfter - notBefore) * LAPSE_FRACTION) {
+    const days = ((notAfter - now.getTime()) / 86_400_000).toFixed(1);
+    return `the installed certificate expires ${installed.notAfter} (${days} days left, less than a quarter of its lifetime), and the bucket has no newer one (is the renew function failing for it?)`;
+  }
+  return null;
 }
 
 function planFetched(input: DomainPlanInput, fetched: FetchedPair, known: DomainRecord | null): DomainPlan {
@@ -171,7 +211,10 @@ export function planConfirmation(changes: readonly DomainChange[], references: R
   const referenced = changes.filter((change) => used(change.domain));
   return {
     reload: referenced.length > 0,
-    checks: referenced.filter((change) => !change.record.placeholder).flatMap((change) => change.record.names.map((name) => ({ domain: change.domain, name, serial: change.record.serial }))),
+    // The domain's own name is always checked: it decides whether the pair counts as served.
+    checks: referenced
+      .filter((change) => !change.record.placeholder)
+      .flatMap((change) => [...new Set([change.domain, ...change.record.names])].map((name) => ({ domain: change.domain, name, serial: change.record.serial }))),
     unreferenced: changes.filter((change) => !used(change.domain)).map((change) => change.domain),
   };
 }

@@ -85,8 +85,8 @@ async function syncEvery(config: AgentConfig, seconds: number): Promise<number> 
     try {
       await syncOnce(config);
     } catch (error) {
+      // Reported every run until fixed; exiting would make the supervisor restart the loop at once.
       console.log(`FAILED acme-sync: ${describeError(error)}`);
-      if (error instanceof ConfigurationError) return 2;
     }
     if (stopping || runNow) continue;
     await new Promise<void>((resolve) => {

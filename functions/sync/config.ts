@@ -137,7 +137,7 @@ function syncConfig(parsed: { [K in keyof typeof SYNC_OPTIONS]?: string | boolea
     mode: parsed['install-only'] === true ? 'install-only' : 'reload',
     intervalSeconds: interval === undefined ? null : integer('interval', '', 3600, 60, 86_400),
     concurrency: integer('concurrency', 'CONCURRENCY', 8, 1, 64),
-    servedCheckTimeoutMs: integer('served-check-seconds', 'SERVED_CHECK_SECONDS', 10, 0, 300) * 1000,
+    servedCheckTimeoutMs: integer('served-check-seconds', 'SERVED_CHECK_SECONDS', 10, 1, 300) * 1000,
   };
 }
 

@@ -19,8 +19,11 @@ import type { InstalledFiles, ListedObject, SyncContext } from './sync-ports.js'
 /** What one domain's sync did. */
 export interface DomainResult {
   domain: string;
-  /** `recorded`: nothing installed, but the record changed (new ETags for the same pair). */
-  done: 'nothing' | 'recorded' | 'installed' | 'placeholder' | 'reconfirm';
+  /**
+   * `recorded`: nothing installed, but the record changed (new ETags for the same pair);
+   * `restored`: installed, then put back because nginx rejected the configuration with it.
+   */
+  done: 'nothing' | 'recorded' | 'installed' | 'placeholder' | 'reconfirm' | 'restored';
   /** For installed, placeholder and reconfirm: what nginx must be confirmed serving, and the record to save then. */
   change?: DomainChange;
   /** For installed and placeholder: what `restore` needs to undo the install. */
@@ -62,7 +65,7 @@ async function carryOut(domain: string, plan: DomainPlan, pems: { chainPem: stri
     case 'install': {
       if (!pems) throw new Error('internal: an install plan without the fetched pair');
       const { previous, version } = await ctx.files.install(domain, pems.chainPem, pems.keyPem);
-      return { domain, done: 'installed', previous, change: { domain, record: { ...plan.pair, etags: plan.etags, version, installedAt } }, downloads };
+      return { domain, done: 'installed', previous, change: { domain, record: { ...plan.pair, etags: plan.etags, version, installedAt } }, ...failure, downloads };
     }
     case 'placeholder': {
       const pair = createPlaceholder(domain, ctx.now(), ctx.placeholderKey());

@@ -64,39 +64,69 @@ async function syncLocked(ctx: SyncContext): Promise<SyncReport> {
   return report;
 }
 
-/** nginx -t (restoring everything on failure), prune, one reload, the served check, and the records. */
+/** nginx -T (restoring everything on failure), prune, one reload, the served check, and the records. */
 async function testReloadAndConfirm(ctx: SyncContext, state: SyncState, report: SyncReport, changes: DomainChange[], pruneCandidates: string[], listed: string[]): Promise<void> {
   const test = await ctx.nginx.testConfiguration();
   if (!test.ok) {
     await restore(report.results, ctx);
     report.problems.push(`nginx rejected the configuration, previous files restored, not reloaded: ${lastLines(test.output)}`);
-    for (const change of changes) delete state.domains[change.domain];
+    for (const change of changes) {
+      delete state.domains[change.domain];
+      fail(report, change.domain, 'not installed: nginx rejected the configuration with it (see below); the previous files are back');
+    }
     return;
   }
-  const references: References = test.certificatePaths
-    ? referencedDomains(test.certificatePaths, [...listed, ...pruneCandidates], (domain) => ctx.files.certificatePath(domain))
-    : { kind: 'unknown' };
+  const references = await usedByNginx(ctx, test.certificatePaths, [...listed, ...pruneCandidates]);
   await prune(ctx, state, report, pruneCandidates, references);
 
-  const plan = planConfirmation(changes, references);
+  const plan = planConfirmation(changes, await withServedPairs(ctx, changes, references));
   if (plan.reload) {
     try {
       await ctx.nginx.reload();
       report.reloaded = true;
     } catch (error) {
       report.problems.push(`reload failed: ${describeError(error)}`);
+      for (const change of changes.filter((item) => !plan.unreferenced.includes(item.domain))) fail(report, change.domain, 'installed, but not served yet: the reload failed (the next run reloads again)');
     }
   }
-  const unserved = report.reloaded && ctx.servedCheckTimeoutMs > 0 ? await confirmServed(ctx, report, plan.checks) : new Set<string>();
+  const unserved = report.reloaded ? await confirmServed(ctx, report, plan.checks) : new Set<string>();
   for (const change of changes) {
     const unreferenced = plan.unreferenced.includes(change.domain);
     if (unreferenced) {
-      report.notices.push(`${change.domain}: installed, but no server block in nginx's configuration uses ${ctx.files.certificatePath(change.domain)}; nginx was not reloaded for it`);
+      report.notices.push(`${change.domain}: installed, but no server block in nginx's configuration uses ${ctx.files.certificatePath(change.domain)}, and nginx serves no certificate for ${change.domain}; nginx was not reloaded for it`);
     }
     if (unreferenced || (report.reloaded && !unserved.has(change.domain))) state.domains[change.domain] = record(change, unreferenced ? 'unreferenced' : 'confirmed');
     else delete state.domains[change.domain];
   }
   await cleanUpVersions(ctx, report);
+}
+
+/**
+ * Returns which domains' pairs nginx's configuration uses, from the ssl_certificate paths of its
+ * nginx -T dump, comparing paths as written and with symlinks resolved (a server block may reach
+ * the pair through a link of its own). Unknown when the test printed no dump.
+ */
+async function usedByNginx(ctx: SyncContext, paths: string[] | null, domains: string[]): Promise<References> {
+  if (!paths) return { kind: 'unknown' };
+  const resolved = await Promise.all(paths.map((path) => ctx.files.realPath(path)));
+  const ours = new Map(await Promise.all(domains.map(async (domain) => {
+    const path = ctx.files.certificatePath(domain);
+    return [domain, [path, await ctx.files.realPath(path)]] as const;
+  })));
+  return referencedDomains([...paths, ...resolved], domains, (domain) => ours.get(domain) ?? []);
+}
+
+/**
+ * The configuration is read as text, so a pair it reaches in a way the dump does not show would
+ * look unused, and its renewal would never be reloaded. Before a changed pair is taken as unused,
+ * nginx is asked over TLS for the domain's name: if it serves a certificate for that name, the
+ * pair counts as used after all.
+ */
+async function withServedPairs(ctx: SyncContext, changes: DomainChange[], references: References): Promise<References> {
+  if (references.kind !== 'some') return references;
+  const unused = changes.filter((change) => !references.domains.has(change.domain)).map((change) => change.domain);
+  const served = await mapWithConcurrency(unused, ctx.concurrency, async (domain) => ((await ctx.nginx.servedCertificate(domain))?.names.includes(domain) ? domain : null));
+  return { kind: 'some', domains: new Set([...references.domains, ...served.filter((domain): domain is string => domain !== null)]) };
 }
 
 function record(change: DomainChange, served: DomainRecord['served']): DomainRecord {
@@ -159,12 +189,17 @@ async function installedOutside(ctx: SyncContext, synced: ReadonlySet<string>): 
   return (await ctx.files.installedDomains()).filter((domain) => !synced.has(domain) && domainNameProblem(domain) === null);
 }
 
+/** Puts back what this run replaced; each result becomes `restored`. A failure to restore is that domain's failure. */
 async function restore(results: DomainResult[], ctx: SyncContext): Promise<void> {
   for (const result of results) {
     if (result.done !== 'installed' && result.done !== 'placeholder') continue;
-    await ctx.files.restore(result.domain, result.previous ?? null).catch((error: unknown) =>
-      ctx.log('error', 'could not restore the previous files', { domain: result.domain, reason: describeError(error) }),
-    );
+    try {
+      await ctx.files.restore(result.domain, result.previous ?? null);
+      result.done = 'restored';
+    } catch (error) {
+      ctx.log('error', 'could not restore the previous files', { domain: result.domain, reason: describeError(error) });
+      result.failure = `${result.failure ? `${result.failure}; ` : ''}could not restore the previous files: ${describeError(error)}`;
+    }
   }
 }
 

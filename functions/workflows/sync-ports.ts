@@ -45,6 +45,8 @@ export interface HostFiles {
   remove(domain: string): Promise<void>;
   /** The path of the certificate file nginx is configured with for a domain. */
   certificatePath(domain: string): string;
+  /** `path` with every symlink resolved; `path` itself when it cannot be resolved. */
+  realPath(path: string): Promise<string>;
 }
 
 /** The result of testing nginx's configuration; `dump` is nginx -T's listing of it, when the test printed one. */
@@ -58,6 +60,8 @@ export interface NginxTest {
 export interface Nginx {
   testConfiguration(): Promise<NginxTest>;
   reload(): Promise<void>;
+  /** The certificate nginx serves now for `name` over TLS with SNI (serial and DNS names), or null when it serves none. */
+  servedCertificate(name: string): Promise<{ serial: string; names: string[] } | null>;
   /** Returns, per check, `serial` once nginx serves it for the name, else what it serves (null: nothing) when the time runs out. */
   confirmServed(checks: readonly { name: string; serial: string }[], timeoutMs: number, concurrency: number): Promise<(string | null)[]>;
 }
@@ -93,6 +97,6 @@ export interface SyncContext {
    */
   mode: 'reload' | 'install-only';
   concurrency: number;
-  /** How long to wait for nginx to serve a new certificate after the reload; 0 skips the check. */
+  /** How long to wait for nginx to serve a new certificate after the reload. */
   servedCheckTimeoutMs: number;
 }

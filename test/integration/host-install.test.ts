@@ -38,7 +38,7 @@ test('install.sh lays out the agent, its templates, the acme-sync command with n
   assert.equal(mode(join(destdir, 'usr/local/sbin/acme-sync')), 0o755);
   assert.match(command, new RegExp(`^exec ${process.execPath.replace(/[.+]/g, '\\$&')} /opt/acme-sync/sync-agent\\.js "\\$@"$`, 'm'), 'node by its absolute path');
   assert.match(command, /^PATH=\/usr\/local\/sbin:\/usr\/local\/bin:\/usr\/sbin:\/usr\/bin:\/sbin:\/bin$/m, 'a PATH with nginx on it');
-  assert.match(readFileSync(join(destdir, 'etc/cron.d/acme-sync'), 'utf8'), /^20 \* \* \* \* root \/usr\/bin\/flock -n \/run\/lock\/acme-sync\.cron\.lock \/usr\/local\/sbin\/acme-sync$/m);
+  assert.match(readFileSync(join(destdir, 'etc/cron.d/acme-sync'), 'utf8'), /^20 \* \* \* \* root \/usr\/bin\/flock -n -E 75 \/run\/lock\/acme-sync\.cron\.lock \/usr\/bin\/timeout 50m \/usr\/local\/sbin\/acme-sync; /m);
   assert.equal(mode(join(destdir, 'etc/acme-sync/agent.env')), 0o600);
   assert.equal(mode(join(destdir, 'etc/acme-sync')), 0o700);
   assert.equal(existsSync(join(destdir, 'service')), false, 'no s6 files without --s6');
@@ -115,18 +115,27 @@ test('render writes the filled-in template; a bad value is named, exits 2 and le
   assert.deepEqual(spawnSync('ls', ['-A', dir], { encoding: 'utf8' }).stdout, 'site.conf\n', 'no temporary file left');
 });
 
-test('the cron line skips a tick while the previous run still holds the flock', async (t) => {
+test('the cron line skips a tick while the previous run still holds the flock, and says so', async (t) => {
   const host = await startDebianHost(t);
   host.copyIn(hostDir, '/tmp/acme-sync');
   assert.equal((await host.run('sh /tmp/acme-sync/install.sh', ROOT_SHELL_ENV)).code, 0);
   const line = readFileSync(join(host.root, 'etc/cron.d/acme-sync'), 'utf8').split('\n').find((entry) => /^\d/.test(entry)) ?? '';
   const command = line.split(/\s+/).slice(6).join(' ');
+  // A run still going: something holds the cron line's lock.
+  const previous = host.startService(['flock', '/run/lock/acme-sync.cron.lock', 'sh', '-c', 'echo $$ > /run/previous-run.pid; exec sleep 60'], CRON_ENV);
+  await waitForFile(join(host.root, 'run/previous-run.pid'));
 
-  const held = await host.run(`flock /run/lock/acme-sync.cron.lock ${command}`, CRON_ENV);
+  const held = await host.run(command, CRON_ENV);
+  const finished = new Promise((resolve) => previous.process.once('exit', resolve));
+  await host.run('kill "$(cat /run/previous-run.pid)"', ROOT_SHELL_ENV);
+  await finished;
   const free = await host.run(command, CRON_ENV);
 
-  assert.equal(held.code, 1, 'flock -n gave up');
-  assert.equal(held.stdout + held.stderr, '', 'the agent did not start');
-  assert.equal(free.code, 1, `with the lock free, the agent starts: ${free.stdout}${free.stderr}`);
-  assert.match(free.stderr, /acme-sync: listing s3:\/\/acme-certificates-production-certificates\//, 'and reports that the example bucket cannot be listed from here');
+  assert.equal(held.stdout, 'acme-sync: this run was skipped: the previous one still holds /run/lock/acme-sync.cron.lock\n', 'cron mails the skip');
+  assert.equal(held.stderr, '');
+  assert.match(free.stderr, /acme-sync: listing s3:\/\/acme-certificates-production-certificates\//, 'with the lock free the agent starts, and reports that the example bucket cannot be listed from here');
 });
+
+async function waitForFile(path: string): Promise<void> {
+  for (const deadline = Date.now() + 5000; !existsSync(path) && Date.now() < deadline; ) await new Promise((resolve) => setTimeout(resolve, 20));
+}

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { createPrivateKey, X509Certificate } from 'node:crypto';
-import { cpSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { DeleteObjectCommand } from '@aws-sdk/client-s3';
@@ -194,6 +194,8 @@ describe('host sync agent with nginx under s6', () => {
 
       assert.equal(result.code, 1);
       assert.match(result.stdout, /nginx rejected the configuration, previous files restored, not reloaded/);
+      assert.match(result.stdout, new RegExp(`FAILED ${domain.replace(/\./g, '\\.')}: not installed: nginx rejected the configuration with it`), 'the domain held back is named');
+      assert.doesNotMatch(result.stdout, new RegExp(`^installed ${domain}`, 'm'), 'a restored pair is not reported as installed');
       assert.match(result.stdout, /nginx not reloaded/);
       assert.equal(installedSerial(setup.nginx.certsDir, domain), placeholderSerial);
       assert.equal(await eventuallyServed(domain, placeholderSerial), placeholderSerial);
@@ -328,7 +330,7 @@ describe('host sync agent with nginx under s6', () => {
     const expected = await statusSerial(harness.bucket, domain);
     const withSite = runAgent(state, setup);
 
-    const unused = new RegExp(`NOTICE ${domain.replace(/\./g, '\\.')}: installed, but no server block in nginx's configuration uses \\S+/${domain.replace(/\./g, '\\.')}/domain\\.crt; nginx was not reloaded for it`);
+    const unused = new RegExp(`NOTICE ${domain.replace(/\./g, '\\.')}: installed, but no server block in nginx's configuration uses \\S+/${domain.replace(/\./g, '\\.')}/domain\\.crt, and nginx serves no certificate for ${domain.replace(/\./g, '\\.')}; nginx was not reloaded for it`);
     assert.equal(first.code, 0, first.stdout);
     assert.match(first.stdout, unused, 'the placeholder too');
     assert.match(first.stdout, /nginx not reloaded/);
@@ -559,6 +561,52 @@ describe('host sync agent with an nginx of its own', () => {
     assert.deepEqual(report.results.filter((result) => result.failure).map((result) => result.domain), [removed]);
     assert.match(report.results.find((result) => result.domain === removed)?.failure ?? '', /pruning: .*EACCES/);
     assert.equal(syncFailed(report), true);
+  });
+});
+
+describe('host sync agent: what nginx uses, and what is about to lapse', () => {
+  test('a server block that reaches the pair through a symlink of its own counts as using it: the renewal is reloaded and confirmed', async (t) => {
+    const nginx = await startTestNginx(t, state);
+    const harness = await renewHarness();
+    const domain = `${uniqueLabel('linked')}.test`;
+    const links = join(dirname(nginx.sitesDir), 'links');
+    mkdirSync(links);
+    symlinkSync(join(nginx.certsDir, domain), join(links, domain));
+    writeSite({ ...nginx, certsDir: links }, domain);
+    const setup = agentSetup(harness.bucket, testCa().pem, nginx);
+    const serial = await plantPairValid(harness.bucket, domain, -DAY, 60 * DAY);
+
+    const result = runAgent(state, setup);
+
+    assert.equal(result.code, 0, result.stdout + result.stderr);
+    assert.match(result.stdout, new RegExp(`installed ${domain}: serial ${serial}`));
+    assert.doesNotMatch(result.stdout, /NOTICE/);
+    assert.match(result.stdout, /nginx reloaded/);
+    assert.equal((await servedCertificate(nginx.httpsPort, domain)).serialNumber.toLowerCase(), serial);
+  });
+
+  test('a certificate with less than a quarter of its lifetime left, and nothing newer in the bucket, fails every run until a renewal arrives', async (t) => {
+    const nginx = await startTestNginx(t, state);
+    const harness = await renewHarness();
+    const domain = `${uniqueLabel('lapsing')}.test`;
+    nginx.addSite(domain);
+    const setup = agentSetup(harness.bucket, testCa().pem, nginx);
+    await plantPairValid(harness.bucket, domain, -80 * DAY, 5 * DAY);
+
+    const first = runAgent(state, setup);
+    const second = runAgent(state, setup);
+    const renewed = await plantPairValid(harness.bucket, domain, -DAY, 80 * DAY);
+    const third = runAgent(state, setup);
+
+    const lapsing = new RegExp(`FAILED ${domain.replace(/\./g, '\\.')}: the installed certificate expires \\S+ \\(5\\.0 days left, less than a quarter of its lifetime\\)`);
+    assert.equal(first.code, 1, first.stdout);
+    assert.match(first.stdout, new RegExp(`installed ${domain}`));
+    assert.match(first.stdout, lapsing);
+    assert.equal(second.code, 1, 'kept, and still failing');
+    assert.match(second.stdout, lapsing);
+    assert.match(second.stdout, /nginx not reloaded/);
+    assert.equal(third.code, 0, third.stdout);
+    assert.match(third.stdout, new RegExp(`installed ${domain}: serial ${renewed}`));
   });
 });
 

@@ -39,6 +39,12 @@ test('the challenge locations keep nginx\'s own variables and take the origin\'s
   assert.match(rendered, /\$is_args/);
 });
 
+test('resolver addresses may carry a port; IPv6 ones are bracketed', () => {
+  const rendered = renderTemplate('acme-challenge.conf.template', read('acme-challenge.conf.template'), { CHALLENGE_ORIGIN: origin, RESOLVER: '127.0.0.1:8053 ::1 [fd00::53]:5353' }, host);
+
+  assert.match(rendered, /resolver 127\.0\.0\.1:8053 \[::1\] \[fd00::53\]:5353 valid=60s/);
+});
+
 test('a port in the origin goes into the Host header but not the TLS name', () => {
   const rendered = renderTemplate('acme-challenge.conf.template', read('acme-challenge.conf.template'), { CHALLENGE_ORIGIN: 'https://10.0.0.9:9443/b' }, host);
 
@@ -71,6 +77,8 @@ const refusals: { name: string; template: string; values: Record<string, string>
   { name: 'an origin with a query', template: 'acme-challenge.conf.template', values: { CHALLENGE_ORIGIN: `${origin}?acl` }, message: /no credentials, query or fragment/ },
   { name: 'an origin with credentials', template: 'acme-challenge.conf.template', values: { CHALLENGE_ORIGIN: 'https://key:secret@s3.amazonaws.com/b' }, message: /no credentials/ },
   { name: 'an origin that is not http(s)', template: 'acme-challenge.conf.template', values: { CHALLENGE_ORIGIN: 'file:///etc/passwd' }, message: /must start with https:\/\// },
+  { name: 'an origin the URL parser would rewrite (a tab, a backslash)', template: 'acme-challenge.conf.template', values: { CHALLENGE_ORIGIN: 'https://s3.amazonaws.com/b\tx' }, message: /is not written plainly/ },
+  { name: 'an origin with an upper-case host (written otherwise than it is read)', template: 'acme-challenge.conf.template', values: { CHALLENGE_ORIGIN: 'https://S3.amazonaws.com\\b' }, message: /is not written plainly|path that is not plain/ },
   { name: 'an origin with a quote in its path', template: 'acme-challenge.conf.template', values: { CHALLENGE_ORIGIN: `${origin}/a"b` }, message: /has a path that is not plain/ },
   { name: 'a resolver that is a name', template: 'acme-challenge.conf.template', values: { CHALLENGE_ORIGIN: origin, RESOLVER: 'dns.example' }, message: /RESOLVER "dns\.example" is not an IP address/ },
   { name: 'no resolver when resolv.conf has none', template: 'acme-challenge.conf.template', values: { CHALLENGE_ORIGIN: origin }, hostFacts: { nameservers: [] }, message: /RESOLVER is required/ },

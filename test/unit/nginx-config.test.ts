@@ -39,9 +39,10 @@ test('a dump is told from the output of nginx -t', () => {
   assert.equal(isConfigurationDump(''), false);
 });
 
-const path = (domain: string) => `/etc/nginx/certs/${domain}/domain.crt`;
+const path = (domain: string) => [`/etc/nginx/certs/${domain}/domain.crt`, `/etc/nginx/certs/.versions/${domain}/v1/domain.crt`];
 const referenceCases: { name: string; paths: string[]; expect: string[] | 'all' }[] = [
-  { name: 'the domains whose certificate path appears', paths: [path('a.test'), '/elsewhere/b.test/domain.crt'], expect: ['a.test'] },
+  { name: 'the domains whose certificate path appears', paths: ['/etc/nginx/certs/a.test/domain.crt', '/elsewhere/b.test/domain.crt'], expect: ['a.test'] },
+  { name: 'a domain reached through a symlink, by the resolved path', paths: ['/etc/ssl/b-site/domain.crt', '/etc/nginx/certs/.versions/b.test/v1/domain.crt'], expect: ['b.test'] },
   { name: 'a path written with ./ and // still counts', paths: ['/etc/nginx//certs/./c.test/domain.crt'], expect: ['c.test'] },
   { name: 'none when no path appears', paths: [], expect: [] },
   { name: 'all when a path holds a variable', paths: ['/etc/nginx/certs/$ssl_server_name/domain.crt'], expect: 'all' },

@@ -19,8 +19,8 @@ function facts(id: string, overrides: Partial<PairFacts> = {}): PairFacts {
 }
 const placeholderFacts = facts('ph', { placeholder: true, names: [domain, `www.${domain}`], notAfter: iso(3650) });
 const installed = (pair: PairFacts, version: string | null = 'v1'): InstalledPair => ({ ...pair, version });
-const record = (pair: PairFacts, version: string | null = 'v1', etags: DomainRecord['etags'] = { fullChain: 'e-crt-1', key: 'e-key-1' }): DomainRecord => ({
-  ...pair, version, etags, installedAt: iso(-10), served: 'confirmed',
+const record = (pair: PairFacts, version: string | null = 'v1', etags: DomainRecord['etags'] = { fullChain: 'e-crt-1', key: 'e-key-1' }, installedAt = iso(-1)): DomainRecord => ({
+  ...pair, version, etags, installedAt, served: 'confirmed',
 });
 const listed = (crt = 'e-crt-1', key = 'e-key-1', status = 'e-status-1'): ListedDomain => ({ fullChain: crt, key, status });
 const verified = (pair: PairFacts, crt = 'e-crt-2', key = 'e-key-2'): FetchedPair => ({ verified: true, facts: pair, etags: { fullChain: crt, key } });
@@ -30,6 +30,9 @@ const current = facts('1');
 const renewed = facts('2', { notBefore: iso(-1), notAfter: iso(89) });
 const older = facts('0', { notBefore: iso(-40), notAfter: iso(50) });
 const expired = facts('x', { notBefore: iso(-100), notAfter: iso(-10) });
+const expiring = facts('e', { notBefore: iso(-70), notAfter: iso(20) });
+const lapsing = `the installed certificate expires ${expiring.notAfter} (20.0 days left, less than a quarter of its lifetime), and the bucket has no newer one (is the renew function failing for it?)`;
+const oldPlaceholder = record(placeholderFacts, 'v1', null, iso(-3));
 
 const cases: { name: string; listed: ListedDomain; record: DomainRecord | null; installed: InstalledPair | null; fetched?: FetchedPair; expect: DomainPlan }[] = [
   // First phase: the listing, the record and what is installed.
@@ -46,16 +49,24 @@ const cases: { name: string; listed: ListedDomain; record: DomainRecord | null; 
   { name: 'reconfirms a placeholder whose reload was never confirmed', listed: {}, record: null, installed: installed(placeholderFacts), expect: { action: 'reconfirm', pair: installed(placeholderFacts), etags: null } },
   { name: 'reconfirms a real pair found installed without a record while the bucket has none', listed: {}, record: null, installed: installed(current, null), expect: { action: 'reconfirm', pair: installed(current, null), etags: null } },
   { name: 'keeps a confirmed pair whose objects left the bucket (no --prune)', listed: {}, record: record(current), installed: installed(current), expect: { action: 'keep', record: null } },
+  // Keeping what is installed is a failure when it is about to lapse.
+  { name: 'keeps, and fails, a certificate with less than a quarter of its lifetime left and nothing newer', listed: listed(), record: record(expiring), installed: installed(expiring), expect: { action: 'keep', record: null, failure: lapsing } },
+  { name: 'keeps, and fails, an expired certificate the bucket has nothing to replace', listed: {}, record: record(expired), installed: installed(expired), expect: { action: 'keep', record: null, failure: `the installed certificate expired ${expired.notAfter}, and the bucket has no newer one` } },
+  { name: 'keeps, and fails, a placeholder still served three days after it was installed', listed: {}, record: oldPlaceholder, installed: installed(placeholderFacts), expect: { action: 'keep', record: null, failure: `still a self-signed placeholder, installed ${oldPlaceholder.installedAt}: the bucket has had no certificate for it since (is the renew function failing for it?)` } },
+  { name: 'reconfirms, and fails, an unreadable certificate found installed while the bucket has none', listed: {}, record: null, installed: installed(facts('u', { serial: 'unreadable', names: [], notBefore: iso(-99999), notAfter: iso(-99999) })), expect: { action: 'reconfirm', pair: installed(facts('u', { serial: 'unreadable', names: [], notBefore: iso(-99999), notAfter: iso(-99999) })), etags: null, failure: 'the installed certificate cannot be read, and the bucket has no certificate to replace it' } },
+  { name: 'installs a bucket certificate that is itself lapsing, and fails', listed: listed('e-crt-2'), record: record(expired), installed: installed(expired), fetched: verified(expiring), expect: { action: 'install', pair: expiring, etags: { fullChain: 'e-crt-2', key: 'e-key-2' }, failure: lapsing } },
+  { name: 'installs a renewal over an expiring certificate, without a failure', listed: listed('e-crt-2'), record: record(expiring), installed: installed(expiring), fetched: verified(renewed), expect: { action: 'install', pair: renewed, etags: { fullChain: 'e-crt-2', key: 'e-key-2' } } },
   // Second phase: after fetching and verifying the bucket's pair.
   { name: 'installs a renewed certificate', listed: listed('e-crt-2', 'e-key-2'), record: record(current), installed: installed(current), fetched: verified(renewed), expect: { action: 'install', pair: renewed, etags: { fullChain: 'e-crt-2', key: 'e-key-2' } } },
   { name: 'installs over a placeholder', listed: listed(), record: record(placeholderFacts, 'v1', null), installed: installed(placeholderFacts), fetched: verified(current), expect: { action: 'install', pair: current, etags: { fullChain: 'e-crt-2', key: 'e-key-2' } } },
   { name: 'installs when nothing is installed', listed: listed(), record: null, installed: null, fetched: verified(current), expect: { action: 'install', pair: current, etags: { fullChain: 'e-crt-2', key: 'e-key-2' } } },
   { name: 'installs a newer certificate that expires sooner (a shorter lifetime)', listed: listed('e-crt-2'), record: record(current), installed: installed(current), fetched: verified(facts('2', { notBefore: iso(-1), notAfter: iso(40) })), expect: { action: 'install', pair: facts('2', { notBefore: iso(-1), notAfter: iso(40) }), etags: { fullChain: 'e-crt-2', key: 'e-key-2' } } },
-  { name: 'installs over an expired certificate, even an older one', listed: listed('e-crt-2'), record: record(expired), installed: installed(expired), fetched: verified(facts('3', { notBefore: iso(-200), notAfter: iso(5) })), expect: { action: 'install', pair: facts('3', { notBefore: iso(-200), notAfter: iso(5) }), etags: { fullChain: 'e-crt-2', key: 'e-key-2' } } },
+  { name: 'installs over an expired certificate, even an older one', listed: listed('e-crt-2'), record: record(expired), installed: installed(expired), fetched: verified(facts('3', { notBefore: iso(-200), notAfter: iso(100) })), expect: { action: 'install', pair: facts('3', { notBefore: iso(-200), notAfter: iso(100) }), etags: { fullChain: 'e-crt-2', key: 'e-key-2' } } },
   { name: 'records new ETags for the very pair already confirmed', listed: listed('e-crt-9', 'e-key-9'), record: record(current), installed: installed(current), fetched: verified(current, 'e-crt-9', 'e-key-9'), expect: { action: 'keep', record: { ...record(current), etags: { fullChain: 'e-crt-9', key: 'e-key-9' } } } },
   { name: 'reconfirms the very pair found installed without a record', listed: listed(), record: null, installed: installed(current), fetched: verified(current), expect: { action: 'reconfirm', pair: installed(current), etags: { fullChain: 'e-crt-2', key: 'e-key-2' } } },
   { name: 'refuses a rollback and keeps the installed certificate', listed: listed('e-crt-0'), record: record(current), installed: installed(current), fetched: verified(older), expect: { action: 'keep', record: null, failure: `refused: rollback: the bucket's certificate was issued ${older.notBefore}, before the installed one (${current.notBefore})` } },
   { name: 'keeps a confirmed pair when the bucket pair is refused', listed: listed('e-crt-2'), record: record(current), installed: installed(current), fetched: refusal, expect: { action: 'keep', record: null, failure: refusal.verified ? '' : refusal.reason } },
+  { name: 'names both the refusal and the coming lapse when the kept pair is expiring', listed: listed('e-crt-2'), record: record(expiring), installed: installed(expiring), fetched: refusal, expect: { action: 'keep', record: null, failure: `${refusal.verified ? '' : refusal.reason}; ${lapsing}` } },
   { name: 'installs a placeholder when the bucket pair is refused and nothing is installed', listed: listed(), record: null, installed: null, fetched: refusal, expect: { action: 'placeholder', failure: refusal.verified ? '' : refusal.reason } },
   { name: 'reconfirms an unconfirmed placeholder when the bucket pair is refused', listed: listed(), record: null, installed: installed(placeholderFacts), fetched: refusal, expect: { action: 'reconfirm', pair: installed(placeholderFacts), etags: null, failure: refusal.verified ? '' : refusal.reason } },
 ];

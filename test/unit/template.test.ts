@@ -143,7 +143,7 @@ test('scoped to some domain folders, the host policy lists and reads only those'
 
   assert.deepEqual(grants(statements), [
     'kms:Decrypt on StorageKey.Arn if {"StringEquals":{"kms:ViaService":"s3.us-east-1.amazonaws.com"}}',
-    `s3:GetObject on CertificatesBucket.Arn/example.com/*`,
+    `s3:GetObject on ${bucketArn}/example.com/*`,
     `s3:GetObject on ${bucketArn}/example.org/*`,
     's3:ListBucket on CertificatesBucket.Arn if {"StringLike":{"s3:prefix":["example.com/*","example.org/*"]}}',
   ]);
