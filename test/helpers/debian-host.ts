@@ -162,3 +162,17 @@ function ip(argv: string[]): void {
   const result = spawnSync('ip', argv, { encoding: 'utf8' });
   if (result.status !== 0) throw new Error(`ip ${argv.join(' ')}: ${result.stderr.trim() || `exit ${result.status}`}`);
 }
+
+/** Returns the serial nginx on the host serves for `name` on 127.0.0.1:443 (TLS with SNI), asked from inside the host; '' when none. */
+export async function servedSerialIn(host: DebianHost, name: string): Promise<string> {
+  const script = `const s=require('tls').connect({host:'127.0.0.1',port:443,servername:${JSON.stringify(name)},rejectUnauthorized:false},()=>{console.log(s.getPeerCertificate().serialNumber.toLowerCase());s.end()});s.on('error',()=>console.log(''))`;
+  return (await host.run(`node -e "${script.replaceAll('"', '\\"')}"`, ROOT_SHELL_ENV)).stdout.trim();
+}
+
+/** Sends `method path` with Host `name` to nginx on the host at `address` port 80, from inside the host. */
+export async function httpIn(host: DebianHost, address: string, name: string, path: string, method = 'GET'): Promise<{ status: number; location: string | undefined; body: string }> {
+  const script = `const r=require('http').request({host:${JSON.stringify(address)},port:80,path:${JSON.stringify(path)},method:${JSON.stringify(method)},headers:{host:${JSON.stringify(name)}}},(res)=>{let b='';res.on('data',(c)=>b+=c);res.on('end',()=>console.log(JSON.stringify({status:res.statusCode,location:res.headers.location,body:b})))});r.end()`;
+  const result = await host.run(`node -e "${script.replaceAll('"', '\\"')}"`, ROOT_SHELL_ENV);
+  if (result.code !== 0) throw new Error(`${method} ${path} on the host: ${result.stderr}`);
+  return JSON.parse(result.stdout) as { status: number; location: string | undefined; body: string };
+}

@@ -22,7 +22,7 @@ import { before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { addDomainFolder, createCertificatesBucket, getText, putText, replicaState, s3Client, uniqueLabel } from '../helpers/replica-clients.js';
 import { renewHarness } from '../helpers/renew-harness.js';
-import { startDebianHost, type DebianHost } from '../helpers/debian-host.js';
+import { httpIn, servedSerialIn, startDebianHost, type DebianHost } from '../helpers/debian-host.js';
 import { ensureAgentBuilt } from '../helpers/sync-harness.js';
 
 const repoRoot = resolve(import.meta.dirname, '..', '..');
@@ -106,11 +106,6 @@ async function waitFor<T>(what: string, probe: () => Promise<T | null> | T | nul
   }
 }
 
-async function servedSerial(host: DebianHost, name: string): Promise<string> {
-  const script = `const s=require('tls').connect({host:'127.0.0.1',port:443,servername:${JSON.stringify(name)},rejectUnauthorized:false},()=>{console.log(s.getPeerCertificate().serialNumber.toLowerCase());s.end()});s.on('error',()=>console.log(''))`;
-  return (await host.run(`node -e "${script.replaceAll('"', '\\"')}"`, IMAGE_ENV)).stdout.trim();
-}
-
 test('the container\'s services, as s6-overlay runs them: placeholders before nginx starts, nginx under s6, the agent looping in place of cron', { timeout: 300_000 }, async (t) => {
   const host = await startDebianHost(t);
   const moto = await host.forward(Number(new URL(state.awsEndpoint).port));
@@ -163,8 +158,8 @@ test('the container\'s services, as s6-overlay runs them: placeholders before ng
   // The oneshot rendered the challenge proxy from CHALLENGE_ORIGIN at start: port 80 answers challenges.
   const token = uniqueLabel('ctok').replace('-', '_');
   await putText(s3, state.buckets.challenges, `.well-known/acme-challenge/${token}`, `${token}.authorization`);
-  const challenge = await host.run(`node -e "require('http').get({host:'127.0.0.1',port:80,path:'/.well-known/acme-challenge/${token}',headers:{host:'${domain}'}},(r)=>{let b='';r.on('data',(c)=>b+=c);r.on('end',()=>console.log(r.statusCode,b))})"`, IMAGE_ENV);
-  assert.equal(challenge.stdout.trim(), `200 ${token}.authorization`, challenge.stderr);
+  const challenge = await httpIn(host, '127.0.0.1', domain, `/.well-known/acme-challenge/${token}`);
+  assert.deepEqual([challenge.status, challenge.body], [200, `${token}.authorization`]);
 
   // Before nginx started, the oneshot installed a placeholder, so nginx could load the site.
   assert.match(oneshotOutput.join(''), new RegExp(`placeholder ${domain}`));
@@ -184,7 +179,7 @@ test('the container\'s services, as s6-overlay runs them: placeholders before ng
   const log = readFileSync(tree.log, 'utf8');
   assert.match(log, /nginx reloaded/);
   assert.doesNotMatch(log, /FAILED|not found/, log);
-  assert.equal(await servedSerial(host, domain), serial);
+  assert.equal(await servedSerialIn(host, domain), serial);
 
   // docker stop: s6-svscan brings the services down; the agent leaves its loop.
   const stop = await host.run('s6-svscanctl -t /run/service', S6_OVERLAY_SERVICE_ENV);

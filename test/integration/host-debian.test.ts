@@ -11,7 +11,7 @@ import { join, resolve } from 'node:path';
 import { before, test } from 'node:test';
 import { addDomainFolder, createCertificatesBucket, getText, putText, replicaState, s3Client, uniqueLabel } from '../helpers/replica-clients.js';
 import { renewHarness } from '../helpers/renew-harness.js';
-import { CRON_ENV, ROOT_SHELL_ENV, SYSTEMD_ENV, startDebianHost, type CommandResult, type DebianHost } from '../helpers/debian-host.js';
+import { CRON_ENV, httpIn, ROOT_SHELL_ENV, servedSerialIn, SYSTEMD_ENV, startDebianHost, type CommandResult, type DebianHost } from '../helpers/debian-host.js';
 import { ensureAgentBuilt } from '../helpers/sync-harness.js';
 
 const repoRoot = resolve(import.meta.dirname, '..', '..');
@@ -78,22 +78,6 @@ async function runCronJob(host: DebianHost): Promise<CommandResult> {
   const [job] = jobs as [(typeof jobs)[number]];
   assert.equal(job.user, 'root');
   return host.run(job.command, job.env);
-}
-
-/** Returns the serial nginx on the host serves for `name` on 127.0.0.1:443, asked from inside the host. */
-async function servedSerial(host: DebianHost, name: string): Promise<string> {
-  const script = `const s=require('tls').connect({host:'127.0.0.1',port:443,servername:${JSON.stringify(name)},rejectUnauthorized:false},()=>{console.log(s.getPeerCertificate().serialNumber.toLowerCase());s.end()})`;
-  const result = await host.run(`node -e "${script.replaceAll('"', '\\"')}"`, ROOT_SHELL_ENV);
-  assert.equal(result.code, 0, result.stderr);
-  return result.stdout.trim();
-}
-
-/** GETs `path` from nginx on the host, on `address` port 80, with Host `name`, from inside the host. */
-async function httpFromHost(host: DebianHost, address: string, name: string, path: string, method = 'GET'): Promise<{ status: number; location: string | undefined; body: string }> {
-  const script = `const r=require('http').request({host:${JSON.stringify(address)},port:80,path:${JSON.stringify(path)},method:${JSON.stringify(method)},headers:{host:${JSON.stringify(name)}}},(res)=>{let b='';res.on('data',(c)=>b+=c);res.on('end',()=>console.log(JSON.stringify({status:res.statusCode,location:res.headers.location,body:b})))});r.end()`;
-  const result = await host.run(`node -e "${script.replaceAll('"', '\\"')}"`, ROOT_SHELL_ENV);
-  assert.equal(result.code, 0, result.stderr);
-  return JSON.parse(result.stdout) as { status: number; location: string | undefined; body: string };
 }
 
 test('a stock Debian 12 host, from nothing to a served certificate, by the README; then cron keeps it current in its own environment', { timeout: 300_000 }, async (t) => {
@@ -170,12 +154,12 @@ test('a stock Debian 12 host, from nothing to a served certificate, by the READM
   const token = `tok${uniqueLabel('c').replace('-', '')}`;
   await putText(s3, state.buckets.challenges, `.well-known/acme-challenge/${token}`, `${token}.thumbprint`);
   for (const address of ['127.0.0.1', '::1']) {
-    const answer = await httpFromHost(host, address, domain, `/.well-known/acme-challenge/${token}`);
+    const answer = await httpIn(host, address, domain, `/.well-known/acme-challenge/${token}`);
     assert.deepEqual([answer.status, answer.body], [200, `${token}.thumbprint`], `challenge over ${address}`);
   }
-  assert.equal((await httpFromHost(host, '127.0.0.1', domain, '/.well-known/acme-challenge/missing')).status, 404);
-  assert.equal((await httpFromHost(host, '127.0.0.1', domain, `/.well-known/acme-challenge/${token}`, 'POST')).status, 405);
-  assert.equal((await httpFromHost(host, '::1', domain, '/page?x=1')).location, `https://${domain}/page?x=1`);
+  assert.equal((await httpIn(host, '127.0.0.1', domain, '/.well-known/acme-challenge/missing')).status, 404);
+  assert.equal((await httpIn(host, '127.0.0.1', domain, `/.well-known/acme-challenge/${token}`, 'POST')).status, 405);
+  assert.equal((await httpIn(host, '::1', domain, '/page?x=1')).location, `https://${domain}/page?x=1`);
 
   // Cron's environment is really cron's: nginx is not on its PATH.
   assert.notEqual((await host.run('command -v nginx', CRON_ENV)).code, 0);
@@ -199,8 +183,8 @@ test('a stock Debian 12 host, from nothing to a served certificate, by the READM
   assert.match(renewed.stdout, new RegExp(`installed ${domain}: serial ${serial}`));
   assert.match(renewed.stdout, /nginx reloaded/);
   assert.equal(renewed.stderr, '');
-  assert.equal(await servedSerial(host, domain), serial);
-  assert.equal(await servedSerial(host, `www.${domain}`), serial);
+  assert.equal(await servedSerialIn(host, domain), serial);
+  assert.equal(await servedSerialIn(host, `www.${domain}`), serial);
 
   // Nothing changed: no output at all, so cron sends no mail.
   const quiet = await runCronJob(host);
