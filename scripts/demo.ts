@@ -111,7 +111,7 @@ interface Outcome { domain: string; outcome: string; names?: string[]; serial?: 
 /** The handler's return value is the last JSON document `invoke local` prints, after the log lines. */
 function parseReport(output: string): { outcomes: Outcome[] } {
   const start = output.lastIndexOf('\n{\n');
-  return JSON.parse(output.slice(start >= 0 ? start : output.indexOf('{'))) as { outcomes: Outcome[] };
+  return (JSON.parse(output.slice(start >= 0 ? start : output.indexOf('{'))) as { run: { outcomes: Outcome[] } }).run;
 }
 
 function printTable(outcomes: Outcome[]): void {

@@ -7,8 +7,8 @@
  * not followed (the CA would follow them): the nginx template answers challenges directly.
  */
 
-import { Resolver, lookup } from 'node:dns/promises';
 import http from 'node:http';
+import { NameResolver } from './name-resolver.js';
 import type { Preflight, PreflightResponse } from '../workflows/ports.js';
 
 
@@ -27,11 +27,10 @@ const CONNECTION_ROUNDS = 3;
 const CONNECTION_ERRORS = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL', 'ECONNRESET', 'ETIMEDOUT']);
 
 export class HttpPreflight implements Preflight {
-  private readonly resolver: Resolver | null;
+  private readonly resolver: NameResolver;
 
   constructor(private readonly options: HttpPreflightOptions) {
-    this.resolver = options.dnsServer ? new Resolver({ timeout: 2000, tries: 2 }) : null;
-    this.resolver?.setServers([options.dnsServer as string]);
+    this.resolver = new NameResolver(options.dnsServer);
   }
 
   /**
@@ -42,7 +41,7 @@ export class HttpPreflight implements Preflight {
    */
   async fetch(name: string, path: string): Promise<PreflightResponse> {
     const signal = AbortSignal.timeout(this.options.timeoutMs);
-    const { v6, v4 } = await this.addresses(name);
+    const { v6, v4 } = await this.resolver.addresses(name);
     if (v6.length + v4.length === 0) throw new Error(`${name} has no A or AAAA record`);
     let unreachable: string[] = [];
     for (let round = 1; round <= CONNECTION_ROUNDS; round += 1) {
@@ -60,15 +59,6 @@ export class HttpPreflight implements Preflight {
       if (signal.aborted) break;
     }
     throw new Error(`no address of ${name} accepts connections (${unreachable.join(', ')}; ${CONNECTION_ROUNDS} tries)`);
-  }
-
-  private async addresses(name: string): Promise<{ v6: string[]; v4: string[] }> {
-    if (this.resolver) {
-      const [v6, v4] = await Promise.all([this.resolver.resolve6(name).catch(() => []), this.resolver.resolve4(name).catch(() => [])]);
-      return { v6, v4 };
-    }
-    const all = await lookup(name, { all: true }).catch(() => []);
-    return { v6: all.filter((entry) => entry.family === 6).map((entry) => entry.address), v4: all.filter((entry) => entry.family === 4).map((entry) => entry.address) };
   }
 
   private get(address: string, name: string, path: string, signal: AbortSignal): Promise<PreflightResponse> {

@@ -3,7 +3,7 @@
  */
 
 import { DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { DomainFile, domainObjectKey, parseObjectKey, type DomainFileName } from '../core/layout.js';
+import { ATTENTION_STATE_KEY, DomainFile, domainObjectKey, HOST_REPORTS_PREFIX, isReservedFolder, parseObjectKey, type DomainFileName } from '../core/layout.js';
 import type { CertificateStore, HeldLock, IssuedDomainFiles, StoredDomainFiles } from '../workflows/ports.js';
 import { StorageError, isNotFound, isPreconditionFailed } from './aws-errors.js';
 
@@ -25,7 +25,7 @@ export class S3CertificateStore implements CertificateStore {
         });
       for (const prefix of page.CommonPrefixes ?? []) {
         const parsed = prefix.Prefix ? parseObjectKey(prefix.Prefix) : null;
-        if (parsed) folders.add(parsed.folder);
+        if (parsed && !isReservedFolder(parsed.folder)) folders.add(parsed.folder);
       }
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token);
@@ -63,29 +63,45 @@ export class S3CertificateStore implements CertificateStore {
     await this.writeText(domain, DomainFile.status, status);
   }
 
-  /**
-   * Takes the renewal lock of `domain` with a conditional write, or takes over one whose holder
-   * let it expire. Returns null when another run holds it. Safe against races: S3 conditional
-   * writes let exactly one writer win.
-   */
-  async acquireLock(domain: string, owner: string, now: Date, ttlMs: number): Promise<HeldLock | null> {
-    const Key = domainObjectKey(domain, DomainFile.lock);
-    const Body = JSON.stringify({ owner, acquiredAt: now.toISOString(), expiresAt: new Date(now.getTime() + ttlMs).toISOString() });
+  /** Returns status.json's text and ETag, or null when there is none. */
+  async readStatus(domain: string): Promise<{ text: string; etag: string } | null> {
+    return this.readKey(domainObjectKey(domain, DomainFile.status));
+  }
+
+  /** Replaces status.json only if it still has `etag`; returns false when it changed meanwhile (someone else wrote it). */
+  async writeStatusIfMatch(domain: string, status: string, etag: string): Promise<boolean> {
+    const Key = domainObjectKey(domain, DomainFile.status);
     try {
-      const put = await this.s3.send(new PutObjectCommand({ Bucket: this.bucket, Key, Body, IfNoneMatch: '*', ContentType: 'application/json' }));
+      await this.s3.send(new PutObjectCommand({ Bucket: this.bucket, Key, Body: status, IfMatch: etag, ContentType: 'application/json' }));
+      return true;
+    } catch (error) {
+      if (isPreconditionFailed(error) || isNotFound(error)) return false;
+      throw new StorageError('writing', `s3://${this.bucket}/${Key}`, error);
+    }
+  }
+
+  /** Creates the renewal lock of `domain` holding `body`, unless one exists (then null). S3 lets exactly one conditional writer win. */
+  async createLock(domain: string, body: string): Promise<HeldLock | null> {
+    const Key = domainObjectKey(domain, DomainFile.lock);
+    try {
+      const put = await this.s3.send(new PutObjectCommand({ Bucket: this.bucket, Key, Body: body, IfNoneMatch: '*', ContentType: 'application/json' }));
       return { domain, etag: put.ETag ?? '' };
     } catch (error) {
-      if (!isPreconditionFailed(error)) throw new StorageError('locking', `s3://${this.bucket}/${Key}`, error);
+      if (isPreconditionFailed(error)) return null;
+      throw new StorageError('locking', `s3://${this.bucket}/${Key}`, error);
     }
-    const current = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key })).catch((error: unknown) => {
-      if (isNotFound(error)) return null;
-      throw new StorageError('reading lock', `s3://${this.bucket}/${Key}`, error);
-    });
-    if (!current) return this.acquireLock(domain, owner, now, ttlMs);
-    const held = parseLock(await current.Body?.transformToString());
-    if (held && held.expiresAt > now) return null;
+  }
+
+  /** Returns the existing lock's text and ETag, or null when there is none (released meanwhile). */
+  async readLock(domain: string): Promise<{ text: string; etag: string } | null> {
+    return this.readKey(domainObjectKey(domain, DomainFile.lock));
+  }
+
+  /** Replaces the lock if it still has `etag` (a takeover); returns null when another run changed or removed it first. */
+  async replaceLock(domain: string, etag: string, body: string): Promise<HeldLock | null> {
+    const Key = domainObjectKey(domain, DomainFile.lock);
     try {
-      const put = await this.s3.send(new PutObjectCommand({ Bucket: this.bucket, Key, Body, IfMatch: current.ETag, ContentType: 'application/json' }));
+      const put = await this.s3.send(new PutObjectCommand({ Bucket: this.bucket, Key, Body: body, IfMatch: etag, ContentType: 'application/json' }));
       return { domain, etag: put.ETag ?? '' };
     } catch (error) {
       if (isPreconditionFailed(error) || isNotFound(error)) return null;
@@ -93,7 +109,7 @@ export class S3CertificateStore implements CertificateStore {
     }
   }
 
-  /** Releases a lock taken by acquireLock; a lock someone else took over meanwhile is left alone. */
+  /** Releases a lock taken by createLock or replaceLock; a lock someone else took over meanwhile is left alone. */
   async releaseLock(lock: HeldLock): Promise<void> {
     const Key = domainObjectKey(lock.domain, DomainFile.lock);
     try {
@@ -101,6 +117,47 @@ export class S3CertificateStore implements CertificateStore {
     } catch (error) {
       if (isPreconditionFailed(error) || isNotFound(error)) return;
       throw new StorageError('releasing lock', `s3://${this.bucket}/${Key}`, error);
+    }
+  }
+
+  /** Returns the keys of the hosts' reports. */
+  async listHostReports(): Promise<string[]> {
+    const keys: string[] = [];
+    let token: string | undefined;
+    do {
+      const page = await this.s3.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: HOST_REPORTS_PREFIX, ContinuationToken: token })).catch((error: unknown) => {
+        throw new StorageError('listing', `s3://${this.bucket}/${HOST_REPORTS_PREFIX}`, error);
+      });
+      for (const item of page.Contents ?? []) if (item.Key?.endsWith('.json')) keys.push(item.Key);
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+    return keys.sort();
+  }
+
+  /** Returns a host report's text (null: gone). */
+  async readHostReport(key: string): Promise<string | null> {
+    if (!key.startsWith(HOST_REPORTS_PREFIX)) throw new Error(`not a host report key: ${key.slice(0, 80)}`);
+    return (await this.readKey(key))?.text ?? null;
+  }
+
+  /** Returns what the function last told people (null: nothing yet). */
+  async readAttentionState(): Promise<string | null> {
+    return (await this.readKey(ATTENTION_STATE_KEY))?.text ?? null;
+  }
+
+  async writeAttentionState(text: string): Promise<void> {
+    await this.s3.send(new PutObjectCommand({ Bucket: this.bucket, Key: ATTENTION_STATE_KEY, Body: text, ContentType: 'application/json' })).catch((error: unknown) => {
+      throw new StorageError('writing', `s3://${this.bucket}/${ATTENTION_STATE_KEY}`, error);
+    });
+  }
+
+  private async readKey(Key: string): Promise<{ text: string; etag: string } | null> {
+    try {
+      const object = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key }));
+      return { text: (await object.Body?.transformToString('utf8')) ?? '', etag: object.ETag ?? '' };
+    } catch (error) {
+      if (isNotFound(error)) return null;
+      throw new StorageError('reading', `s3://${this.bucket}/${Key}`, error);
     }
   }
 
@@ -124,12 +181,3 @@ export class S3CertificateStore implements CertificateStore {
   }
 }
 
-function parseLock(text: string | undefined): { expiresAt: Date } | null {
-  try {
-    const value = JSON.parse(text ?? '') as { expiresAt?: string };
-    const expiresAt = new Date(value.expiresAt ?? '');
-    return Number.isNaN(expiresAt.getTime()) ? null : { expiresAt };
-  } catch {
-    return null;
-  }
-}

@@ -23,6 +23,8 @@ export type RenewStep =
 /** A failure of one domain at one step; `cause` keeps the original error. */
 export class DomainStepError extends Error {
   override readonly name = 'DomainStepError';
+  /** Things that happened before the failure and are worth telling (a lock taken over). */
+  events?: string[];
   constructor(
     readonly domain: string,
     readonly step: RenewStep,

@@ -12,6 +12,9 @@
  *   <domain>/status.json         commit point: written last, names the SHA-256 of each file above
  *   <domain>/renew.lock          held while one run renews the domain
  *
+ *   .hosts/<identity>/<hostname>.json  each host agent's latest report (written with the host's own identity)
+ *   .monitor/attention.json      what the renew function last told people (so it tells them only of changes)
+ *
  * Challenges bucket (anonymous read on the challenge prefix only):
  *   .well-known/acme-challenge/<token>
  *
@@ -35,6 +38,28 @@ export const DomainFile = {
   lock: 'renew.lock',
 } as const;
 export type DomainFileName = (typeof DomainFile)[keyof typeof DomainFile];
+
+/**
+ * Top-level folders of the certificates bucket that are not domains. Domain folders are valid DNS
+ * names, which never start with a dot, so these can never clash with one.
+ */
+export const HOST_REPORTS_PREFIX = '.hosts/';
+const RESERVED_FOLDERS = new Set(['.hosts', '.monitor']);
+
+/** Returns true for a top-level folder the tool keeps for itself (host reports, monitoring state), not a domain. */
+export function isReservedFolder(folder: string): boolean {
+  return RESERVED_FOLDERS.has(folder);
+}
+
+/** Returns the key of a host's report: under its identity (which alone may write there), one per hostname. */
+export function hostReportKey(identity: string, hostname: string): string {
+  if (!/^[A-Za-z0-9:@._+=,-]{1,128}$/.test(identity)) throw new Error(`host identity "${identity.slice(0, 40)}" has characters a key must not hold`);
+  const name = hostname.toLowerCase().replace(/[^a-z0-9.-]/g, '-').slice(0, 253) || 'host';
+  return `${HOST_REPORTS_PREFIX}${identity}/${name}.json`;
+}
+
+/** The key of what the renew function last told people. */
+export const ATTENTION_STATE_KEY = '.monitor/attention.json';
 
 /** The prefix under which HTTP-01 challenge responses are published (RFC 8555 §8.3). */
 export const CHALLENGE_PREFIX = '.well-known/acme-challenge/';

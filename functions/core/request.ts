@@ -1,14 +1,21 @@
 /**
- * The renew function's invocation payload: a scheduled event (renew what is due) or a manual
- * `{"domains": [...], "force": true}`.
+ * The renew function's invocation payload: a scheduled event (renew what is due, then watch), the
+ * hourly watch (`{"mode":"watch"}`: check what is served and what the hosts report, renew nothing),
+ * or a manual `{"domains": [...], "force": true, "breakLocks": true}`.
  */
 
 export interface RenewRequest {
+  /** `renew` (the default): renew what is due, then watch; `watch`: only watch. */
+  mode?: 'renew' | 'watch';
   /** Renew only these domains (a manual invoke); every one must be a folder in the bucket. */
   domains?: string[];
   /** Renew regardless of the renewal window. */
   force?: boolean;
+  /** Take the renewal locks even when another run's lock looks live (after a crash). */
+  breakLocks?: boolean;
 }
+
+const FIELDS = ['mode', 'domains', 'force', 'breakLocks'];
 
 /** Returns the request an event asks for; throws an Error naming the field at fault. */
 export function parseRenewEvent(event: unknown): RenewRequest {
@@ -18,7 +25,11 @@ export function parseRenewEvent(event: unknown): RenewRequest {
   if (fields.source === 'aws.events' || fields['detail-type'] === 'Scheduled Event') return {};
   const request: RenewRequest = {};
   for (const key of Object.keys(fields)) {
-    if (key !== 'domains' && key !== 'force') throw new Error(`invocation payload has unknown field "${key}" (known: domains, force)`);
+    if (!FIELDS.includes(key)) throw new Error(`invocation payload has unknown field "${key}" (known: ${FIELDS.join(', ')})`);
+  }
+  if (fields.mode !== undefined) {
+    if (fields.mode !== 'renew' && fields.mode !== 'watch') throw new Error('invocation payload "mode" must be "renew" or "watch"');
+    request.mode = fields.mode;
   }
   if (fields.domains !== undefined) {
     if (!Array.isArray(fields.domains) || fields.domains.length === 0 || !fields.domains.every((name) => typeof name === 'string')) {
@@ -26,9 +37,11 @@ export function parseRenewEvent(event: unknown): RenewRequest {
     }
     request.domains = fields.domains as string[];
   }
-  if (fields.force !== undefined) {
-    if (typeof fields.force !== 'boolean') throw new Error('invocation payload "force" must be true or false');
-    request.force = fields.force;
+  for (const flag of ['force', 'breakLocks'] as const) {
+    if (fields[flag] === undefined) continue;
+    if (typeof fields[flag] !== 'boolean') throw new Error(`invocation payload "${flag}" must be true or false`);
+    request[flag] = fields[flag];
   }
+  if (request.mode === 'watch' && (request.domains || request.force || request.breakLocks)) throw new Error('invocation payload: "mode": "watch" renews nothing, so it takes no "domains", "force" or "breakLocks"');
   return request;
 }

@@ -6,11 +6,13 @@
 
 import type { CertificateFacts } from './certificate.js';
 import type { KeyType } from './domain-config.js';
+import type { ServedRecord } from './served.js';
 
 export interface LastAttempt {
   at: string;
   runId: string;
-  outcome: 'renewed' | 'failed';
+  /** `repaired`: status.json was lost and was rewritten from the verified files. */
+  outcome: 'renewed' | 'failed' | 'repaired';
   step?: string;
   reason?: string;
 }
@@ -27,6 +29,8 @@ export interface DomainStatus {
   /** SHA-256 of each stored file, by file name (`domain.crt`, `domain.key`, …). */
   files: Record<string, string>;
   lastAttempt: LastAttempt | null;
+  /** What each name served when last checked from outside (see core/served.ts). */
+  served?: Record<string, ServedRecord>;
 }
 
 /** Returns the status of a freshly stored certificate. */
@@ -51,6 +55,25 @@ export function issuedStatus(args: {
     files: args.files,
     lastAttempt: { at: args.at.toISOString(), runId: args.runId, outcome: 'renewed' },
   };
+}
+
+/**
+ * Returns why status.json must be rewritten from the folder's files: it is missing or cannot be
+ * read while the certificate and key verify (`certificateUsable`); null otherwise (a folder whose
+ * files do not verify is renewed instead).
+ */
+export function statusRepairReason(statusText: string | null, certificateUsable: boolean): string | null {
+  if (!certificateUsable) return null;
+  if (statusText === null) return 'status.json was missing';
+  if (parseStatus(statusText) === null) return 'status.json could not be read';
+  return null;
+}
+
+/** Returns the status rewritten from a folder's verified files, recording the repair as the last attempt. */
+export function repairedStatus(args: { domain: string; keyType: KeyType; certificate: CertificateFacts; files: Record<string, string>; at: Date; runId: string; reason: string }): DomainStatus {
+  const status = issuedStatus({ ...args });
+  // The certificate was stored when it was issued, as far as anyone can tell now.
+  return { ...status, renewedAt: args.certificate.notBefore.toISOString(), lastAttempt: { at: args.at.toISOString(), runId: args.runId, outcome: 'repaired', reason: args.reason } };
 }
 
 /** Returns `previous` (or an empty status) with a failed attempt recorded; the certificate facts and digests are kept. */

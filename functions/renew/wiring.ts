@@ -13,7 +13,11 @@ import { S3ChallengeStore } from '../adapters/s3-challenge-store.js';
 import { SsmAccountKeyStore } from '../adapters/ssm-account-key.js';
 import { generateDomainKey } from '../core/keys.js';
 import { nextRunAfter, previousRunAtOrBefore } from '../core/schedule.js';
-import type { IssuerProvider, Logger, RenewalContext } from '../workflows/ports.js';
+import { TlsServedProbe } from '../adapters/tls-served-probe.js';
+import { SnsNotifier } from '../adapters/sns-notifier.js';
+import type { SNSClient } from '@aws-sdk/client-sns';
+import type { IssuerProvider, Logger, RenewalContext, WatchContext } from '../workflows/ports.js';
+import type { TellContext } from '../workflows/tell-people.js';
 import type { RenewConfig } from './config.js';
 
 /** Returns the context one run uses; the ACME account is loaded (or created) once, when a domain first needs it. */
@@ -47,4 +51,40 @@ function accountIssuer(config: RenewConfig, accountKeys: SsmAccountKeyStore, log
     })();
     return issuer;
   };
+}
+
+/** Returns the context of a watch: what is served (TLS, as the preflight resolves names) and the hosts' reports. */
+export function buildWatchContext(config: RenewConfig, clients: { s3: S3Client }, log: Logger): WatchContext {
+  return {
+    store: new S3CertificateStore(clients.s3, config.certificatesBucket),
+    served: new TlsServedProbe({ dnsServer: config.preflight.dnsServer, port: config.watch.port, timeoutMs: config.watch.timeoutMs }),
+    log,
+    now: () => new Date(),
+    concurrency: Math.max(8, config.concurrency),
+    mismatchGraceMs: config.watch.mismatchGraceMs,
+    lapseFraction: config.watch.lapseFraction,
+    hostStaleMs: config.watch.hostStaleMs,
+  };
+}
+
+/**
+ * Returns the context for telling people: the topic from ALARM_TOPIC_ARN, or from
+ * ALARM_TOPIC_NAME in the function's own partition, region and account (`functionArn`).
+ */
+export function buildTellContext(config: RenewConfig, clients: { s3: S3Client; sns: SNSClient }, log: Logger, functionArn: string | undefined): TellContext {
+  return {
+    store: new S3CertificateStore(clients.s3, config.certificatesBucket),
+    notifier: topicArn(config.alarmTopic, functionArn) ? new SnsNotifier(clients.sns, topicArn(config.alarmTopic, functionArn) as string) : null,
+    log,
+    now: () => new Date(),
+    service: config.service,
+  };
+}
+
+function topicArn(topic: RenewConfig['alarmTopic'], functionArn: string | undefined): string | null {
+  if (!topic) return null;
+  if ('arn' in topic) return topic.arn;
+  const [, partition, , region, account] = (functionArn ?? '').split(':');
+  if (!partition || !region || !account) return null;
+  return `arn:${partition}:sns:${region}:${account}:${topic.name}`;
 }

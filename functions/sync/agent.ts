@@ -7,6 +7,7 @@
 
 import { rootCertificates } from 'node:tls';
 import { S3Client } from '@aws-sdk/client-s3';
+import { STSClient } from '@aws-sdk/client-sts';
 import { createJsonLogger } from '../adapters/json-logger.js';
 import { ConfigurationError, describeError } from '../core/errors.js';
 import { TemplateError } from '../core/host-templates.js';
@@ -44,17 +45,16 @@ async function syncOnce(config: AgentConfig): Promise<number> {
   // bundle pins; printed on every run under node 20, it would make cron mail every hour.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   // Every request is bounded, so a stalled connection cannot hold the cron line's flock for ever.
-  const s3 = new S3Client({
-    region: config.region,
-    requestHandler: { connectionTimeout: 5_000, requestTimeout: 30_000 },
-    ...(config.endpoint ? { endpoint: config.endpoint, forcePathStyle: true } : {}),
-  });
+  const requestHandler = { connectionTimeout: 5_000, requestTimeout: 30_000 };
+  const s3 = new S3Client({ region: config.region, requestHandler, ...(config.endpoint ? { endpoint: config.endpoint, forcePathStyle: true } : {}) });
+  const sts = new STSClient({ region: config.region, requestHandler, ...(config.endpoint ? { endpoint: config.endpoint } : {}) });
   try {
-    const report = await syncHost(buildSyncContext(config, s3, createJsonLogger((line) => console.error(line))));
+    const report = await syncHost(buildSyncContext(config, { s3, sts }, createJsonLogger((line) => console.error(line)), version));
     for (const line of formatSyncReport(report)) console.log(line);
     return syncFailed(report) ? 1 : 0;
   } finally {
     s3.destroy();
+    sts.destroy();
   }
 }
 

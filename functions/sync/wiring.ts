@@ -3,7 +3,10 @@
  * constructed.
  */
 
+import { hostname } from 'node:os';
 import type { S3Client } from '@aws-sdk/client-s3';
+import type { STSClient } from '@aws-sdk/client-sts';
+import { S3HostReporter } from '../adapters/s3-host-reporter.js';
 import { createCommandRunner } from '../adapters/command-runner.js';
 import { HostCertificateFiles } from '../adapters/host-cert-files.js';
 import { acquireLockFile } from '../adapters/lock-file.js';
@@ -15,7 +18,8 @@ import type { Logger } from '../workflows/ports.js';
 import type { SyncContext } from '../workflows/sync-ports.js';
 import type { AgentConfig } from './config.js';
 
-export function buildSyncContext(config: AgentConfig, s3: S3Client, log: Logger): SyncContext {
+export function buildSyncContext(config: AgentConfig, clients: { s3: S3Client; sts: STSClient }, log: Logger, agentVersion: string): SyncContext {
+  const { s3 } = clients;
   let placeholderKey: ReturnType<typeof createPlaceholderKey> | undefined;
   return {
     bucket: new S3BucketReader(s3, config.bucket),
@@ -29,6 +33,8 @@ export function buildSyncContext(config: AgentConfig, s3: S3Client, log: Logger)
     }),
     state: new SyncStateFile(config.stateFile),
     lock: () => acquireLockFile(config.lockFile),
+    reporter: new S3HostReporter(s3, clients.sts, config.bucket),
+    host: { name: hostname(), agentVersion },
     log,
     now: () => new Date(),
     placeholderKey: () => (placeholderKey ??= createPlaceholderKey()),

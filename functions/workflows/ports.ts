@@ -4,6 +4,8 @@
  * SDK or ACME library type appears here.
  */
 
+import type { ServedAnswer } from '../core/served.js';
+
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 export type LogFields = Record<string, unknown>;
 /** One structured log event; implementations redact PEM blocks from every field. */
@@ -34,12 +36,36 @@ export interface HeldLock {
 }
 
 export interface CertificateStore {
+  /** The domain folders (unvalidated; the tool's own folders are left out). */
   listFolders(): Promise<string[]>;
   readDomain(domain: string): Promise<StoredDomainFiles>;
   writeIssued(domain: string, files: IssuedDomainFiles, status: string): Promise<void>;
   writeStatus(domain: string, status: string): Promise<void>;
-  acquireLock(domain: string, owner: string, now: Date, ttlMs: number): Promise<HeldLock | null>;
+  /** status.json's text and ETag, or null when there is none. */
+  readStatus(domain: string): Promise<{ text: string; etag: string } | null>;
+  /** Replaces status.json if it still has `etag`; false when someone else wrote it meanwhile. */
+  writeStatusIfMatch(domain: string, status: string, etag: string): Promise<boolean>;
+  /** Creates the lock unless one exists (null). */
+  createLock(domain: string, body: string): Promise<HeldLock | null>;
+  /** The existing lock's text and ETag (null: none). */
+  readLock(domain: string): Promise<{ text: string; etag: string } | null>;
+  /** Replaces the lock if it still has `etag` (null: another run changed it first). */
+  replaceLock(domain: string, etag: string, body: string): Promise<HeldLock | null>;
   releaseLock(lock: HeldLock): Promise<void>;
+  listHostReports(): Promise<string[]>;
+  readHostReport(key: string): Promise<string | null>;
+  readAttentionState(): Promise<string | null>;
+  writeAttentionState(text: string): Promise<void>;
+}
+
+/** What a name serves over TLS, asked from outside. */
+export interface ServedProbe {
+  probe(name: string): Promise<ServedAnswer>;
+}
+
+/** The people who must hear of problems (an SNS topic). */
+export interface Notifier {
+  publish(subject: string, message: string): Promise<void>;
 }
 
 export interface ChallengeStore {
@@ -83,6 +109,21 @@ export interface Issuer {
 /** The issuer side of a run: the ACME account is loaded (or created) once, on first need. */
 export type IssuerProvider = () => Promise<Issuer>;
 
+/** What watching the hosts needs: the store, a probe of what is served, and the thresholds. */
+export interface WatchContext {
+  store: CertificateStore;
+  served: ServedProbe;
+  log: Logger;
+  now: () => Date;
+  concurrency: number;
+  /** A name serving another certificate than the stored one counts after this long (hosts install within the hour). */
+  mismatchGraceMs: number;
+  /** A served certificate with less than this fraction of its lifetime left is lapsing. */
+  lapseFraction: number;
+  /** A host that has not reported for this long is stale. */
+  hostStaleMs: number;
+}
+
 export interface RenewalContext {
   store: CertificateStore;
   challenges: ChallengeStore;
@@ -98,6 +139,7 @@ export interface RenewalContext {
   timeLeftMs?: () => number;
   trustedRoots: readonly string[];
   runId: string;
+  /** The longest a lock stands (shortened near the invocation's end; see core/locks.ts lockTtlMs). */
   lockTtlMs: number;
   /** Returns a fresh random base64url token (preflight probes). */
   randomToken: () => string;

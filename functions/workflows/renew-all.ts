@@ -21,7 +21,8 @@ export interface RunReport {
   finishedAt: string;
   outcomes: DomainOutcome[];
   invalidFolders: InvalidFolder[];
-  counts: { renewed: number; notDue: number; skipped: number; failed: number; invalidFolders: number };
+  /** `skipped` is the backlog: due, and not renewed in this run. */
+  counts: { renewed: number; repaired: number; notDue: number; skipped: number; failed: number; invalidFolders: number };
 }
 
 /** A request naming domains the bucket does not hold: nothing is done. */
@@ -49,9 +50,10 @@ export async function renewAll(request: RenewRequest, ctx: RenewalContext, concu
 
   const selected = request.domains ? selectRequested(request.domains, domains) : domains;
   ctx.log('info', 'renewing domains', { step: 'list', count: selected.length, force: request.force === true });
+  const options = { force: request.force === true, breakLocks: request.breakLocks === true };
   const outcomes = await mapWithConcurrency(selected, concurrency, (domain) => {
     if (ctx.timeLeftMs && ctx.timeLeftMs() < MIN_TIME_FOR_A_DOMAIN_MS) return Promise.resolve(outOfTime(domain, ctx));
-    return renewDomain(domain, request.force === true, ctx);
+    return renewDomain(domain, options, ctx);
   });
 
   const count = (outcome: DomainOutcome['outcome']) => outcomes.filter((item) => item.outcome === outcome).length;
@@ -61,7 +63,7 @@ export async function renewAll(request: RenewRequest, ctx: RenewalContext, concu
     finishedAt: ctx.now().toISOString(),
     outcomes,
     invalidFolders: request.domains ? [] : invalidFolders,
-    counts: { renewed: count('renewed'), notDue: count('not due'), skipped: count('skipped'), failed: count('failed'), invalidFolders: request.domains ? 0 : invalidFolders.length },
+    counts: { renewed: count('renewed'), repaired: count('repaired'), notDue: count('not due'), skipped: count('skipped'), failed: count('failed'), invalidFolders: request.domains ? 0 : invalidFolders.length },
   };
   return report;
 }
@@ -74,7 +76,7 @@ const MIN_TIME_FOR_A_DOMAIN_MS = 180_000;
 
 function outOfTime(domain: string, ctx: RenewalContext): DomainOutcome {
   ctx.log('warn', 'not started: too little time left in this invocation; the next run takes it up', { domain, step: 'decide' });
-  return { domain, outcome: 'skipped', reason: 'not started: too little time left in this invocation' };
+  return { domain, outcome: 'skipped', reason: 'not started: too little time was left in this invocation (the next run takes it up)' };
 }
 
 function selectRequested(requested: string[], domains: string[]): string[] {
@@ -85,7 +87,10 @@ function selectRequested(requested: string[], domains: string[]): string[] {
   return [...new Set(requested)];
 }
 
-/** Returns true when the run must be reported as failed (so the function's error alarm fires). */
+/**
+ * Returns true when the run must be reported as failed (so the function's error alarm fires): a
+ * domain failed, a folder is invalid, or a domain that was due was not renewed (the backlog).
+ */
 export function runFailed(report: RunReport): boolean {
-  return report.counts.failed > 0 || report.counts.invalidFolders > 0;
+  return report.counts.failed > 0 || report.counts.invalidFolders > 0 || report.counts.skipped > 0;
 }

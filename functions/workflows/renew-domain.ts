@@ -2,6 +2,8 @@
  * Renewing one domain, top to bottom in protocol order:
  * load → decide → lock → prepare key → preflight → account → order → authorize → publish challenge
  * → validate → finalize → download → verify → store → clean up.
+ * A folder whose status.json is missing or unreadable, but whose certificate and key verify, is
+ * repaired instead: load → decide → lock → repair (status.json rewritten from the verified files).
  *
  * Contract: returns an outcome and never throws; a certificate that fails verification is never
  * stored; challenge objects, the probe and the lock are removed in `finally`; a failure is
@@ -13,22 +15,36 @@ import { keySha256, parsePrivateKey, sha256, splitCertificates, type Certificate
 import { describeError, DomainStepError, type RenewStep } from '../core/errors.js';
 import { createCsr, csrMatches, generateDomainKey } from '../core/keys.js';
 import { DomainFile, challengePath, challengeUrl, isChallengeToken } from '../core/layout.js';
+import { heldReason, judgeLock, lockBody, lockTtlMs, parseLockHolder, type LockHolder } from '../core/locks.js';
 import { decideRenewal, lapseWarning, replacementProblem } from '../core/renewal.js';
-import { failedAttemptStatus, formatStatus, issuedStatus, parseStatus, type DomainStatus } from '../core/status.js';
+import { failedAttemptStatus, formatStatus, issuedStatus, parseStatus, repairedStatus, statusRepairReason, type DomainStatus } from '../core/status.js';
 import { verifyCertificate } from '../core/verify.js';
 import { judgeDomain, type LoadedDomain } from './load-domain.js';
-import type { Issuer, PendingChallenge, RenewalContext } from './ports.js';
+import type { HeldLock, Issuer, PendingChallenge, RenewalContext } from './ports.js';
 
-export type DomainOutcome =
+/** What happened to a domain; `events` are things worth telling once (a lock taken over). */
+export type DomainOutcome = (
   | { domain: string; outcome: 'renewed'; reason: string; serial: string; names: string[]; notAfter: string; warning?: string }
+  | { domain: string; outcome: 'repaired'; reason: string; serial: string; names: string[]; notAfter: string }
   | { domain: string; outcome: 'not due'; reason: string; serial: string | null; names: string[]; notAfter: string | null }
+  /** Due, but not renewed in this run (another run holds the lock, or too little time was left): the backlog. */
   | { domain: string; outcome: 'skipped'; reason: string }
-  | { domain: string; outcome: 'failed'; step: RenewStep; reason: string };
+  | { domain: string; outcome: 'failed'; step: RenewStep; reason: string }
+) & { events?: string[] };
 
 type Step = <T>(name: RenewStep, message: string, run: () => Promise<T> | T, fields?: Record<string, unknown>) => Promise<T>;
 
-/** Renews `domain` when it is due (or `force`), and returns what happened. */
-export async function renewDomain(domain: string, force: boolean, ctx: RenewalContext): Promise<DomainOutcome> {
+/** What a run was asked to do for the domains it renews. */
+export interface RenewOptions {
+  /** Renew regardless of the renewal window. */
+  force: boolean;
+  /** Take a domain's lock even when another run's lock looks live (after a crash, by hand). */
+  breakLocks: boolean;
+}
+
+/** Renews `domain` when it is due (or forced), repairs a folder whose status.json is lost, and returns what happened. */
+export async function renewDomain(domain: string, options: RenewOptions, ctx: RenewalContext): Promise<DomainOutcome> {
+  const { force } = options;
   const step: Step = async (name, message, run, fields = {}) => {
     ctx.log('info', message, { domain, step: name, ...fields });
     try {
@@ -42,29 +58,76 @@ export async function renewDomain(domain: string, force: boolean, ctx: RenewalCo
     let loaded = await step('load', 'loading domain folder', () => load(domain, ctx));
     status = loaded.status;
     let decision = await step('decide', 'deciding', () => decide(loaded, force, ctx));
-    if (!decision.renew) return notDue(domain, loaded, decision.reason, ctx);
+    if (!decision.renew && !statusRepairReason(loaded.files.status, loaded.certificate !== null && loaded.problem === null)) return notDue(domain, loaded, decision.reason, ctx);
 
-    const lock = await step('lock', `renewal due: ${decision.reason}; taking the renewal lock`, () => ctx.store.acquireLock(domain, ctx.runId, ctx.now(), ctx.lockTtlMs));
-    if (!lock) {
-      ctx.log('info', 'another run holds the renewal lock; leaving the domain to it', { domain, step: 'lock' });
-      return { domain, outcome: 'skipped', reason: 'another run is renewing this domain' };
+    const lock = await step('lock', decision.renew ? `renewal due: ${decision.reason}; taking the renewal lock` : 'status.json to repair; taking the renewal lock', () => takeLock(domain, options.breakLocks, ctx));
+    if (!lock.held) {
+      ctx.log('warn', 'another run holds the renewal lock; leaving the domain to it', { domain, step: 'lock', holder: lock.holder });
+      return { domain, outcome: 'skipped', reason: heldReason(lock.holder) };
     }
+    const events = lock.event ? [lock.event] : [];
     try {
       // Another run may have renewed the domain between the first look and the lock.
       loaded = await step('load', 'loading the folder again under the lock', () => load(domain, ctx));
       status = loaded.status;
       decision = await step('decide', 'deciding again under the lock', () => decide(loaded, force, ctx));
-      if (!decision.renew) return notDue(domain, loaded, decision.reason, ctx);
-      return await issue(domain, loaded, decision.reason, ctx, step);
+      const repair = !decision.renew && statusRepairReason(loaded.files.status, loaded.certificate !== null && loaded.problem === null);
+      if (repair) return withEvents(await step('store', `${repair}; rewriting it from the verified certificate and key`, () => repairStatus(domain, loaded, repair, ctx)), events);
+      if (!decision.renew) return withEvents(notDue(domain, loaded, decision.reason, ctx), events);
+      return withEvents(await issue(domain, loaded, decision.reason, ctx, step), events);
+    } catch (error) {
+      if (error instanceof DomainStepError) error.events = events;
+      throw error;
     } finally {
-      await ctx.store.releaseLock(lock).catch((error: unknown) => warn(ctx, domain, 'could not release the renewal lock (it expires by itself)', error));
+      await ctx.store.releaseLock(lock.held).catch((error: unknown) => warn(ctx, domain, 'could not release the renewal lock (it expires by itself)', error));
     }
   } catch (error) {
     const failure = error instanceof DomainStepError ? error : new DomainStepError(domain, 'load', describeError(error), { cause: error });
     ctx.log('error', 'renewal failed', { domain, step: failure.step, reason: failure.reason });
     await recordFailure(domain, failure, status, ctx);
-    return { domain, outcome: 'failed', step: failure.step, reason: failure.reason };
+    return withEvents({ domain, outcome: 'failed', step: failure.step, reason: failure.reason }, failure.events ?? []);
   }
+}
+
+function withEvents(outcome: DomainOutcome, events: string[]): DomainOutcome {
+  return events.length > 0 ? { ...outcome, events: [...(outcome.events ?? []), ...events] } : outcome;
+}
+
+/**
+ * Takes the domain's renewal lock: creates it, or takes over one that expired, is broken (an
+ * unreadable object, an expiry no run would set) or that the run was asked to break, saying so.
+ * A live lock is left to its holder. The lock stands no longer than this invocation can use it.
+ */
+async function takeLock(domain: string, breakLocks: boolean, ctx: RenewalContext): Promise<{ held: HeldLock; event?: string } | { held: null; holder: LockHolder }> {
+  for (let attempt = 0; attempt < 3; attempt += 1) {
+    const now = ctx.now();
+    const body = lockBody(ctx.runId, now, lockTtlMs(ctx.lockTtlMs, ctx.timeLeftMs?.()));
+    const created = await ctx.store.createLock(domain, body);
+    if (created) return { held: created };
+    const existing = await ctx.store.readLock(domain);
+    if (!existing) continue; // released meanwhile: try to create it again
+    const judgement = judgeLock(existing.text, now, ctx.lockTtlMs, breakLocks);
+    if (!judgement.take) return { held: null, holder: judgement.holder };
+    const replaced = await ctx.store.replaceLock(domain, existing.etag, body);
+    if (replaced) {
+      ctx.log('warn', judgement.detail, { domain, step: 'lock' });
+      return { held: replaced, event: `${domain}: ${judgement.detail}` };
+    }
+  }
+  const existing = await ctx.store.readLock(domain);
+  return { held: null, holder: parseLockHolder(existing?.text) ?? { runId: 'unknown', acquiredAt: 'unknown', expiresAt: 'unknown' } };
+}
+
+/** Rewrites a lost status.json from the folder's verified certificate and key, and records that it did. */
+async function repairStatus(domain: string, loaded: LoadedDomain, reason: string, ctx: RenewalContext): Promise<DomainOutcome> {
+  const certificate = loaded.certificate as CertificateFacts;
+  const { files } = loaded;
+  const digests: Record<string, string> = {};
+  for (const [file, text] of [[DomainFile.key, files.key], [DomainFile.csr, files.csr], [DomainFile.fullChain, files.fullChain]] as const) if (text !== null) digests[file] = sha256(text);
+  const status = repairedStatus({ domain, keyType: loaded.config.keyType, certificate, files: digests, at: ctx.now(), runId: ctx.runId, reason });
+  await ctx.store.writeStatus(domain, formatStatus(status));
+  ctx.log('warn', 'status.json repaired', { domain, step: 'store', reason, serial: certificate.serial });
+  return { domain, outcome: 'repaired', reason, serial: certificate.serial, names: certificate.names, notAfter: certificate.notAfter.toISOString(), events: [`${domain}: ${reason}; rewritten from the verified certificate and key (serial ${certificate.serial})`] };
 }
 
 /** The ACME exchange and the store, for a domain that is due and locked. */

@@ -11,12 +11,13 @@
 
 import { describeError, ConfigurationError } from '../core/errors.js';
 import { domainNameProblem, printable } from '../core/domain-name.js';
-import { parseObjectKey } from '../core/layout.js';
+import { buildHostReport } from '../core/host-report.js';
+import { hostReportKey, isReservedFolder, parseObjectKey } from '../core/layout.js';
 import { mapWithConcurrency } from '../core/concurrency.js';
 import { referencedDomains } from '../core/nginx-config.js';
 import { planConfirmation, pruneProblem, type DomainChange, type DomainRecord, type References } from '../core/sync-plan.js';
 import { syncDomain, type DomainResult } from './sync-domain.js';
-import type { ListedObject, SyncContext, SyncState } from './sync-ports.js';
+import type { HostReporter, ListedObject, SyncContext, SyncState } from './sync-ports.js';
 
 /** What one run did, per domain and as a whole. */
 export interface SyncReport {
@@ -61,7 +62,23 @@ async function syncLocked(ctx: SyncContext): Promise<SyncReport> {
     await testReloadAndConfirm(ctx, state, report, changes, pruneCandidates, [...domains.keys()]);
   }
   await ctx.state.write(state);
+  if (ctx.reporter && ctx.mode === 'reload') await writeHostReport(ctx, ctx.reporter, state, report);
   return report;
+}
+
+/**
+ * Writes this host's report (core/host-report.ts): which serial nginx was last confirmed serving
+ * per domain, and this run's failures. A report that cannot be written fails the run: the renew
+ * function would take a silent host for a dead one, and say so, but the host should say why.
+ */
+async function writeHostReport(ctx: SyncContext, reporter: HostReporter, state: SyncState, report: SyncReport): Promise<void> {
+  const failures = [...report.results.flatMap((result) => (result.failure ? [`${result.domain}: ${result.failure}`] : [])), ...report.problems];
+  try {
+    const body = buildHostReport({ id: await reporter.identity(), name: ctx.host.name, at: ctx.now(), agentVersion: ctx.host.agentVersion, records: state.domains, failures });
+    await reporter.write(hostReportKey(body.host.id, ctx.host.name), `${JSON.stringify(body, null, 2)}\n`);
+  } catch (error) {
+    report.problems.push(`writing this host's report: ${describeError(error)} (does the host's identity have the stack's current host policy?)`);
+  }
 }
 
 /** nginx -T (restoring everything on failure), prune, one reload, the served check, and the records. */
@@ -229,6 +246,7 @@ function groupByDomain(objects: ListedObject[], wanted: readonly string[] | null
       if (object.key.startsWith('/')) refused.set(object.key, 'object key starts with "/"');
       continue;
     }
+    if (isReservedFolder(parsed.folder)) continue;
     const problem = domainNameProblem(parsed.folder);
     if (problem) {
       refused.set(parsed.folder, problem);

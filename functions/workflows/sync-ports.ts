@@ -77,12 +77,23 @@ export interface SyncStateStore {
   write(state: SyncState): Promise<void>;
 }
 
+/** Where a host reports after every run (the renew function reads it): written with the host's own identity. */
+export interface HostReporter {
+  /** The id of the identity the host writes with; its report's key starts with it. */
+  identity(): Promise<string>;
+  write(key: string, text: string): Promise<void>;
+}
+
 export interface SyncContext {
   bucket: CertificateBucket;
   files: HostFiles;
   nginx: Nginx;
   state: SyncStateStore;
   lock: () => Promise<{ release(): Promise<void> } | null>;
+  /** Null: this run reports nothing (nginx not running yet, in a container's first run). */
+  reporter: HostReporter | null;
+  /** How the report names this host, and the agent's version. */
+  host: { name: string; agentVersion: string };
   log: Logger;
   now: () => Date;
   /** The key placeholders are made with (made once, on first need). */

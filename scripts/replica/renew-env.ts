@@ -15,6 +15,7 @@ export function renewEnvironment(state: ReplicaState): Record<string, string> {
     TRUSTED_ROOTS_PEM: readFileSync(state.acme.rootsFile, 'utf8'),
     PREFLIGHT_PORT: String(state.nginx.httpPort),
     PREFLIGHT_DNS_SERVER: state.dns.server,
+    SERVED_CHECK_PORT: String(state.nginx.httpsPort),
     ACME_POLL_MIN_MS: '200',
     ACME_POLL_MAX_MS: '1000',
     ACME_POLL_ATTEMPTS: '30',

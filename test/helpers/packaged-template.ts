@@ -107,6 +107,7 @@ export function evaluate(template: Template & { Conditions?: Record<string, unkn
   };
   const substitute = (text: string, variables: Record<string, unknown>): string =>
     text.replace(/\$\{([^}]+)\}/g, (_, name: string) => {
+      if (name.startsWith('!')) return `\${${name.slice(1)}}`; // ${!Literal}: written as it is
       if (name in variables) return String(variables[name]);
       if (name.includes('.')) return name;
       return String(reference(name));

@@ -11,6 +11,12 @@ import { readRenewConfig, type RenewConfig } from '../../functions/renew/config.
 import { buildRenewalContext } from '../../functions/renew/wiring.js';
 import { renewAll, type RunReport } from '../../functions/workflows/renew-all.js';
 import type { RenewalContext } from '../../functions/workflows/ports.js';
+import { tellPeople } from '../../functions/workflows/tell-people.js';
+import { watchAll, type WatchReport } from '../../functions/workflows/watch.js';
+import { SnsNotifier } from '../../functions/adapters/sns-notifier.js';
+import { buildWatchContext } from '../../functions/renew/wiring.js';
+import type { AttentionItem } from '../../functions/core/attention.js';
+import type { TestTopic } from './topic.js';
 import { renewEnvironment } from '../../scripts/replica/renew-env.js';
 import { createCertificatesBucket, replicaState, s3Client, ssmClient, uniqueLabel } from './replica-clients.js';
 
@@ -25,6 +31,12 @@ export interface RenewHarness {
   context: RenewalContext;
   logs: string[];
   run(request?: RenewRequest): Promise<RunReport>;
+  /**
+   * What the handler does with one invocation, in-process: renew (unless `mode: watch`), watch,
+   * then tell the people on `topic`; `now` moves the clock of the watch and the telling (a host
+   * that reported hours ago, a grace that has passed).
+   */
+  cycle(request?: RenewRequest, options?: { topic?: TestTopic; now?: Date }): Promise<{ run: RunReport | null; watch: WatchReport; sent: string | null; items: AttentionItem[] }>;
 }
 
 /** Returns a harness on a fresh certificates bucket; `overrides` replace environment values. */
@@ -35,11 +47,21 @@ export async function renewHarness(overrides: Record<string, string> = {}): Prom
   const config = readRenewConfig({ ...replicaEnvironment(overrides), CERTIFICATES_BUCKET: bucket }, rootCertificates);
   const logs: string[] = [];
   const context = buildRenewalContext(config, { s3, ssm: ssmClient(state) }, createJsonLogger((line) => logs.push(line)), uniqueLabel('run'));
+  const run = (request: RenewRequest = {}) => renewAll(request, { ...context, runId: randomUUID() }, config.concurrency);
   return {
     bucket,
     config,
     context,
     logs,
-    run: (request = {}) => renewAll(request, { ...context, runId: randomUUID() }, config.concurrency),
+    run,
+    async cycle(request = {}, options = {}) {
+      const clock = () => options.now ?? new Date();
+      const runReport = request.mode === 'watch' ? null : await run(request);
+      const log = createJsonLogger((line) => logs.push(line));
+      const watch = await watchAll({ ...buildWatchContext(config, { s3 }, log), now: clock });
+      const notifier = options.topic ? new SnsNotifier(options.topic.sns, options.topic.arn) : null;
+      const told = await tellPeople({ runId: randomUUID(), run: runReport, manual: request.domains ?? null, watch }, { store: context.store, notifier, log, now: clock, service: 'acme-certificates-local' });
+      return { run: runReport, watch, sent: told.sent, items: told.items };
+    },
   };
 }

@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { SSMClient } from '@aws-sdk/client-ssm';
+import { STSClient } from '@aws-sdk/client-sts';
 import { readFileSync } from 'node:fs';
 import { readReplicaState, type ReplicaState } from '../../scripts/replica/state.js';
 
@@ -20,6 +21,10 @@ export function s3Client(state: ReplicaState): S3Client {
 
 export function ssmClient(state: ReplicaState): SSMClient {
   return new SSMClient({ endpoint: state.awsEndpoint, region: state.region, credentials });
+}
+
+export function stsClient(state: ReplicaState): STSClient {
+  return new STSClient({ endpoint: state.awsEndpoint, region: state.region, credentials });
 }
 
 /** Returns a random lowercase label, for names no other test uses. */

@@ -15,7 +15,7 @@ import { buildSyncContext } from '../../functions/sync/wiring.js';
 import { syncHost, type SyncReport } from '../../functions/workflows/sync-host.js';
 import type { SyncContext } from '../../functions/workflows/sync-ports.js';
 import type { ReplicaState } from '../../scripts/replica/state.js';
-import { putText, s3Client } from './replica-clients.js';
+import { putText, s3Client, stsClient } from './replica-clients.js';
 import { tempDir } from './temp.js';
 
 const repoRoot = resolve(import.meta.dirname, '..', '..');
@@ -87,7 +87,7 @@ export function agentConfig(state: ReplicaState, setup: AgentSetup, extra: strin
  * may replace a part of the context (to force a fault the real component cannot be made to produce).
  */
 export async function syncInProcess(state: ReplicaState, setup: AgentSetup, extra: string[] = [], adjust: (ctx: SyncContext) => SyncContext = (ctx) => ctx): Promise<SyncReport> {
-  return syncHost(adjust(buildSyncContext(agentConfig(state, setup, extra), s3Client(state), createJsonLogger(() => undefined))));
+  return syncHost(adjust(buildSyncContext(agentConfig(state, setup, extra), { s3: s3Client(state), sts: stsClient(state) }, createJsonLogger(() => undefined), 'test')));
 }
 
 /** Returns a fresh state file, lock file and trusted roots for the agent, syncing `bucket` into `nginx`. */

@@ -36,6 +36,10 @@ test('serverless invoke local renews a domain through the real handler and repor
 
   assert.equal(result.status, 0, `${result.stdout}\n${result.stderr}`);
   assert.match(result.stdout, /"outcome": "renewed"/);
+  // The metrics, as Embedded Metric Format log lines: the run's, and the watch's.
+  const records = result.stdout.split('\n').filter((line) => line.startsWith('{"_aws"')).map((line) => JSON.parse(line) as Record<string, number>);
+  assert.deepEqual(records.map((record) => [record.RunSucceeded, record.Renewed, record.Backlog]).filter(([succeeded]) => succeeded !== undefined), [[1, 1, 0]]);
+  assert.ok(records.some((record) => typeof record.ServedLifetimeLeft === 'number' && record.StaleHosts === 0), 'the watch published its figures');
   assert.doesNotMatch(`${result.stdout}${result.stderr}`, /PRIVATE KEY/);
   const keyLines = ((await getText(s3, bucket, `${domain}/domain.key`)) ?? '').split('\n').filter((row) => /^[A-Za-z0-9+/=]{16,}$/.test(row));
   assert.ok(keyLines.length > 0 && keyLines.every((line) => !`${result.stdout}${result.stderr}`.includes(line)), 'no line of the domain key in the output');

@@ -35,6 +35,9 @@ test('reads the defaults when only the required variables are set', () => {
     acme: { requestTimeoutMs: 30000, pollMinMs: 1000, pollMaxMs: 10000, pollAttempts: 12 },
     lockTtlMs: 900_000,
     forcePathStyle: false,
+    watch: { port: 443, timeoutMs: 5000, mismatchGraceMs: 180 * 60_000, lapseFraction: 1 / 3, hostStaleMs: 180 * 60_000 },
+    alarmTopic: null,
+    service: 'acme-certificates',
   });
 });
 
@@ -43,6 +46,9 @@ const read: { name: string; env: Record<string, string>; check: (config: ReturnT
   { name: 'reads the contact e-mail', env: { ACME_CONTACT_EMAIL: 'ops@a.test' }, check: (c) => c.contactEmail, expected: 'ops@a.test' },
   { name: 'reads the concurrency', env: { CONCURRENCY: '16' }, check: (c) => c.concurrency, expected: 16 },
   { name: 'reads the lock TTL in seconds', env: { LOCK_TTL_SECONDS: '1800' }, check: (c) => c.lockTtlMs, expected: 1_800_000 },
+  { name: 'takes a lock TTL as short as a minute', env: { LOCK_TTL_SECONDS: '60' }, check: (c) => c.lockTtlMs, expected: 60_000 },
+  { name: 'reads the alarm topic by name (its ARN comes from the function\'s own)', env: { ALARM_TOPIC_NAME: 'acme-certificates-production-alarms' }, check: (c) => c.alarmTopic, expected: { name: 'acme-certificates-production-alarms' } },
+  { name: 'reads how long a host may be silent', env: { HOST_STALE_MINUTES: '90' }, check: (c) => c.watch.hostStaleMs, expected: 5_400_000 },
   { name: 'reads the preflight port and DNS server', env: { PREFLIGHT_PORT: '5002', PREFLIGHT_DNS_SERVER: '127.0.0.1' }, check: (c) => c.preflight, expected: { port: 5002, dnsServer: '127.0.0.1', timeoutMs: 5000 } },
   { name: 'reads the schedule', env: { SCHEDULE: 'rate(1 day)' }, check: (c) => c.schedule, expected: { kind: 'rate', everyMs: 86_400_000, expression: 'rate(1 day)' } },
   { name: 'selects trusted roots by name', env: { TRUSTED_ROOTS: ' ISRG Root X1 ' }, check: (c) => c.trustedRoots, expected: letsEncryptRoots.slice(0, 1) },
@@ -82,7 +88,9 @@ const refused: { name: string; env: Record<string, string>; message: RegExp }[] 
   { name: 'refuses a fractional concurrency', env: { CONCURRENCY: '1.5' }, message: /CONCURRENCY must be an integer/ },
   { name: 'refuses a concurrency that is not a number', env: { CONCURRENCY: 'four' }, message: /CONCURRENCY must be an integer/ },
   { name: 'refuses a port above 65535', env: { PREFLIGHT_PORT: '70000' }, message: /PREFLIGHT_PORT must be an integer from 1 to 65535/ },
-  { name: 'refuses a lock TTL shorter than the Lambda timeout', env: { LOCK_TTL_SECONDS: '899' }, message: /LOCK_TTL_SECONDS must be an integer from 900 to 86400/ },
+  { name: 'refuses a lock TTL shorter than a minute', env: { LOCK_TTL_SECONDS: '59' }, message: /LOCK_TTL_SECONDS must be an integer from 60 to 86400/ },
+  { name: 'refuses a lifetime fraction that is not between 0 and 1', env: { SERVED_LAPSE_FRACTION: '33' }, message: /SERVED_LAPSE_FRACTION must be a number between 0 and 1/ },
+  { name: 'refuses an alarm topic that is not an SNS ARN', env: { ALARM_TOPIC_ARN: 'arn:aws:sqs:us-east-1:123456789012:q' }, message: /ALARM_TOPIC_ARN is not an SNS topic ARN/ },
   { name: 'refuses a negative poll count', env: { ACME_POLL_ATTEMPTS: '-1' }, message: /ACME_POLL_ATTEMPTS must be an integer/ },
   { name: 'refuses a malformed schedule, naming the variable and the expression', env: { SCHEDULE: 'cron(5 3 15 * ?)' }, message: /environment variable SCHEDULE: schedule "cron\(5 3 15 \* \?\)": cron needs 6 fields/ },
   { name: 'refuses a trusted root name that is not in the store', env: { TRUSTED_ROOTS: 'ISRG Root X1,No Such Root' }, message: /environment variable TRUSTED_ROOTS: trusted root "No Such Root" is not in the root store/ },

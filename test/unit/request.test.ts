@@ -25,6 +25,8 @@ const requests: { name: string; event: unknown; request: RenewRequest }[] = [
   { name: 'renews every domain regardless of the window when forced', event: { force: true }, request: { force: true } },
   { name: 'renews the listed domains when forced', event: { domains: ['a.test'], force: true }, request: { domains: ['a.test'], force: true } },
   { name: 'keeps an explicit force false', event: { domains: ['a.test'], force: false }, request: { domains: ['a.test'], force: false } },
+  { name: 'only watches for the hourly watch', event: { mode: 'watch' }, request: { mode: 'watch' } },
+  { name: 'breaks the locks of the listed domains when asked', event: { domains: ['a.test'], breakLocks: true }, request: { domains: ['a.test'], breakLocks: true } },
 ];
 
 for (const { name, event, request } of requests) {
@@ -36,7 +38,10 @@ for (const { name, event, request } of requests) {
 }
 
 const refused: { name: string; event: unknown; message: RegExp }[] = [
-  { name: 'refuses a misspelt field', event: { domain: ['a.test'] }, message: /unknown field "domain" \(known: domains, force\)/ },
+  { name: 'refuses a misspelt field', event: { domain: ['a.test'] }, message: /unknown field "domain" \(known: mode, domains, force, breakLocks\)/ },
+  { name: 'refuses an unknown mode', event: { mode: 'audit' }, message: /"mode" must be "renew" or "watch"/ },
+  { name: 'refuses a watch that names domains', event: { mode: 'watch', domains: ['a.test'] }, message: /"mode": "watch" renews nothing/ },
+  { name: 'refuses breakLocks that is not a boolean', event: { breakLocks: 'yes' }, message: /"breakLocks" must be true or false/ },
   { name: 'refuses a field next to known ones', event: { domains: ['a.test'], dryRun: true }, message: /unknown field "dryRun"/ },
   { name: 'refuses domains given as a string', event: { domains: 'a.test' }, message: /"domains" must be a non-empty array of domain names/ },
   { name: 'refuses an empty list of domains', event: { domains: [] }, message: /"domains" must be a non-empty array/ },

@@ -105,6 +105,7 @@ test('the renew function role allows exactly the calls the function makes, each 
     's3:ListBucket on CertificatesBucket.Arn',
     's3:PutObject on ${CertificatesBucket.Arn}/*',
     's3:PutObject on ${ChallengesBucket.Arn}/.well-known/acme-challenge/*',
+    'sns:Publish on AlarmTopic',
     'ssm:GetParameter on arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/acme-certificates/production/account-key',
     'ssm:PutParameter on arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/acme-certificates/production/account-key',
   ]);
@@ -130,8 +131,10 @@ test('the host agent policy allows listing and reading the certificates bucket a
 
   assert.deepEqual(grants(statements), [
     'kms:Decrypt on StorageKey.Arn if {"StringEquals":{"kms:ViaService":"s3.us-east-1.amazonaws.com"}}',
+    'kms:GenerateDataKey on StorageKey.Arn if {"StringEquals":{"kms:ViaService":"s3.us-east-1.amazonaws.com"}}',
     's3:GetObject on CertificatesBucket.Arn/*',
     's3:ListBucket on CertificatesBucket.Arn',
+    's3:PutObject on CertificatesBucket.Arn/.hosts/${aws:userid}/*',
   ]);
   assert.equal(template.Parameters?.HostDomainPrefixes?.Default, '*');
   assert.deepEqual(Object.keys(resourcesOfType(template, 'AWS::IAM::ManagedPolicy')), ['HostAgentPolicy']);
@@ -143,9 +146,11 @@ test('scoped to some domain folders, the host policy lists and reads only those'
 
   assert.deepEqual(grants(statements), [
     'kms:Decrypt on StorageKey.Arn if {"StringEquals":{"kms:ViaService":"s3.us-east-1.amazonaws.com"}}',
+    'kms:GenerateDataKey on StorageKey.Arn if {"StringEquals":{"kms:ViaService":"s3.us-east-1.amazonaws.com"}}',
     `s3:GetObject on ${bucketArn}/example.com/*`,
     `s3:GetObject on ${bucketArn}/example.org/*`,
     's3:ListBucket on CertificatesBucket.Arn if {"StringLike":{"s3:prefix":["example.com/*","example.org/*"]}}',
+    's3:PutObject on CertificatesBucket.Arn/.hosts/${aws:userid}/*',
   ]);
   assert.equal(properties('CertificatesBucket').BucketName, bucketArn.split(':::')[1], 'the ARN written from parameters names the stack\'s bucket');
 });
@@ -162,11 +167,27 @@ test('no IAM grant in the stack has a wildcard action or a wildcard resource', (
   }
 });
 
-test('the schedule event and the function read the same expression; a daily heartbeat run feeds the missed-run alarm', () => {
-  const rules = Object.values(resourcesOfType(template, 'AWS::Events::Rule')).map((rule) => rule.Properties.ScheduleExpression);
+test('the schedule event and the function read the same expression; a daily heartbeat run feeds the missed-run alarm; an hourly run only watches', () => {
+  const rules = Object.values(resourcesOfType(template, 'AWS::Events::Rule')).map((rule) => [rule.Properties.ScheduleExpression, JSON.stringify((rule.Properties.Targets as { Input?: string }[])[0]?.Input ?? '')]);
 
-  assert.deepEqual(rules, ['cron(5 3 15 * ? *)', 'cron(35 4 * * ? *)']);
+  assert.deepEqual(rules, [['cron(5 3 15 * ? *)', '"{}"'], ['cron(35 4 * * ? *)', '"{}"'], ['cron(50 * * * ? *)', JSON.stringify('{"mode":"watch"}')]]);
   assert.equal(environment.SCHEDULE, 'cron(5 3 15 * ? *)');
+});
+
+test('the function reaches the alarm topic by name, which the template fixes', () => {
+  assert.equal(properties('AlarmTopic').TopicName, environment.ALARM_TOPIC_NAME);
+  assert.equal(environment.ALARM_TOPIC_NAME, 'acme-certificates-production-alarms');
+  assert.equal(environment.SERVICE_NAME, 'acme-certificates-production');
+});
+
+test('each stuck state has an alarm to the topic: backlog, a lapsing served certificate, a mismatch, an unreachable name, a host at fault', () => {
+  const alarm = (id: string) => properties(id);
+  const metricOf = (id: string) => alarm(id).MetricName ?? (alarm(id).Metrics as { MetricStat?: { Metric: { MetricName: string } } }[]).flatMap((metric) => (metric.MetricStat ? [metric.MetricStat.Metric.MetricName] : [])).join('+');
+
+  assert.deepEqual(['BacklogAlarm', 'ServedLifetimeAlarm', 'ServedMismatchAlarm', 'ServedUnreachableAlarm', 'HostsAlarm'].map(metricOf), ['Backlog', 'ServedLifetimeLeft', 'ServedMismatch', 'ServedUnreachable', 'StaleHosts+HostsBehind+HostFailures']);
+  assert.deepEqual([alarm('ServedLifetimeAlarm').ComparisonOperator, Number(alarm('ServedLifetimeAlarm').Threshold)], ['LessThanThreshold', 0.3333]);
+  assert.equal(String(environment.SERVED_LAPSE_FRACTION), '0.3333', 'the message and the alarm use one threshold');
+  for (const id of ['BacklogAlarm', 'ServedLifetimeAlarm', 'ServedMismatchAlarm', 'ServedUnreachableAlarm', 'HostsAlarm']) assert.deepEqual(alarm(id).AlarmActions, [{ Ref: 'AlarmTopic' }], id);
 });
 
 test('one instance at a time, with no automatic retry of a failed run', () => {
