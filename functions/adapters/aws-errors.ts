@@ -25,6 +25,8 @@ export function errorName(error: unknown): string {
 /** Returns true for S3's "no such key" answers (404 on GET/HEAD). */
 export function isNotFound(error: unknown): boolean {
   const e = error as { name?: string; $metadata?: { httpStatusCode?: number } } | undefined;
+  // A missing bucket is a 404 too, but never "no such object": it is a broken deployment.
+  if (e?.name === 'NoSuchBucket') return false;
   return e?.name === 'NoSuchKey' || e?.name === 'NotFound' || e?.$metadata?.httpStatusCode === 404;
 }
 

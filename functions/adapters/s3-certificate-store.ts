@@ -3,7 +3,7 @@
  */
 
 import { DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { ATTENTION_STATE_KEY, DomainFile, domainObjectKey, HOST_REPORTS_PREFIX, isReservedFolder, parseObjectKey, type DomainFileName } from '../core/layout.js';
+import { ATTENTION_STATE_KEY, DomainFile, domainObjectKey, HOST_REPORTS_PREFIX, parseObjectKey, type DomainFileName } from '../core/layout.js';
 import type { CertificateStore, HeldLock, IssuedDomainFiles, StoredDomainFiles } from '../workflows/ports.js';
 import { StorageError, isNotFound, isPreconditionFailed } from './aws-errors.js';
 
@@ -25,7 +25,7 @@ export class S3CertificateStore implements CertificateStore {
         });
       for (const prefix of page.CommonPrefixes ?? []) {
         const parsed = prefix.Prefix ? parseObjectKey(prefix.Prefix) : null;
-        if (parsed && !isReservedFolder(parsed.folder)) folders.add(parsed.folder);
+        if (parsed) folders.add(parsed.folder);
       }
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token);
@@ -120,18 +120,18 @@ export class S3CertificateStore implements CertificateStore {
     }
   }
 
-  /** Returns the keys of the hosts' reports. */
-  async listHostReports(): Promise<string[]> {
-    const keys: string[] = [];
+  /** Returns the hosts' reports: each key, and when S3 stored it (its own clock, not the host's). */
+  async listHostReports(): Promise<{ key: string; storedAt: Date }[]> {
+    const reports: { key: string; storedAt: Date }[] = [];
     let token: string | undefined;
     do {
       const page = await this.s3.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: HOST_REPORTS_PREFIX, ContinuationToken: token })).catch((error: unknown) => {
-        throw new StorageError('listing', `s3://${this.bucket}/${HOST_REPORTS_PREFIX}`, error);
+        throw new StorageError('listing', `s3://${this.bucket}/${HOST_REPORTS_PREFIX}*`, error);
       });
-      for (const item of page.Contents ?? []) if (item.Key?.endsWith('.json')) keys.push(item.Key);
+      for (const item of page.Contents ?? []) if (item.Key?.endsWith('.json')) reports.push({ key: item.Key, storedAt: item.LastModified ?? new Date(0) });
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token);
-    return keys.sort();
+    return reports.sort((a, b) => a.key.localeCompare(b.key));
   }
 
   /** Returns a host report's text (null: gone). */

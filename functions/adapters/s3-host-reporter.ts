@@ -1,7 +1,7 @@
 /**
  * The host's report in the certificates bucket, written with the host's own identity: the key
  * starts with the identity's id (STS GetCallerIdentity's UserId), and the host policy lets each
- * identity write under its own id only (`.hosts/${aws:userid}/*`).
+ * identity write under its own id only (`.host-report.${aws:userid}.*`).
  */
 
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';

@@ -1,11 +1,16 @@
 /**
  * What a name serves over TLS, asked from outside as a browser asks: resolve the name, connect to
- * its HTTPS port (IPv6 first, IPv4 when IPv6 cannot connect), send the name as SNI, and read the
- * certificate offered. The certificate is not verified here: the point is to see what is served,
- * valid or not.
+ * its HTTPS port at every address it has (IPv6 and IPv4: a browser may reach any of them, so each
+ * is asked), send the name as SNI, and read the certificate offered. The certificate is not
+ * verified here: the point is to see what is served, valid or not.
+ *
+ * Lambda outside a dual-stack VPC has no IPv6 route: an IPv6 address that cannot be routed from
+ * here is left out (it says nothing about the host); a name with only such addresses is answered
+ * as not checkable, which the watch counts as unreachable.
  */
 
 import { connect, type PeerCertificate } from 'node:tls';
+import { isIPv6 } from 'node:net';
 import type { ServedAnswer } from '../core/served.js';
 import type { ServedProbe } from '../workflows/ports.js';
 import { NameResolver } from './name-resolver.js';
@@ -18,7 +23,8 @@ export interface TlsServedProbeOptions {
   timeoutMs: number;
 }
 
-const CONNECTION_ERRORS = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL', 'ECONNRESET', 'ETIMEDOUT']);
+/** Errors that mean "this machine has no route to that IPv6 address", not "the host is down". */
+const NO_ROUTE = new Set(['ENETUNREACH', 'EHOSTUNREACH', 'EADDRNOTAVAIL', 'EAFNOSUPPORT']);
 
 export class TlsServedProbe implements ServedProbe {
   private readonly resolver: NameResolver;
@@ -27,22 +33,26 @@ export class TlsServedProbe implements ServedProbe {
     this.resolver = new NameResolver(options.dnsServer);
   }
 
-  /** Returns the certificate `name` serves, or why no handshake completed. Never throws. */
-  async probe(name: string): Promise<ServedAnswer> {
+  /** Returns what `name` serves at each of its addresses, or why no handshake completed. Never throws. */
+  async probe(name: string): Promise<ServedAnswer[]> {
     const { v6, v4 } = await this.resolver.addresses(name);
-    if (v6.length + v4.length === 0) return { name, reached: false, error: `${name} has no A or AAAA record` };
-    const failures: string[] = [];
-    for (const address of [...v6, ...v4]) {
-      try {
-        const certificate = await this.handshake(address, name);
-        return { name, reached: true, serial: certificate.serialNumber.toLowerCase(), notBefore: new Date(certificate.valid_from).toISOString(), notAfter: new Date(certificate.valid_to).toISOString(), issuer: issuerOf(certificate) };
-      } catch (error) {
-        const code = (error as NodeJS.ErrnoException).code ?? '';
-        failures.push(`${address}: ${(error as Error).message}`);
-        if (!CONNECTION_ERRORS.has(code)) break;
-      }
+    if (v6.length + v4.length === 0) return [{ name, address: '', reached: false, error: `${name} has no A or AAAA record` }];
+    const answers = await Promise.all([...v6, ...v4].map((address) => this.ask(name, address)));
+    const routable = answers.filter((answer) => answer !== null);
+    if (routable.length === 0) return [{ name, address: v6.join(' '), reached: false, error: `cannot be checked from here: ${name} has only IPv6 addresses and this network has no IPv6 route` }];
+    return routable;
+  }
+
+  /** One address's answer; null when it is an IPv6 address this network cannot route to. */
+  private async ask(name: string, address: string): Promise<ServedAnswer | null> {
+    try {
+      const certificate = await this.handshake(address, name);
+      return { name, address, reached: true, serial: certificate.serialNumber.toLowerCase(), notBefore: new Date(certificate.valid_from).toISOString(), notAfter: new Date(certificate.valid_to).toISOString(), issuer: issuerOf(certificate) };
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code ?? '';
+      if (isIPv6(address) && NO_ROUTE.has(code)) return null;
+      return { name, address, reached: false, error: `${address} port ${this.options.port}: ${(error as Error).message}` };
     }
-    return { name, reached: false, error: failures.join('; ') };
   }
 
   private handshake(address: string, name: string): Promise<PeerCertificate> {

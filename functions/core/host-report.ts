@@ -5,6 +5,7 @@
  * one whose runs fail. Pure: reading and writing the reports are adapters.
  */
 
+import { isReportKeyOf } from './layout.js';
 import type { DomainRecord } from './sync-plan.js';
 
 export interface HostReport {
@@ -49,22 +50,23 @@ export interface HostFinding {
 }
 
 /**
- * Judges every host's latest report: stale when it is older than `staleMs` (the agent stopped,
- * or cannot write); behind when it confirmed a serial for a domain other than the stored one,
- * although the stored one was stored more than `graceMs` ago; failing when its last run failed;
- * unreadable when the report cannot be parsed.
+ * Judges every host's latest report: stale when S3 stored it more than `staleMs` ago (the agent
+ * stopped, or cannot write; S3's clock, not the host's); behind when it confirmed a serial for a
+ * domain other than the stored one, although the stored one was stored more than `graceMs` ago;
+ * failing when its last run failed; unreadable when the report cannot be parsed, or names another
+ * identity than the one its key belongs to.
  */
-export function judgeHosts(reports: readonly { key: string; text: string | null }[], stored: ReadonlyMap<string, { serial: string | null; renewedAt: string | null }>, now: Date, staleMs: number, graceMs: number): HostFinding[] {
+export function judgeHosts(reports: readonly { key: string; storedAt: Date; text: string | null }[], stored: ReadonlyMap<string, { serial: string | null; renewedAt: string | null }>, now: Date, staleMs: number, graceMs: number): HostFinding[] {
   const findings: HostFinding[] = [];
-  for (const { key, text } of reports) {
+  for (const { key, storedAt, text } of reports) {
     const report = parseHostReport(text);
-    if (!report) {
-      findings.push({ host: key, kind: 'unreadable', detail: `host report ${key} cannot be read` });
+    if (!report || !isReportKeyOf(key, report.host.id)) {
+      findings.push({ host: key, kind: 'unreadable', detail: `host report ${key} ${report ? `names identity ${report.host.id}, not the one its key belongs to` : 'cannot be read'} (a retired host's report can be deleted)` });
       continue;
     }
     const host = `${report.host.name} (${report.host.id})`;
-    const age = now.getTime() - new Date(report.at).getTime();
-    if (age > staleMs) findings.push({ host, kind: 'stale', detail: `host ${host} has not reported since ${report.at} (${hours(age)} ago): is its agent running?` });
+    const age = now.getTime() - storedAt.getTime();
+    if (age > staleMs) findings.push({ host, kind: 'stale', detail: `host ${host} has not reported since ${storedAt.toISOString()} (${hours(age)} ago): is its agent running? (If the host is retired, delete its report ${key}.)` });
     for (const failure of report.failures) findings.push({ host, kind: 'failing', detail: `host ${host}, run of ${report.at}: ${failure}` });
     for (const [domain, confirmed] of Object.entries(report.domains)) {
       const current = stored.get(domain);

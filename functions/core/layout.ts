@@ -12,8 +12,9 @@
  *   <domain>/status.json         commit point: written last, names the SHA-256 of each file above
  *   <domain>/renew.lock          held while one run renews the domain
  *
- *   .hosts/<identity>/<hostname>.json  each host agent's latest report (written with the host's own identity)
- *   .monitor/attention.json      what the renew function last told people (so it tells them only of changes)
+ *   .host-report.<identity>.<hostname>.json  each host agent's latest report (written with the host's own identity)
+ *   .attention.json              what the renew function last told people (so it tells them only of changes)
+ * (Top-level objects, not folders: every agent and renew run, older ones too, passes over them.)
  *
  * Challenges bucket (anonymous read on the challenge prefix only):
  *   .well-known/acme-challenge/<token>
@@ -40,26 +41,28 @@ export const DomainFile = {
 export type DomainFileName = (typeof DomainFile)[keyof typeof DomainFile];
 
 /**
- * Top-level folders of the certificates bucket that are not domains. Domain folders are valid DNS
- * names, which never start with a dot, so these can never clash with one.
+ * The hosts' reports: top-level objects, so that no listing by folder (the renew run's, an older
+ * agent's) ever takes them for a domain. Domain folders are DNS names, which never start with a dot.
  */
-export const HOST_REPORTS_PREFIX = '.hosts/';
-const RESERVED_FOLDERS = new Set(['.hosts', '.monitor']);
+export const HOST_REPORTS_PREFIX = '.host-report.';
 
-/** Returns true for a top-level folder the tool keeps for itself (host reports, monitoring state), not a domain. */
-export function isReservedFolder(folder: string): boolean {
-  return RESERVED_FOLDERS.has(folder);
-}
-
-/** Returns the key of a host's report: under its identity (which alone may write there), one per hostname. */
+/**
+ * Returns the key of a host's report: it starts with the host's identity (the host policy lets an
+ * identity write under its own id only), one per hostname.
+ */
 export function hostReportKey(identity: string, hostname: string): string {
   if (!/^[A-Za-z0-9:@._+=,-]{1,128}$/.test(identity)) throw new Error(`host identity "${identity.slice(0, 40)}" has characters a key must not hold`);
   const name = hostname.toLowerCase().replace(/[^a-z0-9.-]/g, '-').slice(0, 253) || 'host';
-  return `${HOST_REPORTS_PREFIX}${identity}/${name}.json`;
+  return `${HOST_REPORTS_PREFIX}${identity}.${name}.json`;
 }
 
-/** The key of what the renew function last told people. */
-export const ATTENTION_STATE_KEY = '.monitor/attention.json';
+/** Returns true when `key` is where the report of a host with `identity` may be (the identity wrote it). */
+export function isReportKeyOf(key: string, identity: string): boolean {
+  return key.startsWith(`${HOST_REPORTS_PREFIX}${identity}.`) && key.endsWith('.json');
+}
+
+/** The key of what the renew function last told people (a top-level object, like the reports). */
+export const ATTENTION_STATE_KEY = '.attention.json';
 
 /** The prefix under which HTTP-01 challenge responses are published (RFC 8555 §8.3). */
 export const CHALLENGE_PREFIX = '.well-known/acme-challenge/';

@@ -20,6 +20,8 @@ export type LockJudgement =
 const CLOCK_SLACK_MS = 5 * 60_000;
 /** A lock outlives the invocation that took it by at most this much: cleanup after the last step. */
 export const LOCK_MARGIN_MS = 60_000;
+/** The longest a Lambda invocation runs (15 minutes), plus the margin: the longest lock a Lambda run sets. */
+export const LAMBDA_LOCK_MAX_MS = 15 * 60_000 + LOCK_MARGIN_MS;
 
 /** Returns the lock object's text for `runId`, taken at `now` for `ttlMs`. */
 export function lockBody(runId: string, now: Date, ttlMs: number): string {
@@ -28,13 +30,14 @@ export function lockBody(runId: string, now: Date, ttlMs: number): string {
 }
 
 /**
- * Returns how long a lock taken now may stand: the configured TTL, or less when the invocation
- * ends sooner (its remaining time plus a margin). A run killed at its timeout then frees the
- * domain a minute later, not a quarter of an hour.
+ * Returns how long a lock taken now stands. In Lambda (`timeLeftMs` known): the invocation's time
+ * left plus a margin, whatever is configured, since the run cannot outlive its invocation and
+ * must not lose its lock while it lives; a run killed at its timeout frees the domain a minute
+ * later. Elsewhere (a run from the CLI): the configured TTL.
  */
 export function lockTtlMs(configuredMs: number, timeLeftMs: number | undefined): number {
   if (timeLeftMs === undefined) return configuredMs;
-  return Math.max(LOCK_MARGIN_MS, Math.min(configuredMs, timeLeftMs + LOCK_MARGIN_MS));
+  return Math.max(LOCK_MARGIN_MS, timeLeftMs + LOCK_MARGIN_MS);
 }
 
 /** Returns the holder a lock object names, or null when it names none readably. */
@@ -54,9 +57,11 @@ export function parseLockHolder(text: string | null | undefined): LockHolder | n
 /**
  * Returns whether a run may take the existing lock whose object holds `text`. A lock is taken
  * over when it has expired, when it cannot be read, when its expiry lies beyond anything a run
- * sets (now + the longest TTL, with slack for clocks), or when the run was asked to break locks.
+ * sets (now + the longer of the configured TTL and a Lambda run's longest lock, with slack for
+ * clocks), or when the run was asked to break locks.
  */
-export function judgeLock(text: string | null | undefined, now: Date, maxTtlMs: number, breakLocks: boolean): LockJudgement {
+export function judgeLock(text: string | null | undefined, now: Date, configuredTtlMs: number, breakLocks: boolean): LockJudgement {
+  const maxTtlMs = Math.max(configuredTtlMs, LAMBDA_LOCK_MAX_MS);
   const holder = parseLockHolder(text);
   const named = holder ? `held by run ${holder.runId} since ${holder.acquiredAt}, until ${holder.expiresAt}` : 'naming no holder';
   if (breakLocks) return { take: true, why: 'asked', detail: `broke the lock as asked (${named})`, holder };

@@ -5,6 +5,7 @@
  */
 
 import type { CertificateFacts } from './certificate.js';
+import { DomainFile } from './layout.js';
 import type { KeyType } from './domain-config.js';
 import type { ServedRecord } from './served.js';
 
@@ -58,14 +59,19 @@ export function issuedStatus(args: {
 }
 
 /**
- * Returns why status.json must be rewritten from the folder's files: it is missing or cannot be
- * read while the certificate and key verify (`certificateUsable`); null otherwise (a folder whose
- * files do not verify is renewed instead).
+ * Returns why status.json must be rewritten from the folder's files while the stored certificate
+ * and key verify (`verified`: the certificate's facts; null when they do not, and the folder is
+ * renewed instead): it is missing, cannot be read, describes another certificate, or lacks the
+ * digests the hosts check the files against. Null when it describes the verified files.
  */
-export function statusRepairReason(statusText: string | null, certificateUsable: boolean): string | null {
-  if (!certificateUsable) return null;
+export function statusRepairReason(statusText: string | null, verified: CertificateFacts | null): string | null {
+  if (!verified) return null;
   if (statusText === null) return 'status.json was missing';
-  if (parseStatus(statusText) === null) return 'status.json could not be read';
+  const status = parseStatus(statusText);
+  if (status === null) return 'status.json could not be read';
+  if (!status.serial) return `status.json does not name the stored certificate (serial ${verified.serial})`;
+  if (status.serial !== verified.serial) return `status.json describes serial ${status.serial}, not the stored certificate's serial ${verified.serial}`;
+  if (!status.files[DomainFile.fullChain] || !status.files[DomainFile.key]) return 'status.json lacks the digests of the stored certificate and key';
   return null;
 }
 

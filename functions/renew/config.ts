@@ -24,7 +24,8 @@ export interface RenewConfig {
   /** Watching what is served and what the hosts report. */
   watch: { port: number; timeoutMs: number; mismatchGraceMs: number; lapseFraction: number; hostStaleMs: number };
   /** The topic people hear from: an ARN, or a name completed from the function's own ARN; null: none. */
-  alarmTopic: { arn: string } | { name: string } | null;
+  /** The SNS topic every run's message goes to (null: the log and the metrics are the only channel). */
+  alarmTopicArn: string | null;
   /** How messages name the deployment, e.g. "acme-certificates-production". */
   service: string;
 }
@@ -54,16 +55,10 @@ export function readRenewConfig(env: NodeJS.ProcessEnv, rootStore: readonly stri
     if (!Number.isFinite(value) || value <= 0 || value >= 1) throw new ConfigurationError(`environment variable ${name} must be a number between 0 and 1 (a fraction of a certificate's lifetime)`);
     return value;
   };
-  const topic = (arn: string | undefined, name: string | undefined): RenewConfig['alarmTopic'] => {
-    if (arn) {
-      if (!/^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$/.test(arn)) throw new ConfigurationError('environment variable ALARM_TOPIC_ARN is not an SNS topic ARN');
-      return { arn };
-    }
-    if (name) {
-      if (!/^[A-Za-z0-9_-]{1,256}$/.test(name)) throw new ConfigurationError('environment variable ALARM_TOPIC_NAME is not an SNS topic name');
-      return { name };
-    }
-    return null;
+  const topic = (arn: string | undefined): string | null => {
+    if (!arn) return null;
+    if (!/^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$/.test(arn)) throw new ConfigurationError('environment variable ALARM_TOPIC_ARN is not an SNS topic ARN');
+    return arn;
   };
   const attempt = <T>(name: string, read: () => T): T => {
     try {
@@ -100,18 +95,18 @@ export function readRenewConfig(env: NodeJS.ProcessEnv, rootStore: readonly stri
       pollMaxMs: integer('ACME_POLL_MAX_MS', 10000, 10, 300000),
       pollAttempts: integer('ACME_POLL_ATTEMPTS', 12, 1, 100),
     },
-    // The longest a lock stands; in Lambda each lock is shortened to the invocation's time left
-    // plus a minute (core/locks.ts), so a killed run frees its domains soon after its timeout.
+    // How long a lock stands outside Lambda; in Lambda a lock stands for the invocation's time
+    // left plus a minute (core/locks.ts), so a killed run frees its domains soon after its timeout.
     lockTtlMs: integer('LOCK_TTL_SECONDS', 900, 60, 86400) * 1000,
     forcePathStyle: optional('S3_FORCE_PATH_STYLE') === 'true' || optional('AWS_ENDPOINT_URL') !== undefined,
     watch: {
       port: integer('SERVED_CHECK_PORT', 443, 1, 65535),
       timeoutMs: integer('SERVED_CHECK_TIMEOUT_MS', 5000, 100, 60000),
       mismatchGraceMs: integer('SERVED_MISMATCH_GRACE_MINUTES', 180, 1, 10080) * 60_000,
-      lapseFraction: fraction('SERVED_LAPSE_FRACTION', 1 / 3),
+      lapseFraction: fraction('SERVED_LAPSE_FRACTION', 0.25),
       hostStaleMs: integer('HOST_STALE_MINUTES', 180, 5, 10080) * 60_000,
     },
-    alarmTopic: topic(optional('ALARM_TOPIC_ARN'), optional('ALARM_TOPIC_NAME')),
+    alarmTopicArn: topic(optional('ALARM_TOPIC_ARN')),
     service: optional('SERVICE_NAME') ?? 'acme-certificates',
   };
 }

@@ -67,24 +67,14 @@ export function buildWatchContext(config: RenewConfig, clients: { s3: S3Client }
   };
 }
 
-/**
- * Returns the context for telling people: the topic from ALARM_TOPIC_ARN, or from
- * ALARM_TOPIC_NAME in the function's own partition, region and account (`functionArn`).
- */
-export function buildTellContext(config: RenewConfig, clients: { s3: S3Client; sns: SNSClient }, log: Logger, functionArn: string | undefined): TellContext {
+/** Returns the context for telling people: the topic ALARM_TOPIC_ARN names. */
+export function buildTellContext(config: RenewConfig, clients: { s3: S3Client; sns: SNSClient }, log: Logger): TellContext {
   return {
     store: new S3CertificateStore(clients.s3, config.certificatesBucket),
-    notifier: topicArn(config.alarmTopic, functionArn) ? new SnsNotifier(clients.sns, topicArn(config.alarmTopic, functionArn) as string) : null,
+    notifier: config.alarmTopicArn ? new SnsNotifier(clients.sns, config.alarmTopicArn) : null,
     log,
     now: () => new Date(),
     service: config.service,
   };
 }
 
-function topicArn(topic: RenewConfig['alarmTopic'], functionArn: string | undefined): string | null {
-  if (!topic) return null;
-  if ('arn' in topic) return topic.arn;
-  const [, partition, , region, account] = (functionArn ?? '').split(':');
-  if (!partition || !region || !account) return null;
-  return `arn:${partition}:sns:${region}:${account}:${topic.name}`;
-}

@@ -52,7 +52,8 @@ export interface CertificateStore {
   /** Replaces the lock if it still has `etag` (null: another run changed it first). */
   replaceLock(domain: string, etag: string, body: string): Promise<HeldLock | null>;
   releaseLock(lock: HeldLock): Promise<void>;
-  listHostReports(): Promise<string[]>;
+  /** The hosts' reports: key, and when S3 stored it. */
+  listHostReports(): Promise<{ key: string; storedAt: Date }[]>;
   readHostReport(key: string): Promise<string | null>;
   readAttentionState(): Promise<string | null>;
   writeAttentionState(text: string): Promise<void>;
@@ -60,7 +61,8 @@ export interface CertificateStore {
 
 /** What a name serves over TLS, asked from outside. */
 export interface ServedProbe {
-  probe(name: string): Promise<ServedAnswer>;
+  /** What `name` serves at each of its addresses (at least one answer). Never throws. */
+  probe(name: string): Promise<ServedAnswer[]>;
 }
 
 /** The people who must hear of problems (an SNS topic). */
@@ -122,6 +124,8 @@ export interface WatchContext {
   lapseFraction: number;
   /** A host that has not reported for this long is stale. */
   hostStaleMs: number;
+  /** Milliseconds left in this invocation; unbounded when absent. */
+  timeLeftMs?: () => number;
 }
 
 export interface RenewalContext {

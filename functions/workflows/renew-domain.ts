@@ -58,7 +58,7 @@ export async function renewDomain(domain: string, options: RenewOptions, ctx: Re
     let loaded = await step('load', 'loading domain folder', () => load(domain, ctx));
     status = loaded.status;
     let decision = await step('decide', 'deciding', () => decide(loaded, force, ctx));
-    if (!decision.renew && !statusRepairReason(loaded.files.status, loaded.certificate !== null && loaded.problem === null)) return notDue(domain, loaded, decision.reason, ctx);
+    if (!decision.renew && !statusRepairReason(loaded.files.status, verifiedCertificate(loaded))) return notDue(domain, loaded, decision.reason, ctx);
 
     const lock = await step('lock', decision.renew ? `renewal due: ${decision.reason}; taking the renewal lock` : 'status.json to repair; taking the renewal lock', () => takeLock(domain, options.breakLocks, ctx));
     if (!lock.held) {
@@ -71,7 +71,7 @@ export async function renewDomain(domain: string, options: RenewOptions, ctx: Re
       loaded = await step('load', 'loading the folder again under the lock', () => load(domain, ctx));
       status = loaded.status;
       decision = await step('decide', 'deciding again under the lock', () => decide(loaded, force, ctx));
-      const repair = !decision.renew && statusRepairReason(loaded.files.status, loaded.certificate !== null && loaded.problem === null);
+      const repair = !decision.renew && statusRepairReason(loaded.files.status, verifiedCertificate(loaded));
       if (repair) return withEvents(await step('store', `${repair}; rewriting it from the verified certificate and key`, () => repairStatus(domain, loaded, repair, ctx)), events);
       if (!decision.renew) return withEvents(notDue(domain, loaded, decision.reason, ctx), events);
       return withEvents(await issue(domain, loaded, decision.reason, ctx, step), events);
@@ -87,6 +87,11 @@ export async function renewDomain(domain: string, options: RenewOptions, ctx: Re
     await recordFailure(domain, failure, status, ctx);
     return withEvents({ domain, outcome: 'failed', step: failure.step, reason: failure.reason }, failure.events ?? []);
   }
+}
+
+/** The stored certificate's facts when it and the key verify; null otherwise. */
+function verifiedCertificate(loaded: LoadedDomain): CertificateFacts | null {
+  return loaded.problem === null ? loaded.certificate : null;
 }
 
 function withEvents(outcome: DomainOutcome, events: string[]): DomainOutcome {

@@ -112,14 +112,16 @@ function listedEtags(objects: ReadonlyMap<string, ListedObject>): ListedDomain {
 }
 
 /**
- * Downloads status.json, domain.crt and domain.key as listed (reads pinned to the listed ETags),
- * and returns the pair's facts when the files match status.json's digests and the chain verifies.
+ * Downloads status.json, domain.crt and domain.key, and returns the pair's facts when the files
+ * match status.json's digests and the chain verifies. The pair's reads are pinned to the listed
+ * ETags; status.json's is not, since the renew function's watch rewrites it (what is served)
+ * without touching the pair: the digests it records are what ties the three together.
  */
 async function fetchPair(domain: string, objects: ReadonlyMap<string, ListedObject>, ctx: SyncContext): Promise<{ pair: FetchedPair; pems: { chainPem: string; keyPem: string } | null; downloads: number }> {
   const [status, crt, key] = [DomainFile.status, DomainFile.fullChain, DomainFile.key].map((file) => objects.get(file) as ListedObject);
   let texts: string[];
   try {
-    texts = await Promise.all([status, crt, key].map((object) => ctx.bucket.readText(object as ListedObject)));
+    texts = await Promise.all([{ key: (status as ListedObject).key, etag: '' }, crt as ListedObject, key as ListedObject].map((object) => ctx.bucket.readText(object)));
   } catch (error) {
     return { pair: { verified: false, reason: `reading the bucket's pair: ${describeError(error)}` }, pems: null, downloads: 0 };
   }

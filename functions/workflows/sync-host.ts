@@ -12,7 +12,7 @@
 import { describeError, ConfigurationError } from '../core/errors.js';
 import { domainNameProblem, printable } from '../core/domain-name.js';
 import { buildHostReport } from '../core/host-report.js';
-import { hostReportKey, isReservedFolder, parseObjectKey } from '../core/layout.js';
+import { hostReportKey, parseObjectKey } from '../core/layout.js';
 import { mapWithConcurrency } from '../core/concurrency.js';
 import { referencedDomains } from '../core/nginx-config.js';
 import { planConfirmation, pruneProblem, type DomainChange, type DomainRecord, type References } from '../core/sync-plan.js';
@@ -246,7 +246,6 @@ function groupByDomain(objects: ListedObject[], wanted: readonly string[] | null
       if (object.key.startsWith('/')) refused.set(object.key, 'object key starts with "/"');
       continue;
     }
-    if (isReservedFolder(parsed.folder)) continue;
     const problem = domainNameProblem(parsed.folder);
     if (problem) {
       refused.set(parsed.folder, problem);

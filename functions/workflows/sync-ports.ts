@@ -17,7 +17,7 @@ export interface ListedObject {
 export interface CertificateBucket {
   /** Every object of the bucket, or (with `domains`) of those domain folders only. */
   listObjects(domains?: readonly string[]): Promise<ListedObject[]>;
-  /** The object's text as listed; throws when it changed since the listing. */
+  /** The object's text as listed; throws when it changed since the listing (an empty `etag`: as it is now). */
   readText(object: ListedObject): Promise<string>;
 }
 

@@ -4,7 +4,8 @@
  * records it when it changed, with If-Match so a renewal written meanwhile is never overwritten)
  * → read every host's report (core/host-report.ts judges them).
  *
- * Contract: never throws for one domain or one host; what cannot be checked is a finding.
+ * Contract: never throws. What cannot be checked (a listing that fails, a domain left for lack of
+ * time, a report that cannot be read) is reported as unchecked, which fails the run like a finding.
  */
 
 import { describeError } from '../core/errors.js';
@@ -12,7 +13,7 @@ import { defaultDomainConfig } from '../core/domain-config.js';
 import { domainNameProblem, printable } from '../core/domain-name.js';
 import { mapWithConcurrency } from '../core/concurrency.js';
 import { judgeHosts, type HostFinding } from '../core/host-report.js';
-import { judgeServedDomain, summarizeServed, type ServedFinding, type ServedSummary } from '../core/served.js';
+import { judgeServedDomain, summarizeServed, type ServedFinding, type ServedJudgement, type ServedSummary } from '../core/served.js';
 import { formatStatus, parseStatus } from '../core/status.js';
 import type { WatchContext } from './ports.js';
 
@@ -26,41 +27,67 @@ export interface WatchReport {
   failed: { domain: string; step: string; reason: string }[];
   /** Folders that are not valid domain names. */
   invalidFolders: { folder: string; reason: string }[];
+  /** What this watch could not check, and why (`what`: a domain, "domains" or "host reports"). */
+  unchecked: { what: string; reason: string }[];
 }
+
+/** A domain is checked only with this much of the invocation left: the host reports and the message need the rest. */
+export const WATCH_RESERVE_MS = 60_000;
+
+type StoredSerials = Map<string, { serial: string | null; renewedAt: string | null }>;
+type Judged = Pick<ServedJudgement, 'findings' | 'fractionsLeft' | 'daysLeft'>;
 
 /** Checks what every domain's names serve and what every host reports. */
 export async function watchAll(ctx: WatchContext): Promise<WatchReport> {
   ctx.log('info', 'watching what the hosts serve', { step: 'watch' });
-  const folders = await ctx.store.listFolders();
+  const unchecked: WatchReport['unchecked'] = [];
+  const folders = await ctx.store.listFolders().catch((error: unknown) => {
+    unchecked.push({ what: 'domains', reason: `the certificates bucket could not be listed: ${describeError(error)}` });
+    return [] as string[];
+  });
   const invalidFolders = folders.flatMap((folder) => {
     const problem = domainNameProblem(folder);
     return problem ? [{ folder: printable(folder), reason: problem }] : [];
   });
   const domains = folders.filter((folder) => domainNameProblem(folder) === null);
-  const stored = new Map<string, { serial: string | null; renewedAt: string | null }>();
+  const stored: StoredSerials = new Map();
   const failed: WatchReport['failed'] = [];
-  const judgements = await mapWithConcurrency(domains, ctx.concurrency, async (domain) => {
+  const judgements = await mapWithConcurrency(domains, ctx.concurrency, async (domain): Promise<Judged> => {
+    if (ctx.timeLeftMs && ctx.timeLeftMs() < WATCH_RESERVE_MS) {
+      unchecked.push({ what: domain, reason: 'not checked: too little time was left in this invocation (the next hourly watch checks it)' });
+      return { findings: [], fractionsLeft: [], daysLeft: [] };
+    }
     try {
       return await watchDomain(domain, ctx, stored, failed);
     } catch (error) {
-      const finding: ServedFinding = { domain, name: domain, kind: 'unreachable', detail: `${domain}: could not be checked: ${describeError(error)}` };
-      return { findings: [finding], fractionsLeft: [], daysLeft: [] };
+      unchecked.push({ what: domain, reason: `could not be checked: ${describeError(error)}` });
+      return { findings: [], fractionsLeft: [], daysLeft: [] };
     }
   });
   const served = judgements.flatMap((judgement) => judgement.findings);
-  const hosts = await judgeHostReports(ctx, stored);
+  const hosts = await judgeHostReports(ctx, stored, unchecked);
   for (const finding of [...served, ...hosts.findings]) ctx.log('warn', finding.detail, { step: 'watch', ...('domain' in finding && finding.domain ? { domain: finding.domain } : {}) });
-  return { served, summary: summarizeServed(judgements), hosts: hosts.findings, hostReports: hosts.count, failed: failed.sort((a, b) => a.domain.localeCompare(b.domain)), invalidFolders };
+  for (const item of unchecked) ctx.log('error', item.reason, { step: 'watch', ...(item.what === 'domains' || item.what === 'host reports' ? {} : { domain: item.what }) });
+  return {
+    served,
+    summary: summarizeServed(judgements),
+    hosts: hosts.findings,
+    hostReports: hosts.count,
+    failed: failed.sort((a, b) => a.domain.localeCompare(b.domain)),
+    invalidFolders,
+    unchecked: unchecked.sort((a, b) => a.what.localeCompare(b.what)),
+  };
 }
 
-async function watchDomain(domain: string, ctx: WatchContext, stored: Map<string, { serial: string | null; renewedAt: string | null }>, failed: WatchReport['failed']) {
+async function watchDomain(domain: string, ctx: WatchContext, stored: StoredSerials, failed: WatchReport['failed']): Promise<Judged> {
   const current = await ctx.store.readStatus(domain);
   const status = current ? parseStatus(current.text) : null;
   stored.set(domain, { serial: status?.serial ?? null, renewedAt: status?.renewedAt ?? null });
   const attempt = status?.lastAttempt;
   if (attempt?.outcome === 'failed') failed.push({ domain, step: attempt.step ?? 'unknown', reason: `${attempt.reason ?? 'no reason recorded'} (run ${attempt.runId}, ${attempt.at})` });
-  const names = status && status.names.length > 0 ? status.names : defaultDomainConfig(domain).names;
-  const answers = await Promise.all(names.map((name) => ctx.served.probe(name)));
+  // A status.json written by hand or by an older version may lack names: the configured defaults then.
+  const names = Array.isArray(status?.names) && status.names.length > 0 ? status.names : defaultDomainConfig(domain).names;
+  const answers = (await Promise.all(names.map((name) => ctx.served.probe(name)))).flat();
   const now = ctx.now();
   const judgement = judgeServedDomain({
     domain,
@@ -78,8 +105,15 @@ async function watchDomain(domain: string, ctx: WatchContext, stored: Map<string
   return judgement;
 }
 
-async function judgeHostReports(ctx: WatchContext, stored: ReadonlyMap<string, { serial: string | null; renewedAt: string | null }>): Promise<{ findings: HostFinding[]; count: number }> {
-  const keys = await ctx.store.listHostReports();
-  const reports = await mapWithConcurrency(keys, ctx.concurrency, async (key) => ({ key, text: await ctx.store.readHostReport(key).catch(() => null) }));
-  return { findings: judgeHosts(reports, stored, ctx.now(), ctx.hostStaleMs, ctx.mismatchGraceMs), count: keys.length };
+async function judgeHostReports(ctx: WatchContext, stored: StoredSerials, unchecked: WatchReport['unchecked']): Promise<{ findings: HostFinding[]; count: number }> {
+  let listed: { key: string; storedAt: Date }[];
+  try {
+    listed = await ctx.store.listHostReports();
+  } catch (error) {
+    unchecked.push({ what: 'host reports', reason: `the hosts' reports could not be listed: ${describeError(error)}` });
+    return { findings: [], count: 0 };
+  }
+  // A report that cannot be read is judged as unreadable (a host finding that names it).
+  const reports = await mapWithConcurrency(listed, ctx.concurrency, async ({ key, storedAt }) => ({ key, storedAt, text: await ctx.store.readHostReport(key).catch(() => null) }));
+  return { findings: judgeHosts(reports, stored, ctx.now(), ctx.hostStaleMs, ctx.mismatchGraceMs), count: listed.length };
 }

@@ -8,14 +8,11 @@ import { rootCertificates } from 'node:tls';
 import { createJsonLogger } from '../../functions/adapters/json-logger.js';
 import type { RenewRequest } from '../../functions/core/request.js';
 import { readRenewConfig, type RenewConfig } from '../../functions/renew/config.js';
-import { buildRenewalContext } from '../../functions/renew/wiring.js';
+import { buildRenewalContext, buildWatchContext } from '../../functions/renew/wiring.js';
+import { runInvocation, type InvocationResult } from '../../functions/workflows/invocation.js';
 import { renewAll, type RunReport } from '../../functions/workflows/renew-all.js';
 import type { RenewalContext } from '../../functions/workflows/ports.js';
-import { tellPeople } from '../../functions/workflows/tell-people.js';
-import { watchAll, type WatchReport } from '../../functions/workflows/watch.js';
 import { SnsNotifier } from '../../functions/adapters/sns-notifier.js';
-import { buildWatchContext } from '../../functions/renew/wiring.js';
-import type { AttentionItem } from '../../functions/core/attention.js';
 import type { TestTopic } from './topic.js';
 import { renewEnvironment } from '../../scripts/replica/renew-env.js';
 import { createCertificatesBucket, replicaState, s3Client, ssmClient, uniqueLabel } from './replica-clients.js';
@@ -32,11 +29,12 @@ export interface RenewHarness {
   logs: string[];
   run(request?: RenewRequest): Promise<RunReport>;
   /**
-   * What the handler does with one invocation, in-process: renew (unless `mode: watch`), watch,
-   * then tell the people on `topic`; `now` moves the clock of the watch and the telling (a host
-   * that reported hours ago, a grace that has passed).
+   * What the handler does with one invocation (workflows/invocation.ts), in-process: renew (unless
+   * `mode: watch`), watch, then tell the people on `topic`; `now` moves the clock of the watch and
+   * the telling (a host that reported hours ago, a grace that has passed); `metrics` are the EMF
+   * records the handler logs.
    */
-  cycle(request?: RenewRequest, options?: { topic?: TestTopic; now?: Date }): Promise<{ run: RunReport | null; watch: WatchReport; sent: string | null; items: AttentionItem[] }>;
+  cycle(request?: RenewRequest, options?: { topic?: TestTopic; now?: Date }): Promise<InvocationResult & { metrics: Record<string, unknown>[] }>;
 }
 
 /** Returns a harness on a fresh certificates bucket; `overrides` replace environment values. */
@@ -56,12 +54,19 @@ export async function renewHarness(overrides: Record<string, string> = {}): Prom
     run,
     async cycle(request = {}, options = {}) {
       const clock = () => options.now ?? new Date();
-      const runReport = request.mode === 'watch' ? null : await run(request);
       const log = createJsonLogger((line) => logs.push(line));
-      const watch = await watchAll({ ...buildWatchContext(config, { s3 }, log), now: clock });
       const notifier = options.topic ? new SnsNotifier(options.topic.sns, options.topic.arn) : null;
-      const told = await tellPeople({ runId: randomUUID(), run: runReport, manual: request.domains ?? null, watch }, { store: context.store, notifier, log, now: clock, service: 'acme-certificates-local' });
-      return { run: runReport, watch, sent: told.sent, items: told.items };
+      const metrics: Record<string, unknown>[] = [];
+      const result = await runInvocation(request, randomUUID(), {
+        renewal: { ...context, runId: randomUUID() },
+        watch: { ...buildWatchContext(config, { s3 }, log), now: clock },
+        tell: { store: context.store, notifier, log, now: clock, service: 'acme-certificates-local' },
+        concurrency: config.concurrency,
+        log,
+        emitMetrics: (record) => metrics.push(record),
+        functionName: 'renew',
+      });
+      return { ...result, metrics };
     },
   };
 }

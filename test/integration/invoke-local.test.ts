@@ -9,6 +9,7 @@ import { test } from 'node:test';
 import { addDomainFolder, createCertificatesBucket, getText, replicaState, s3Client, uniqueLabel } from '../helpers/replica-clients.js';
 import { replicaEnvironment } from '../helpers/renew-harness.js';
 import { opensslNames } from '../helpers/openssl.js';
+import { stackAlarmTopic } from '../helpers/topic.js';
 
 const state = replicaState();
 const s3 = s3Client(state);
@@ -51,8 +52,14 @@ test('serverless invoke local exits non-zero, naming the domain and step, when a
   const domain = `${uniqueLabel('badconfig')}.test`;
   await addDomainFolder(s3, bucket, domain, { keyType: 'dsa' });
 
+  const topic = await stackAlarmTopic(state);
+
   const result = invokeLocal(bucket, {});
+  const messages = await topic.received();
 
   assert.notEqual(result.status, 0);
   assert.match(`${result.stdout}${result.stderr}`, new RegExp(`${domain.replace(/\./g, '\\.')}: load: config\\.json \\\\"keyType\\\\" must be one of`));
+  // serverless.yml gives the function the stack's topic (a Ref invoke local resolves from the deployed stack).
+  assert.equal(messages.length, 1);
+  assert.match(messages[0]?.message ?? '', new RegExp(`Failed renewals:\\n- ${domain.replace(/\./g, '\\.')}: load: config\\.json "keyType" must be one of`));
 });

@@ -12,18 +12,20 @@ import { DeleteObjectCommand } from '@aws-sdk/client-s3';
 import { after, before, describe, test } from 'node:test';
 import { writeSite } from '../../scripts/replica/sites.js';
 import { runFailed } from '../../functions/workflows/renew-all.js';
-import { runMetrics, watchMetrics } from '../../functions/core/metrics.js';
 import { addDomainFolder, getText, listKeys, pebbleRoot, putText, replicaState, s3Client, uniqueLabel } from '../helpers/replica-clients.js';
 import { renewHarness, type RenewHarness } from '../helpers/renew-harness.js';
-import { agentSetup, ensureAgentBuilt, runAgent, type AgentSetup } from '../helpers/sync-harness.js';
+import { agentSetup, ensureAgentBuilt, plantPair, runAgent, type AgentSetup } from '../helpers/sync-harness.js';
+import { chainPem, issue, newKey } from '../helpers/pki.js';
 import { createTestTopic, type TestTopic } from '../helpers/topic.js';
 import { rmSync } from 'node:fs';
+import { X509Certificate } from 'node:crypto';
 import { join } from 'node:path';
 import { tempDir } from '../helpers/temp.js';
 
 const state = replicaState();
 const s3 = s3Client(state);
 const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
 
 before(() => ensureAgentBuilt());
 const sites: string[] = [];
@@ -76,7 +78,7 @@ describe('never lapse silently', () => {
     assert.equal(outcome?.outcome, 'skipped');
     assert.match(outcome?.reason ?? '', new RegExp(`another run holds the renewal lock: run ${escape(holder)}, since \\S+, until \\S+`));
     assert.equal(runFailed(blocked.run as NonNullable<typeof blocked.run>), true, 'a due domain left unrenewed fails the run');
-    assert.equal(runMetrics(blocked.run?.counts as NonNullable<typeof blocked.run>['counts'], 'renew', new Date()).Backlog, 1);
+    assert.deepEqual(blocked.metrics.map((record) => record.Backlog).filter((value) => value !== undefined), [1]);
     assert.match(blockedMessage?.subject ?? '', new RegExp(`${escape(domain)} due, not renewed`));
     assert.match(blockedMessage?.message ?? '', new RegExp(`Not renewed \\(backlog\\):\\n- ${escape(domain)}: due, not renewed: another run holds the renewal lock: run ${escape(holder)}`));
     assert.equal(broken.run?.outcomes[0]?.outcome, 'renewed', JSON.stringify(broken.run?.outcomes));
@@ -97,11 +99,18 @@ describe('never lapse silently', () => {
     assert.deepEqual(await listKeys(s3, harness.bucket, `${domain}/renew.lock`), [], 'and released it');
   });
 
-  for (const damage of ['missing', 'corrupt'] as const) {
+  const damages = {
+    missing: 'status\\.json was missing',
+    corrupt: 'status\\.json could not be read',
+    bare: 'status\\.json does not name the stored certificate \\(serial [0-9a-f]+\\)',
+  } as const;
+  for (const [damage, reason] of Object.entries(damages)) {
     test(`status.json ${damage} beside a good certificate is rewritten from the verified files, and a new host installs the real pair, not a placeholder`, async () => {
       const { harness, domain, topic, serial } = await servedDomain(`status${damage}`);
       if (damage === 'missing') await s3.send(new DeleteObjectCommand({ Bucket: harness.bucket, Key: `${domain}/status.json` }));
-      else await putText(s3, harness.bucket, `${domain}/status.json`, '{"domain": "truncated');
+      else if (damage === 'corrupt') await putText(s3, harness.bucket, `${domain}/status.json`, '{"domain": "truncated');
+      // What a failed run that could not read status.json records: an attempt, no certificate facts, no digests.
+      else await putText(s3, harness.bucket, `${domain}/status.json`, JSON.stringify({ domain, names: [], serial: null, files: {}, lastAttempt: { at: new Date().toISOString(), runId: 'r', outcome: 'failed', step: 'load', reason: 'x' } }));
 
       const result = await harness.cycle({}, { topic });
       const [message] = await topic.received();
@@ -112,8 +121,9 @@ describe('never lapse silently', () => {
       assert.equal(result.run?.outcomes[0]?.outcome, 'repaired', JSON.stringify(result.run?.outcomes));
       assert.equal(status.serial, serial, 'the same certificate, no new order');
       assert.deepEqual(Object.keys(status.files).sort(), ['domain.crt', 'domain.csr', 'domain.key']);
-      assert.deepEqual([status.lastAttempt.outcome, status.lastAttempt.reason], ['repaired', damage === 'missing' ? 'status.json was missing' : 'status.json could not be read']);
-      assert.match(message?.message ?? '', new RegExp(`${escape(domain)}: status\\.json ${damage === 'missing' ? 'was missing' : 'could not be read'}; rewritten from the verified certificate and key \\(serial ${serial}\\)`));
+      assert.equal(status.lastAttempt.outcome, 'repaired');
+      assert.match(status.lastAttempt.reason, new RegExp(`^${reason}$`));
+      assert.match(message?.message ?? '', new RegExp(`${escape(domain)}: ${reason}; rewritten from the verified certificate and key \\(serial ${serial}\\)`));
       assert.match(newHost.stdout, new RegExp(`installed ${escape(domain)}: serial ${serial}`));
       assert.doesNotMatch(newHost.stdout, /^placeholder /m);
     });
@@ -132,8 +142,9 @@ describe('never lapse silently', () => {
     assert.deepEqual(soon.items, [], 'within the grace a host needs, nothing is wrong yet');
     const kinds = later.items.map((item) => item.key.split(':').slice(0, 2).join(':')).sort();
     assert.deepEqual(kinds, ['host:behind', 'host:stale', 'served:mismatch', 'served:mismatch']);
-    const metrics = watchMetrics(later.watch.summary, { stale: 1, behind: 1, failing: 0 }, 'renew', new Date());
-    assert.equal(metrics.ServedMismatch, 2);
+    const metrics = later.metrics.at(-1) ?? {};
+    assert.deepEqual([metrics.ServedMismatch, metrics.StaleHosts, metrics.HostsBehind, metrics.HostFailures], [2, 1, 1, 0]);
+    assert.match(later.failure ?? '', /4 problem\(s\)/, 'the watch fails');
     assert.equal(messages.length, 1);
     const [message] = messages;
     assert.match(message?.message ?? '', new RegExp(`- ${escape(domain)}: ${escape(domain)} serves serial ${old} \\([^)]*\\), not the stored serial ${serial}`));
@@ -169,5 +180,54 @@ describe('never lapse silently', () => {
     assert.deepEqual(back.items, []);
     assert.match(clear?.subject ?? '', /all clear/);
     assert.match(clear?.message ?? '', /Every problem reported before is gone\./);
+  });
+
+  test('a renewal run\'s backlog is still reported by the hourly watches until a renewal run clears it', async () => {
+    const { harness, domain, topic } = await servedDomain('backlog');
+    await putText(s3, harness.bucket, `${domain}/renew.lock`, JSON.stringify({ runId: 'other-run', acquiredAt: new Date().toISOString(), expiresAt: new Date(Date.now() + 10 * 60_000).toISOString() }));
+
+    const blocked = await harness.cycle({ force: true }, { topic });
+    const watch = await harness.cycle({ mode: 'watch' }, { topic });
+    await s3.send(new DeleteObjectCommand({ Bucket: harness.bucket, Key: `${domain}/renew.lock` }));
+    const cleared = await harness.cycle({}, { topic });
+    const messages = await topic.received();
+
+    assert.deepEqual([blocked, watch].map((result) => result.items.map((item) => item.key)), [[`backlog:${domain}`], [`backlog:${domain}`]]);
+    assert.ok(watch.failure, 'the watch fails while the backlog lasts');
+    assert.deepEqual(messages.map((message) => message.subject.split(': ')[1]), ['1 problem(s)', 'all clear'], 'told once when it began (not again each hour), and once when it cleared');
+    assert.deepEqual(cleared.items, []);
+    assert.equal(cleared.failure, null);
+  });
+
+  test('a certificate served with less than a quarter of its lifetime left is named by the watch, and the host that installed it fails', async () => {
+    const harness = await renewHarness();
+    const domain = `${uniqueLabel('lapsing')}.test`;
+    await addDomainFolder(s3, harness.bucket, domain);
+    sites.push(writeSite(state.nginx, domain));
+    const ca = issue({ commonName: 'Lapse Test Root', ca: true, notBefore: new Date(Date.now() - 400 * DAY), notAfter: new Date(Date.now() + 400 * DAY), key: newKey() });
+    const key = newKey();
+    const leaf = issue({ commonName: domain, names: [domain, `www.${domain}`], ca: false, notBefore: new Date(Date.now() - 80 * DAY), notAfter: new Date(Date.now() + 10 * DAY), key, issuer: ca });
+    await plantPair(state, harness.bucket, domain, chainPem(leaf), key.pem);
+    const host = runAgent(state, agentSetup(harness.bucket, ca.pem, state.nginx));
+    const topic = await createTestTopic(state);
+
+    const result = await harness.cycle({ mode: 'watch' }, { topic });
+    const [message] = await topic.received();
+
+    assert.equal(host.code, 1, 'the agent installs it and fails: it is lapsing');
+    assert.deepEqual(result.items.map((item) => item.key).sort(), [`host:failing:${result.watch.hosts[0]?.host}:`, `served:lapsing:${domain}`, `served:lapsing:www.${domain}`].sort());
+    const serial = new X509Certificate(leaf.pem).serialNumber.toLowerCase();
+    assert.match(message?.message ?? '', new RegExp(`Served certificates:\\n- ${escape(domain)}: ${escape(domain)} serves serial ${serial}, which expires \\S+ \\(10\\.0 days left, 11% of its lifetime\\)`));
+    assert.ok(Number(result.metrics.at(-1)?.ServedLifetimeLeft) < 0.25, 'the lifetime metric is below the alarm threshold');
+    assert.ok(result.failure);
+  });
+
+  test('people who cannot be told make the run fail, naming the topic', async () => {
+    const { harness, domain } = await servedDomain('notopic');
+    await putText(s3, harness.bucket, `${domain}/renew.lock`, JSON.stringify({ runId: 'other-run', acquiredAt: new Date().toISOString(), expiresAt: new Date(Date.now() + 10 * 60_000).toISOString() }));
+    const real = await createTestTopic(state);
+    const missing = { ...real, arn: real.arn.replace(/[^:]+$/, uniqueLabel('no-such-topic')) };
+
+    await assert.rejects(harness.cycle({ force: true }, { topic: missing }), new RegExp(`publishing to ${escape(missing.arn)}`));
   });
 });

@@ -35,8 +35,8 @@ test('reads the defaults when only the required variables are set', () => {
     acme: { requestTimeoutMs: 30000, pollMinMs: 1000, pollMaxMs: 10000, pollAttempts: 12 },
     lockTtlMs: 900_000,
     forcePathStyle: false,
-    watch: { port: 443, timeoutMs: 5000, mismatchGraceMs: 180 * 60_000, lapseFraction: 1 / 3, hostStaleMs: 180 * 60_000 },
-    alarmTopic: null,
+    watch: { port: 443, timeoutMs: 5000, mismatchGraceMs: 180 * 60_000, lapseFraction: 0.25, hostStaleMs: 180 * 60_000 },
+    alarmTopicArn: null,
     service: 'acme-certificates',
   });
 });
@@ -47,7 +47,7 @@ const read: { name: string; env: Record<string, string>; check: (config: ReturnT
   { name: 'reads the concurrency', env: { CONCURRENCY: '16' }, check: (c) => c.concurrency, expected: 16 },
   { name: 'reads the lock TTL in seconds', env: { LOCK_TTL_SECONDS: '1800' }, check: (c) => c.lockTtlMs, expected: 1_800_000 },
   { name: 'takes a lock TTL as short as a minute', env: { LOCK_TTL_SECONDS: '60' }, check: (c) => c.lockTtlMs, expected: 60_000 },
-  { name: 'reads the alarm topic by name (its ARN comes from the function\'s own)', env: { ALARM_TOPIC_NAME: 'acme-certificates-production-alarms' }, check: (c) => c.alarmTopic, expected: { name: 'acme-certificates-production-alarms' } },
+  { name: 'reads the alarm topic ARN', env: { ALARM_TOPIC_ARN: 'arn:aws:sns:eu-west-1:123456789012:acme-alarms' }, check: (c) => c.alarmTopicArn, expected: 'arn:aws:sns:eu-west-1:123456789012:acme-alarms' },
   { name: 'reads how long a host may be silent', env: { HOST_STALE_MINUTES: '90' }, check: (c) => c.watch.hostStaleMs, expected: 5_400_000 },
   { name: 'reads the preflight port and DNS server', env: { PREFLIGHT_PORT: '5002', PREFLIGHT_DNS_SERVER: '127.0.0.1' }, check: (c) => c.preflight, expected: { port: 5002, dnsServer: '127.0.0.1', timeoutMs: 5000 } },
   { name: 'reads the schedule', env: { SCHEDULE: 'rate(1 day)' }, check: (c) => c.schedule, expected: { kind: 'rate', everyMs: 86_400_000, expression: 'rate(1 day)' } },

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { CertificateFacts } from '../../functions/core/certificate.js';
-import { failedAttemptStatus, formatStatus, issuedStatus, parseStatus, type DomainStatus } from '../../functions/core/status.js';
+import { failedAttemptStatus, formatStatus, issuedStatus, parseStatus, statusRepairReason, type DomainStatus } from '../../functions/core/status.js';
 
 const certificate: CertificateFacts = {
   serial: '01ab',
@@ -87,5 +87,23 @@ for (const { name, text } of unreadable) {
     const status = parseStatus(text);
 
     assert.equal(status, null);
+  });
+}
+
+const repairCases: { name: string; text: string | null; verified?: CertificateFacts | null; reason: RegExp | null }[] = [
+  { name: 'a status that describes the verified files needs no repair', text: formatStatus(issued), reason: null },
+  { name: 'a missing status is repaired', text: null, reason: /^status\.json was missing$/ },
+  { name: 'an unreadable status is repaired', text: '{"domain": "a.te', reason: /^status\.json could not be read$/ },
+  { name: 'a status naming no serial (a failed run that could not read it) is repaired', text: formatStatus(failedAttemptStatus(null, 'a.test', { at, runId: 'run-2', step: 'preflight', reason: 'x' })), reason: /^status\.json does not name the stored certificate \(serial 01ab\)$/ },
+  { name: 'a status describing another serial is repaired', text: formatStatus({ ...issued, serial: '02cd' }), reason: /^status\.json describes serial 02cd, not the stored certificate's serial 01ab$/ },
+  { name: 'a status without the key digest is repaired (the hosts check the files against it)', text: formatStatus({ ...issued, files: { 'domain.crt': files['domain.crt'] } }), reason: /lacks the digests of the stored certificate and key/ },
+  { name: 'nothing is repaired when the stored files do not verify (the folder is renewed instead)', text: null, verified: null, reason: null },
+];
+for (const item of repairCases) {
+  test(`status repair: ${item.name}`, () => {
+    const reason = statusRepairReason(item.text, item.verified === undefined ? certificate : item.verified);
+
+    if (item.reason === null) assert.equal(reason, null);
+    else assert.match(reason ?? '', item.reason);
   });
 }

@@ -134,7 +134,7 @@ test('the host agent policy allows listing and reading the certificates bucket a
     'kms:GenerateDataKey on StorageKey.Arn if {"StringEquals":{"kms:ViaService":"s3.us-east-1.amazonaws.com"}}',
     's3:GetObject on CertificatesBucket.Arn/*',
     's3:ListBucket on CertificatesBucket.Arn',
-    's3:PutObject on CertificatesBucket.Arn/.hosts/${aws:userid}/*',
+    's3:PutObject on CertificatesBucket.Arn/.host-report.${aws:userid}.*',
   ]);
   assert.equal(template.Parameters?.HostDomainPrefixes?.Default, '*');
   assert.deepEqual(Object.keys(resourcesOfType(template, 'AWS::IAM::ManagedPolicy')), ['HostAgentPolicy']);
@@ -150,7 +150,7 @@ test('scoped to some domain folders, the host policy lists and reads only those'
     `s3:GetObject on ${bucketArn}/example.com/*`,
     `s3:GetObject on ${bucketArn}/example.org/*`,
     's3:ListBucket on CertificatesBucket.Arn if {"StringLike":{"s3:prefix":["example.com/*","example.org/*"]}}',
-    's3:PutObject on CertificatesBucket.Arn/.hosts/${aws:userid}/*',
+    's3:PutObject on CertificatesBucket.Arn/.host-report.${aws:userid}.*',
   ]);
   assert.equal(properties('CertificatesBucket').BucketName, bucketArn.split(':::')[1], 'the ARN written from parameters names the stack\'s bucket');
 });
@@ -174,9 +174,8 @@ test('the schedule event and the function read the same expression; a daily hear
   assert.equal(environment.SCHEDULE, 'cron(5 3 15 * ? *)');
 });
 
-test('the function reaches the alarm topic by name, which the template fixes', () => {
-  assert.equal(properties('AlarmTopic').TopicName, environment.ALARM_TOPIC_NAME);
-  assert.equal(environment.ALARM_TOPIC_NAME, 'acme-certificates-production-alarms');
+test('the function reaches the stack\'s own alarm topic', () => {
+  assert.deepEqual(environment.ALARM_TOPIC_ARN, { Ref: 'AlarmTopic' });
   assert.equal(environment.SERVICE_NAME, 'acme-certificates-production');
 });
 
@@ -185,8 +184,8 @@ test('each stuck state has an alarm to the topic: backlog, a lapsing served cert
   const metricOf = (id: string) => alarm(id).MetricName ?? (alarm(id).Metrics as { MetricStat?: { Metric: { MetricName: string } } }[]).flatMap((metric) => (metric.MetricStat ? [metric.MetricStat.Metric.MetricName] : [])).join('+');
 
   assert.deepEqual(['BacklogAlarm', 'ServedLifetimeAlarm', 'ServedMismatchAlarm', 'ServedUnreachableAlarm', 'HostsAlarm'].map(metricOf), ['Backlog', 'ServedLifetimeLeft', 'ServedMismatch', 'ServedUnreachable', 'StaleHosts+HostsBehind+HostFailures']);
-  assert.deepEqual([alarm('ServedLifetimeAlarm').ComparisonOperator, Number(alarm('ServedLifetimeAlarm').Threshold)], ['LessThanThreshold', 0.3333]);
-  assert.equal(String(environment.SERVED_LAPSE_FRACTION), '0.3333', 'the message and the alarm use one threshold');
+  assert.deepEqual([alarm('ServedLifetimeAlarm').ComparisonOperator, Number(alarm('ServedLifetimeAlarm').Threshold)], ['LessThanThreshold', 0.25]);
+  assert.equal(String(environment.SERVED_LAPSE_FRACTION), '0.25', 'the message and the alarm use one threshold');
   for (const id of ['BacklogAlarm', 'ServedLifetimeAlarm', 'ServedMismatchAlarm', 'ServedUnreachableAlarm', 'HostsAlarm']) assert.deepEqual(alarm(id).AlarmActions, [{ Ref: 'AlarmTopic' }], id);
 });
 
@@ -195,8 +194,11 @@ test('one instance at a time, with no automatic retry of a failed run', () => {
   assert.equal(properties('RenewLambdaEvConf').MaximumRetryAttempts, 0);
 });
 
-test('the function environment holds plain values only, so serverless invoke local can resolve it', () => {
-  for (const [name, value] of Object.entries(environment)) assert.equal(typeof value, 'string', name);
+test('the function environment holds plain values, and the topic reference serverless invoke local resolves from the stack', () => {
+  for (const [name, value] of Object.entries(environment)) {
+    if (name === 'ALARM_TOPIC_ARN') assert.deepEqual(value, { Ref: 'AlarmTopic' });
+    else assert.equal(typeof value, 'string', name);
+  }
 });
 
 test('an alarm fires on any function error, and one on no successful run within the alarm window, both to the topic', () => {
