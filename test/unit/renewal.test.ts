@@ -189,19 +189,46 @@ for (const { name, stored, storedProblem, issuedNotBefore, refused } of replacem
  * decides against the monthly schedule. Returns the issue dates; asserts the certificate never lapses.
  */
 function simulateWithDailyRuns(lifetime: number, schedule: Schedule): Date[] {
+  return simulateServed(lifetime, schedule).issued;
+}
+
+/**
+ * The same year, returning also the least fraction of its lifetime the served certificate ever has
+ * left: the old one is served until the hosts install the new one, within the hour after the run.
+ */
+function simulateServed(lifetime: number, schedule: Schedule): { issued: Date[]; lowestFractionLeft: number } {
   const daily = parseSchedule('cron(35 4 * * ? *)');
   const end = new Date(januaryRun.getTime() + 365 * DAY);
   let held = certificateIssuedAt(new Date(januaryRun.getTime() - 2 * DAY), lifetime);
   const issued: Date[] = [];
+  let lowestFractionLeft = 1;
   for (let run = januaryRun; run < end; run = new Date(Math.min(nextRunAfter(schedule, run).getTime(), nextRunAfter(daily, run).getTime()))) {
     assert.ok(run < held.notAfter, `${lifetime}-day certificate lapsed before the run of ${run.toISOString()}`);
     const decision = decideRenewal({ ...input(run, held), nextRunAt: nextRunAfter(schedule, run), previousRunAt: previousRunAtOrBefore(schedule, run) });
+    const servedUntil = decision.renew ? run.getTime() + 3_600_000 : run.getTime();
+    lowestFractionLeft = Math.min(lowestFractionLeft, (held.notAfter.getTime() - servedUntil) / (held.notAfter.getTime() - held.notBefore.getTime()));
     if (decision.renew) {
       held = certificateIssuedAt(new Date(run.getTime() - 3_600_000), lifetime); // CAs backdate notBefore by an hour
       issued.push(run);
     }
   }
-  return issued;
+  return { issued, lowestFractionLeft };
+}
+
+// The served-lifetime alarm's default (a quarter, serverless.yml servedLifetimeAlarmFraction) must
+// stay silent while everything works. A third would not: a 45-day certificate, renewed monthly,
+// is served for about a day each month with less than a third left, before the run replaces it.
+const servedCases: { lifetime: number; lowest: [number, number] }[] = [
+  { lifetime: 90, lowest: [1 / 3, 1] },
+  { lifetime: 64, lowest: [1 / 3, 1] },
+  { lifetime: 45, lowest: [0.25, 1 / 3] },
+];
+for (const { lifetime, lowest } of servedCases) {
+  test(`with everything working, a ${lifetime}-day certificate is never served with less than a quarter of its lifetime left`, () => {
+    const { lowestFractionLeft } = simulateServed(lifetime, monthly);
+
+    assert.ok(lowestFractionLeft >= lowest[0] && lowestFractionLeft < lowest[1], `lowest fraction left ${lowestFractionLeft.toFixed(3)}`);
+  });
 }
 
 test('with the daily check run, a 45-day certificate is issued once a month, never twice, and never lapses', () => {
