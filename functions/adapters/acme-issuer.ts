@@ -9,6 +9,7 @@
 import acme from 'acme-client';
 import axios, { type AxiosAdapter, type InternalAxiosRequestConfig } from 'axios';
 import type { Issuer, PendingChallenge, PlacedOrder } from '../workflows/ports.js';
+import { AcmeProblemError, installAcmeRetries, type AcmeRetrySettings } from './acme-retry.js';
 
 /** What the CA sent for one pending challenge; kept here so acme-client's types stay in this adapter. */
 interface ChallengeObjects {
@@ -33,13 +34,16 @@ export interface AcmeClientSettings {
   pollMinMs: number;
   pollMaxMs: number;
   pollAttempts: number;
+  /** Retries of transient failures (adapters/acme-retry.ts). */
+  retry: AcmeRetrySettings;
 }
 
 /**
  * Returns an acme-client Client with the transport settings this tool relies on: a request
  * timeout, no axios-level retries (acme-client 5.4.0 resends the spent nonce on 429/5xx, which the
- * CA rejects: upstream issue #103), and a generous bad-nonce retry (each retry takes the fresh
- * nonce the CA sent with its rejection, RFC 8555 §6.5).
+ * CA rejects: upstream issue #103) but retries that sign each request anew (adapters/acme-retry.ts),
+ * and a generous bad-nonce retry (each retry takes the fresh nonce the CA sent with its rejection,
+ * RFC 8555 §6.5).
  */
 export function createAcmeClient(settings: AcmeClientSettings): acme.Client {
   acme.axios.defaults.timeout = settings.requestTimeoutMs;
@@ -54,6 +58,7 @@ export function createAcmeClient(settings: AcmeClientSettings): acme.Client {
     backoffMax: settings.pollMaxMs,
   });
   (client as unknown as { http: { maxBadNonceRetries: number } }).http.maxBadNonceRetries = BAD_NONCE_RETRIES;
+  installAcmeRetries(client, settings.retry);
   return client;
 }
 
@@ -73,7 +78,8 @@ async function transportErrorsKept(config: InternalAxiosRequestConfig) {
     if ((error as { response?: unknown }).response) throw error;
     const reason = error instanceof Error ? error.message : String(error);
     const code = (error as { code?: unknown }).code;
-    throw new Error(`request to the CA failed: ${(config.method ?? 'get').toUpperCase()} ${withoutSecrets(config.url)}: ${reason}${typeof code === 'string' && !reason.includes(code) ? ` (${code})` : ''}`);
+    // `code` stays on the error: the retries tell a reset or a timeout from a refused certificate by it.
+    throw Object.assign(new Error(`request to the CA failed: ${(config.method ?? 'get').toUpperCase()} ${withoutSecrets(config.url)}: ${reason}${typeof code === 'string' && !reason.includes(code) ? ` (${code})` : ''}`), { code });
   }
 }
 
@@ -105,15 +111,27 @@ export class AcmeIssuer implements Issuer {
    */
   async registerAccount(contactEmail: string | undefined): Promise<string> {
     const contact = contactEmail ? [`mailto:${contactEmail}`] : [];
-    // CAs word "no such account" differently (Pebble, Boulder), so any failed lookup leads to a
-    // registration: newAccount with a known key returns that account and never makes a second one.
-    const existing = await this.client.createAccount({ onlyReturnExisting: true }).catch(() => null);
+    const existing = await this.step('looking up the account', () => this.lookUpAccount());
     if (!existing) {
       await this.step('registering account', () => this.client.createAccount({ termsOfServiceAgreed: true, ...(contact.length ? { contact } : {}) }));
     } else if (contact.length > 0 && JSON.stringify(existing.contact ?? []) !== JSON.stringify(contact)) {
       await this.step('updating account contact', () => this.client.updateAccount({ contact }));
     }
     return this.client.getAccountUrl();
+  }
+
+  /**
+   * Returns the account of the client's key, or null when the CA has none (§7.3.1: the problem
+   * type `accountDoesNotExist`). Any other failure, transient ones after their retries, is thrown:
+   * a CA that is down must not look like an account to register.
+   */
+  private async lookUpAccount(): Promise<{ contact?: string[] } | null> {
+    try {
+      return await this.client.createAccount({ onlyReturnExisting: true });
+    } catch (error) {
+      if (error instanceof AcmeProblemError && error.type === 'urn:ietf:params:acme:error:accountDoesNotExist') return null;
+      throw error;
+    }
   }
 
   /** Places a new order for `names` (RFC 8555 §7.4). */
@@ -164,11 +182,22 @@ export class AcmeIssuer implements Issuer {
     return failed;
   }
 
-  /** Sends the CSR (RFC 8555 §7.4) and waits until the order is valid. */
+  /**
+   * Sends the CSR (RFC 8555 §7.4) and waits until the order is valid. When a retried finalize
+   * finds the order already finalized (the first try reached the CA, its answer did not reach
+   * us), the CA answers `orderNotReady`; the order is then read and waited for, not failed.
+   */
   finalize(order: PlacedOrder, csrPem: string): Promise<PlacedOrder> {
     return this.step('finalizing order', async () => {
-      const finalized = await this.client.finalizeOrder(asOrder(order), csrPem);
-      return this.client.waitForValidStatus(finalized);
+      try {
+        const finalized = await this.client.finalizeOrder(asOrder(order), csrPem);
+        return await this.client.waitForValidStatus(finalized);
+      } catch (error) {
+        if (!(error instanceof AcmeProblemError && error.type === 'urn:ietf:params:acme:error:orderNotReady' && error.tries > 1)) throw error;
+        const current = await this.client.getOrder(asOrder(order));
+        if (current.status !== 'processing' && current.status !== 'valid') throw error;
+        return this.client.waitForValidStatus(current);
+      }
     });
   }
 

@@ -1,13 +1,14 @@
 /**
- * Read-only access to the certificates bucket for the host agent: one listing per run, and reads
- * pinned to the listed ETag so a file replaced between the listing and the read is noticed.
+ * Read-only access to the certificates bucket for the host agent: one listing per run, reads of
+ * the object versions status.json names, or reads pinned to the listed ETag so a file replaced
+ * between the listing and the read is noticed.
  */
 
 import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import { domainFolderKey } from '../core/layout.js';
 import { mapWithConcurrency } from '../core/concurrency.js';
-import type { CertificateBucket, ListedObject } from '../workflows/sync-ports.js';
-import { StorageError, isPreconditionFailed } from './aws-errors.js';
+import type { CertificateBucket, ListedObject, ObjectRead } from '../workflows/sync-ports.js';
+import { StorageError, errorName, isPreconditionFailed } from './aws-errors.js';
 
 /** The object changed after it was listed; the next run will see the new one. */
 export class ObjectChangedError extends Error {
@@ -15,9 +16,12 @@ export class ObjectChangedError extends Error {
 }
 
 export class S3BucketReader implements CertificateBucket {
+  private versionsDenied = false;
+
   constructor(
     private readonly s3: S3Client,
     readonly bucket: string,
+    private readonly onNotice: (notice: string) => void = () => undefined,
   ) {}
 
   /**
@@ -44,14 +48,32 @@ export class S3BucketReader implements CertificateBucket {
     return objects;
   }
 
-  /** Returns the text of the object as listed; throws ObjectChangedError when it has changed since. */
-  async readText(object: ListedObject): Promise<string> {
+  /**
+   * Returns the text and ETag of the version asked for, or of the object as listed (throws
+   * ObjectChangedError when it has changed since). A host policy from before versioned reads
+   * (no s3:GetObjectVersion) is told once through `onNotice`, and the object as listed is read:
+   * the digests in status.json still guard the pair.
+   */
+  async readObject(object: ObjectRead): Promise<{ text: string; etag: string }> {
+    if (object.versionId && !this.versionsDenied) {
+      try {
+        return await this.get({ Key: object.key, VersionId: object.versionId });
+      } catch (error) {
+        if (errorName((error as Error).cause).split(':')[0] !== 'AccessDenied') throw error;
+        this.versionsDenied = true;
+        this.onNotice(`reading object versions is denied (the host policy lacks s3:GetObjectVersion: deploy the stack again); reading the current objects instead`);
+      }
+    }
+    return this.get({ Key: object.key, ...(object.etag ? { IfMatch: object.etag } : {}) });
+  }
+
+  private async get(input: { Key: string; VersionId?: string; IfMatch?: string }): Promise<{ text: string; etag: string }> {
     try {
-      const result = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: object.key, IfMatch: object.etag || undefined }));
-      return (await result.Body?.transformToString('utf8')) ?? '';
+      const result = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, ...input }));
+      return { text: (await result.Body?.transformToString('utf8')) ?? '', etag: result.ETag ?? '' };
     } catch (error) {
-      if (isPreconditionFailed(error)) throw new ObjectChangedError(`s3://${this.bucket}/${object.key} changed while syncing`);
-      throw new StorageError('reading', `s3://${this.bucket}/${object.key}`, error);
+      if (isPreconditionFailed(error)) throw new ObjectChangedError(`s3://${this.bucket}/${input.Key} changed while syncing`);
+      throw new StorageError('reading', `s3://${this.bucket}/${input.Key}${input.VersionId ? ` (version ${input.VersionId})` : ''}`, error);
     }
   }
 }

@@ -4,7 +4,7 @@
 
 import { DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { ATTENTION_STATE_KEY, DomainFile, domainObjectKey, HOST_REPORTS_PREFIX, parseObjectKey, type DomainFileName } from '../core/layout.js';
-import type { CertificateStore, HeldLock, IssuedDomainFiles, StoredDomainFiles } from '../workflows/ports.js';
+import type { CertificateStore, FileVersions, HeldLock, IssuedDomainFiles, StoredDomainFiles } from '../workflows/ports.js';
 import { StorageError, isNotFound, isPreconditionFailed } from './aws-errors.js';
 
 export class S3CertificateStore implements CertificateStore {
@@ -32,35 +32,55 @@ export class S3CertificateStore implements CertificateStore {
     return [...folders].sort();
   }
 
-  /** Returns the text of the files in the folder of `domain` (absent files are null). */
+  /** Returns the text of the files in the folder of `domain` (absent files are null), status.json's ETag and the pair's versions. */
   async readDomain(domain: string): Promise<StoredDomainFiles> {
     const [config, key, csr, fullChain, status] = await Promise.all([
-      this.readText(domain, DomainFile.config),
-      this.readText(domain, DomainFile.key),
-      this.readText(domain, DomainFile.csr),
-      this.readText(domain, DomainFile.fullChain),
-      this.readText(domain, DomainFile.status),
+      this.readObject(domain, DomainFile.config),
+      this.readObject(domain, DomainFile.key),
+      this.readObject(domain, DomainFile.csr),
+      this.readObject(domain, DomainFile.fullChain),
+      this.readObject(domain, DomainFile.status),
     ]);
-    return { config, key, csr, fullChain, status };
+    const versions: FileVersions = {};
+    if (key?.versionId) versions[DomainFile.key] = key.versionId;
+    if (fullChain?.versionId) versions[DomainFile.fullChain] = fullChain.versionId;
+    return { config: config?.text ?? null, key: key?.text ?? null, csr: csr?.text ?? null, fullChain: fullChain?.text ?? null, status: status?.text ?? null, statusEtag: status?.etag ?? null, versions };
   }
 
   /**
-   * Stores a renewal's files, then `status` last: status.json is the commit point, naming the
-   * digest of every file, so a reader that sees a key and a certificate that do not belong
-   * together (a renewal half-written) can tell and wait for the next run.
+   * Writes a renewal's files, the key first and the full chain last; status.json is written after
+   * them (commitStatus). Until then status.json still names the previous files by digest and by
+   * version, so readers keep using the previous pair.
    */
-  async writeIssued(domain: string, files: IssuedDomainFiles, status: string): Promise<void> {
-    if (files.key !== undefined) await this.writeText(domain, DomainFile.key, files.key);
-    await this.writeText(domain, DomainFile.csr, files.csr);
-    await this.writeText(domain, DomainFile.signed, files.signed);
-    await this.writeText(domain, DomainFile.intermediate, files.intermediate);
-    await this.writeText(domain, DomainFile.fullChain, files.fullChain);
-    await this.writeText(domain, DomainFile.status, status);
+  async writeFiles(domain: string, files: IssuedDomainFiles): Promise<FileVersions> {
+    const versions: FileVersions = {};
+    const write = async (file: DomainFileName, text: string) => {
+      const versionId = await this.writeText(domain, file, text);
+      if (versionId) versions[file] = versionId;
+    };
+    if (files.key !== undefined) await write(DomainFile.key, files.key);
+    await write(DomainFile.csr, files.csr);
+    await write(DomainFile.signed, files.signed);
+    await write(DomainFile.intermediate, files.intermediate);
+    await write(DomainFile.fullChain, files.fullChain);
+    return versions;
   }
 
-  /** Replaces status.json alone (to record a failed attempt without touching the certificate). */
-  async writeStatus(domain: string, status: string): Promise<void> {
-    await this.writeText(domain, DomainFile.status, status);
+  /**
+   * Writes status.json, the commit point. The SDK already retries throttling and 5xx answers; a
+   * write that still fails is tried twice more after a pause, since a folder whose files are new
+   * and whose status.json is not stays on its previous pair until the next run repairs it.
+   */
+  async commitStatus(domain: string, status: string): Promise<void> {
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        await this.writeText(domain, DomainFile.status, status);
+        return;
+      } catch (error) {
+        if (attempt >= COMMIT_ATTEMPTS) throw error;
+        await new Promise((resolve) => setTimeout(resolve, COMMIT_PAUSE_MS * attempt));
+      }
+    }
   }
 
   /** Returns status.json's text and ETag, or null when there is none. */
@@ -68,11 +88,14 @@ export class S3CertificateStore implements CertificateStore {
     return this.readKey(domainObjectKey(domain, DomainFile.status));
   }
 
-  /** Replaces status.json only if it still has `etag`; returns false when it changed meanwhile (someone else wrote it). */
-  async writeStatusIfMatch(domain: string, status: string, etag: string): Promise<boolean> {
+  /**
+   * Replaces status.json only if it still has `etag` (null: creates it only if there is none);
+   * returns false when it changed meanwhile (someone else wrote it).
+   */
+  async writeStatusIfMatch(domain: string, status: string, etag: string | null): Promise<boolean> {
     const Key = domainObjectKey(domain, DomainFile.status);
     try {
-      await this.s3.send(new PutObjectCommand({ Bucket: this.bucket, Key, Body: status, IfMatch: etag, ContentType: 'application/json' }));
+      await this.s3.send(new PutObjectCommand({ Bucket: this.bucket, Key, Body: status, ...(etag === null ? { IfNoneMatch: '*' } : { IfMatch: etag }), ContentType: 'application/json' }));
       return true;
     } catch (error) {
       if (isPreconditionFailed(error) || isNotFound(error)) return false;
@@ -161,23 +184,33 @@ export class S3CertificateStore implements CertificateStore {
     }
   }
 
-  private async readText(domain: string, file: DomainFileName): Promise<string | null> {
+  private async readObject(domain: string, file: DomainFileName): Promise<{ text: string; etag: string; versionId: string | null } | null> {
     const Key = domainObjectKey(domain, file);
     try {
       const object = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key }));
-      return (await object.Body?.transformToString('utf8')) ?? '';
+      return { text: (await object.Body?.transformToString('utf8')) ?? '', etag: object.ETag ?? '', versionId: versionOf(object.VersionId) };
     } catch (error) {
       if (isNotFound(error)) return null;
       throw new StorageError('reading', `s3://${this.bucket}/${Key}`, error);
     }
   }
 
-  private async writeText(domain: string, file: DomainFileName, text: string): Promise<void> {
+  /** Writes one file; returns its S3 version (null in an unversioned bucket). */
+  private async writeText(domain: string, file: DomainFileName, text: string): Promise<string | null> {
     const Key = domainObjectKey(domain, file);
     const ContentType = file.endsWith('.json') ? 'application/json' : 'application/x-pem-file';
-    await this.s3.send(new PutObjectCommand({ Bucket: this.bucket, Key, Body: text, ContentType })).catch((error: unknown) => {
+    const put = await this.s3.send(new PutObjectCommand({ Bucket: this.bucket, Key, Body: text, ContentType })).catch((error: unknown) => {
       throw new StorageError('writing', `s3://${this.bucket}/${Key}`, error);
     });
+    return versionOf(put.VersionId);
   }
 }
 
+/** The commit write is tried this many times in all (each try with the SDK's own retries inside). */
+const COMMIT_ATTEMPTS = 3;
+const COMMIT_PAUSE_MS = 2_000;
+
+/** S3 answers the version "null" for objects written while versioning was off: that is no version to pin. */
+function versionOf(versionId: string | undefined): string | null {
+  return versionId && versionId !== 'null' ? versionId : null;
+}

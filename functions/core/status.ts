@@ -29,6 +29,12 @@ export interface DomainStatus {
   renewedAt: string | null;
   /** SHA-256 of each stored file, by file name (`domain.crt`, `domain.key`, …). */
   files: Record<string, string>;
+  /**
+   * The S3 version of `domain.crt` and `domain.key` this status commits to (absent in an
+   * unversioned bucket): hosts read exactly these, so files written after them by a renewal that
+   * has not committed yet are never paired with this status.
+   */
+  versions?: Record<string, string>;
   lastAttempt: LastAttempt | null;
   /** What each name served when last checked from outside (see core/served.ts). */
   served?: Record<string, ServedRecord>;
@@ -40,6 +46,7 @@ export function issuedStatus(args: {
   keyType: KeyType;
   certificate: CertificateFacts;
   files: Record<string, string>;
+  versions: Record<string, string>;
   at: Date;
   runId: string;
 }): DomainStatus {
@@ -54,29 +61,34 @@ export function issuedStatus(args: {
     notAfter: certificate.notAfter.toISOString(),
     renewedAt: args.at.toISOString(),
     files: args.files,
+    ...(Object.keys(args.versions).length > 0 ? { versions: args.versions } : {}),
     lastAttempt: { at: args.at.toISOString(), runId: args.runId, outcome: 'renewed' },
   };
 }
 
 /**
  * Returns why status.json must be rewritten from the folder's files while the stored certificate
- * and key verify (`verified`: the certificate's facts; null when they do not, and the folder is
- * renewed instead): it is missing, cannot be read, describes another certificate, or lacks the
- * digests the hosts check the files against. Null when it describes the verified files.
+ * and key verify (`verified`: the certificate's facts and the SHA-256 of domain.crt and domain.key;
+ * null when they do not, and the folder is renewed instead): it is missing, cannot be read,
+ * describes another certificate (a renewal whose commit failed: its files are written, its
+ * status.json is not), or lacks or mismatches the digests the hosts check the files against.
+ * Null when it describes the verified files.
  */
-export function statusRepairReason(statusText: string | null, verified: CertificateFacts | null): string | null {
+export function statusRepairReason(statusText: string | null, verified: { certificate: CertificateFacts; fullChainSha256: string; keySha256: string } | null): string | null {
   if (!verified) return null;
+  const { certificate } = verified;
   if (statusText === null) return 'status.json was missing';
   const status = parseStatus(statusText);
   if (status === null) return 'status.json could not be read';
-  if (!status.serial) return `status.json does not name the stored certificate (serial ${verified.serial})`;
-  if (status.serial !== verified.serial) return `status.json describes serial ${status.serial}, not the stored certificate's serial ${verified.serial}`;
+  if (!status.serial) return `status.json does not name the stored certificate (serial ${certificate.serial})`;
+  if (status.serial !== certificate.serial) return `status.json describes serial ${status.serial}, not the stored certificate's serial ${certificate.serial} (a renewal stored its files but not its status.json)`;
   if (!status.files[DomainFile.fullChain] || !status.files[DomainFile.key]) return 'status.json lacks the digests of the stored certificate and key';
+  if (status.files[DomainFile.fullChain] !== verified.fullChainSha256 || status.files[DomainFile.key] !== verified.keySha256) return 'status.json\'s digests do not match the stored certificate and key';
   return null;
 }
 
 /** Returns the status rewritten from a folder's verified files, recording the repair as the last attempt. */
-export function repairedStatus(args: { domain: string; keyType: KeyType; certificate: CertificateFacts; files: Record<string, string>; at: Date; runId: string; reason: string }): DomainStatus {
+export function repairedStatus(args: { domain: string; keyType: KeyType; certificate: CertificateFacts; files: Record<string, string>; versions: Record<string, string>; at: Date; runId: string; reason: string }): DomainStatus {
   const status = issuedStatus({ ...args });
   // The certificate was stored when it was issued, as far as anyone can tell now.
   return { ...status, renewedAt: args.certificate.notBefore.toISOString(), lastAttempt: { at: args.at.toISOString(), runId: args.runId, outcome: 'repaired', reason: args.reason } };

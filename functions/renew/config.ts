@@ -4,6 +4,7 @@
  */
 
 import { ConfigurationError } from '../core/errors.js';
+import type { RetryPolicy } from '../core/retry.js';
 import { parseSchedule, type Schedule } from '../core/schedule.js';
 import { rootsFromPem, selectRootsByName } from '../core/trust.js';
 
@@ -19,6 +20,8 @@ export interface RenewConfig {
   concurrency: number;
   preflight: { port: number; dnsServer: string | undefined; timeoutMs: number };
   acme: { requestTimeoutMs: number; pollMinMs: number; pollMaxMs: number; pollAttempts: number };
+  /** Retries of transient CA failures (core/retry.ts). */
+  acmeRetry: RetryPolicy;
   lockTtlMs: number;
   forcePathStyle: boolean;
   /** Watching what is served and what the hosts report. */
@@ -94,6 +97,14 @@ export function readRenewConfig(env: NodeJS.ProcessEnv, rootStore: readonly stri
       pollMinMs: integer('ACME_POLL_MIN_MS', 1000, 10, 60000),
       pollMaxMs: integer('ACME_POLL_MAX_MS', 10000, 10, 300000),
       pollAttempts: integer('ACME_POLL_ATTEMPTS', 12, 1, 100),
+    },
+    acmeRetry: {
+      attempts: integer('ACME_RETRY_ATTEMPTS', 6, 1, 20),
+      baseMs: 1000,
+      maxBackoffMs: 30_000,
+      maxRetryAfterMs: integer('ACME_RETRY_MAX_WAIT_SECONDS', 120, 1, 600) * 1000,
+      // Kept back for storing the certificate and telling people, however long a CA asks to wait.
+      reserveMs: 120_000,
     },
     // How long a lock stands outside Lambda; in Lambda a lock stands for the invocation's time
     // left plus a minute (core/locks.ts), so a killed run frees its domains soon after its timeout.

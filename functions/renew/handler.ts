@@ -8,31 +8,32 @@
 
 import { randomUUID } from 'node:crypto';
 import { rootCertificates } from 'node:tls';
-import { S3Client } from '@aws-sdk/client-s3';
-import { SNSClient } from '@aws-sdk/client-sns';
-import { SSMClient } from '@aws-sdk/client-ssm';
 import type { Context } from 'aws-lambda';
 import { createJsonLogger } from '../adapters/json-logger.js';
 import { parseRenewEvent } from '../core/request.js';
 import { runInvocation, type InvocationResult } from '../workflows/invocation.js';
 import { readRenewConfig, type RenewConfig } from './config.js';
-import { buildRenewalContext, buildTellContext, buildWatchContext } from './wiring.js';
+import type { Logger } from '../workflows/ports.js';
+import { buildRenewalContext, buildTellContext, buildWatchContext, createRenewClients, type RenewClients } from './wiring.js';
 
 let config: RenewConfig | undefined;
-let clients: { s3: S3Client; ssm: SSMClient; sns: SNSClient } | undefined;
+let clients: RenewClients | undefined;
+/** The invocation's logger, for the clients' retry reports (the clients outlive an invocation). */
+let invocationLog: Logger = () => undefined;
 
 export type HandlerResult = Omit<InvocationResult, 'failure'>;
 
 export async function handler(event: unknown, context?: Partial<Context>): Promise<HandlerResult> {
   config ??= readRenewConfig(process.env, rootCertificates);
-  clients ??= { s3: new S3Client({ forcePathStyle: config.forcePathStyle }), ssm: new SSMClient({}), sns: new SNSClient({}) };
+  clients ??= createRenewClients(config, (event) => invocationLog('warn', 'an AWS request failed; the SDK tries it again while tries remain', { step: 'aws', ...event }));
   const runId = context?.awsRequestId ?? randomUUID();
   const log = createJsonLogger((line) => console.log(line), { runId });
+  invocationLog = log;
   const request = parseRenewEvent(event);
   const timeLeft = context?.getRemainingTimeInMillis ? { timeLeftMs: () => (context.getRemainingTimeInMillis as () => number)() } : {};
 
   const { failure, ...result } = await runInvocation(request, runId, {
-    renewal: { ...buildRenewalContext(config, clients, log, runId), ...timeLeft },
+    renewal: buildRenewalContext(config, clients, log, runId, timeLeft.timeLeftMs),
     watch: { ...buildWatchContext(config, clients, log), ...timeLeft },
     tell: buildTellContext(config, clients, log),
     concurrency: config.concurrency,

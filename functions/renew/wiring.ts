@@ -4,9 +4,12 @@
  */
 
 import { randomBytes } from 'node:crypto';
-import type { S3Client } from '@aws-sdk/client-s3';
-import type { SSMClient } from '@aws-sdk/client-ssm';
+import { S3Client } from '@aws-sdk/client-s3';
+import { SNSClient } from '@aws-sdk/client-sns';
+import { SSMClient } from '@aws-sdk/client-ssm';
+import { awsRetrySettings, reportAwsRetries, type AwsRetryEvent } from '../adapters/aws-retries.js';
 import { AcmeIssuer, createAcmeClient } from '../adapters/acme-issuer.js';
+import type { AcmeRetryEvent } from '../adapters/acme-retry.js';
 import { HttpPreflight } from '../adapters/http-preflight.js';
 import { S3CertificateStore } from '../adapters/s3-certificate-store.js';
 import { S3ChallengeStore } from '../adapters/s3-challenge-store.js';
@@ -15,17 +18,33 @@ import { generateDomainKey } from '../core/keys.js';
 import { nextRunAfter, previousRunAtOrBefore } from '../core/schedule.js';
 import { TlsServedProbe } from '../adapters/tls-served-probe.js';
 import { SnsNotifier } from '../adapters/sns-notifier.js';
-import type { SNSClient } from '@aws-sdk/client-sns';
 import type { IssuerProvider, Logger, RenewalContext, WatchContext } from '../workflows/ports.js';
 import type { TellContext } from '../workflows/tell-people.js';
 import type { RenewConfig } from './config.js';
 
-/** Returns the context one run uses; the ACME account is loaded (or created) once, when a domain first needs it. */
-export function buildRenewalContext(config: RenewConfig, clients: { s3: S3Client; ssm: SSMClient }, log: Logger, runId: string): RenewalContext {
+export interface RenewClients {
+  s3: S3Client;
+  ssm: SSMClient;
+  sns: SNSClient;
+}
+
+/** The renew function's SDK clients: adaptive retries, 8 tries, every failed try reported through `onFailedTry`. */
+export function createRenewClients(config: RenewConfig, onFailedTry: (event: AwsRetryEvent) => void): RenewClients {
+  const retries = awsRetrySettings(8);
+  const clients = { s3: new S3Client({ forcePathStyle: config.forcePathStyle, ...retries }), ssm: new SSMClient(retries), sns: new SNSClient(retries) };
+  for (const client of Object.values(clients)) reportAwsRetries(client, onFailedTry);
+  return clients;
+}
+
+/**
+ * Returns the context one run uses; the ACME account is loaded (or created) once, when a domain
+ * first needs it. `timeLeftMs` is the invocation's time left (Lambda's context), when known.
+ */
+export function buildRenewalContext(config: RenewConfig, clients: { s3: S3Client; ssm: SSMClient }, log: Logger, runId: string, timeLeftMs?: () => number): RenewalContext {
   return {
     store: new S3CertificateStore(clients.s3, config.certificatesBucket),
     challenges: new S3ChallengeStore(clients.s3, config.challengesBucket),
-    issuer: accountIssuer(config, new SsmAccountKeyStore(clients.ssm, config.accountKeyParameter, config.accountKeyKmsKeyId), log),
+    issuer: accountIssuer(config, new SsmAccountKeyStore(clients.ssm, config.accountKeyParameter, config.accountKeyKmsKeyId), log, timeLeftMs),
     preflight: new HttpPreflight(config.preflight),
     log,
     now: () => new Date(),
@@ -35,16 +54,22 @@ export function buildRenewalContext(config: RenewConfig, clients: { s3: S3Client
     runId,
     lockTtlMs: config.lockTtlMs,
     randomToken: () => randomBytes(24).toString('base64url'),
+    ...(timeLeftMs ? { timeLeftMs } : {}),
   };
 }
 
-function accountIssuer(config: RenewConfig, accountKeys: SsmAccountKeyStore, log: Logger): IssuerProvider {
+function accountIssuer(config: RenewConfig, accountKeys: SsmAccountKeyStore, log: Logger, timeLeftMs: (() => number) | undefined): IssuerProvider {
   let issuer: Promise<AcmeIssuer> | undefined;
   return () => {
     issuer ??= (async () => {
       const { keyPem, created } = await accountKeys.getOrCreate(() => generateDomainKey('ecdsa-p256'));
       log('info', created ? 'created ACME account key' : 'loaded ACME account key', { step: 'account', parameter: accountKeys.parameterName });
-      const acmeIssuer = new AcmeIssuer(createAcmeClient({ directoryUrl: config.directoryUrl, accountKeyPem: keyPem, ...config.acme }));
+      const retry = {
+        policy: config.acmeRetry,
+        ...(timeLeftMs ? { timeLeftMs } : {}),
+        onRetry: (event: AcmeRetryEvent) => log('warn', 'retrying a request to the CA', { step: 'acme', request: event.request, try: event.attempt, waitMs: event.waitMs, cause: event.cause }),
+      };
+      const acmeIssuer = new AcmeIssuer(createAcmeClient({ directoryUrl: config.directoryUrl, accountKeyPem: keyPem, ...config.acme, retry }));
       const accountUrl = await acmeIssuer.registerAccount(config.contactEmail);
       log('info', 'ACME account ready', { step: 'account', accountUrl });
       return acmeIssuer;

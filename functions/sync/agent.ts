@@ -8,6 +8,7 @@
 import { rootCertificates } from 'node:tls';
 import { S3Client } from '@aws-sdk/client-s3';
 import { STSClient } from '@aws-sdk/client-sts';
+import { awsRetrySettings } from '../adapters/aws-retries.js';
 import { createJsonLogger } from '../adapters/json-logger.js';
 import { ConfigurationError, describeError } from '../core/errors.js';
 import { TemplateError } from '../core/host-templates.js';
@@ -46,8 +47,11 @@ async function syncOnce(config: AgentConfig): Promise<number> {
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   // Every request is bounded, so a stalled connection cannot hold the cron line's flock for ever.
   const requestHandler = { connectionTimeout: 5_000, requestTimeout: 30_000 };
-  const s3 = new S3Client({ region: config.region, requestHandler, ...(config.endpoint ? { endpoint: config.endpoint, forcePathStyle: true } : {}) });
-  const sts = new STSClient({ region: config.region, requestHandler, ...(config.endpoint ? { endpoint: config.endpoint } : {}) });
+  // Adaptive retries ride out S3 throttling quietly (cron would mail every retry line); a request
+  // that still fails names its cause in the domain's failure.
+  const retries = awsRetrySettings(6);
+  const s3 = new S3Client({ region: config.region, requestHandler, ...retries, ...(config.endpoint ? { endpoint: config.endpoint, forcePathStyle: true } : {}) });
+  const sts = new STSClient({ region: config.region, requestHandler, ...retries, ...(config.endpoint ? { endpoint: config.endpoint } : {}) });
   try {
     const report = await syncHost(buildSyncContext(config, { s3, sts }, createJsonLogger((line) => console.error(line)), version));
     for (const line of formatSyncReport(report)) console.log(line);

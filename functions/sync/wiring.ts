@@ -22,7 +22,7 @@ export function buildSyncContext(config: AgentConfig, clients: { s3: S3Client; s
   const { s3 } = clients;
   let placeholderKey: ReturnType<typeof createPlaceholderKey> | undefined;
   return {
-    bucket: new S3BucketReader(s3, config.bucket),
+    bucket: new S3BucketReader(s3, config.bucket, (notice) => log('warn', notice, { step: 'fetch' })),
     files: new HostCertificateFiles(config.certsDir, config.owner),
     nginx: new NginxControl(createCommandRunner(60_000), {
       testCommand: config.testCommand,

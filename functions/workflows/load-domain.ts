@@ -21,9 +21,16 @@ export interface LoadedDomain {
   certificate: CertificateFacts | null;
   /** Why the stored certificate is not trustworthy, or null. */
   problem: string | null;
+  /** The stored pair when it verifies (the certificate's facts, the files' digests); null otherwise. */
+  verified: { certificate: CertificateFacts; fullChainSha256: string; keySha256: string } | null;
 }
 
-/** Returns the judged contents of a domain folder; throws an Error (naming the file) on a malformed config.json. */
+/**
+ * Returns the judged contents of a domain folder; throws an Error (naming the file) on a malformed
+ * config.json. The stored pair is judged on its own (chain, key, names, dates): a pair that
+ * verifies while status.json describes another one is a renewal whose commit failed, which the
+ * run repairs without a new order; a pair older than the one status.json records is not trusted.
+ */
 export function judgeDomain(domain: string, files: StoredDomainFiles, trustedRoots: readonly string[], now: Date): LoadedDomain {
   const config = parseDomainConfig(domain, files.config);
   const status = parseStatus(files.status);
@@ -37,9 +44,10 @@ export function judgeDomain(domain: string, files: StoredDomainFiles, trustedRoo
     } catch {
       certificate = null;
     }
-    problem = integrityProblem(files, status, key?.object ?? null, config, trustedRoots, now);
+    problem = integrityProblem(files.fullChain, certificate, status, key?.object ?? null, config, trustedRoots, now);
   }
-  return { files, config, status, key, certificate, problem };
+  const verified = problem === null && certificate && key && files.fullChain !== null && files.key !== null ? { certificate, fullChainSha256: sha256(files.fullChain), keySha256: sha256(files.key) } : null;
+  return { files, config, status, key, certificate, problem, verified };
 }
 
 function usableKey(pem: string | null, config: DomainConfig): LoadedDomain['key'] {
@@ -53,10 +61,11 @@ function usableKey(pem: string | null, config: DomainConfig): LoadedDomain['key'
   }
 }
 
-function integrityProblem(files: StoredDomainFiles, status: DomainStatus | null, key: KeyObject | null, config: DomainConfig, trustedRoots: readonly string[], now: Date): string | null {
-  const chain = files.fullChain as string;
+function integrityProblem(chain: string, certificate: CertificateFacts | null, status: DomainStatus | null, key: KeyObject | null, config: DomainConfig, trustedRoots: readonly string[], now: Date): string | null {
   const recorded = status?.files[DomainFile.fullChain];
-  if (recorded && recorded !== sha256(chain)) return `${DomainFile.fullChain} does not match the digest in ${DomainFile.status} (changed outside a renewal)`;
+  if (recorded && recorded !== sha256(chain) && certificate && status?.notBefore && certificate.notBefore < new Date(status.notBefore)) {
+    return `${DomainFile.fullChain} holds a certificate issued ${certificate.notBefore.toISOString()}, before the one ${DomainFile.status} records (${status.notBefore}): an older file put back`;
+  }
   if (!key) return 'no usable domain key';
   try {
     verifyCertificate({ chainPem: chain, key, names: config.names, namesMatch: 'exact', trustedRoots, now });

@@ -18,7 +18,14 @@ export interface StoredDomainFiles {
   csr: string | null;
   fullChain: string | null;
   status: string | null;
+  /** status.json's ETag (null: absent), for writing it back only if no one else did meanwhile. */
+  statusEtag: string | null;
+  /** The S3 version of domain.key and domain.crt as read (absent: an unversioned bucket). */
+  versions: FileVersions;
 }
+
+/** S3 version ids by file name (`domain.crt`, `domain.key`, …); empty in an unversioned bucket. */
+export type FileVersions = Record<string, string>;
 
 /** The files one renewal writes; `key` only when a new key was made. */
 export interface IssuedDomainFiles {
@@ -39,12 +46,14 @@ export interface CertificateStore {
   /** The domain folders (unvalidated; the tool's own folders are left out). */
   listFolders(): Promise<string[]>;
   readDomain(domain: string): Promise<StoredDomainFiles>;
-  writeIssued(domain: string, files: IssuedDomainFiles, status: string): Promise<void>;
-  writeStatus(domain: string, status: string): Promise<void>;
+  /** Writes a renewal's files (never status.json); returns the S3 version of each file written. */
+  writeFiles(domain: string, files: IssuedDomainFiles): Promise<FileVersions>;
+  /** Writes status.json, the commit point, trying again on any failure (a few times). */
+  commitStatus(domain: string, status: string): Promise<void>;
   /** status.json's text and ETag, or null when there is none. */
   readStatus(domain: string): Promise<{ text: string; etag: string } | null>;
-  /** Replaces status.json if it still has `etag`; false when someone else wrote it meanwhile. */
-  writeStatusIfMatch(domain: string, status: string, etag: string): Promise<boolean>;
+  /** Replaces status.json if it still has `etag` (null: only if there is none); false when someone else wrote it meanwhile. */
+  writeStatusIfMatch(domain: string, status: string, etag: string | null): Promise<boolean>;
   /** Creates the lock unless one exists (null). */
   createLock(domain: string, body: string): Promise<HeldLock | null>;
   /** The existing lock's text and ETag (null: none). */

@@ -21,6 +21,11 @@ export interface RunReport {
   finishedAt: string;
   outcomes: DomainOutcome[];
   invalidFolders: InvalidFolder[];
+  /**
+   * Why the run could not renew at all, once (the ACME account could not be loaded: the CA or SSM
+   * failing); the due domains it could not renew are then backlog. Null when it could.
+   */
+  stopped: string | null;
   /** `skipped` is the backlog: due, and not renewed in this run. */
   counts: { renewed: number; repaired: number; notDue: number; skipped: number; failed: number; invalidFolders: number };
 }
@@ -51,10 +56,12 @@ export async function renewAll(request: RenewRequest, ctx: RenewalContext, concu
   const selected = request.domains ? selectRequested(request.domains, domains) : domains;
   ctx.log('info', 'renewing domains', { step: 'list', count: selected.length, force: request.force === true });
   const options = { force: request.force === true, breakLocks: request.breakLocks === true };
-  const outcomes = await mapWithConcurrency(selected, concurrency, (domain) => {
+  const attempted = await mapWithConcurrency(selected, concurrency, (domain) => {
     if (ctx.timeLeftMs && ctx.timeLeftMs() < MIN_TIME_FOR_A_DOMAIN_MS) return Promise.resolve(outOfTime(domain, ctx));
     return renewDomain(domain, options, ctx);
   });
+  const { outcomes, stopped } = accountFailureOnce(attempted);
+  if (stopped) ctx.log('error', 'no domain could be renewed: the run could not load its ACME account', { step: 'account', reason: stopped });
 
   const count = (outcome: DomainOutcome['outcome']) => outcomes.filter((item) => item.outcome === outcome).length;
   const report: RunReport = {
@@ -63,9 +70,24 @@ export async function renewAll(request: RenewRequest, ctx: RenewalContext, concu
     finishedAt: ctx.now().toISOString(),
     outcomes,
     invalidFolders: request.domains ? [] : invalidFolders,
+    stopped,
     counts: { renewed: count('renewed'), repaired: count('repaired'), notDue: count('not due'), skipped: count('skipped'), failed: count('failed'), invalidFolders: request.domains ? 0 : invalidFolders.length },
   };
   return report;
+}
+
+/**
+ * The account is the run's, loaded once for every domain: when it fails, every due domain fails
+ * at `account` with the same reason. That is one failure of the run, said once; the domains are
+ * backlog (due, not renewed), each named.
+ */
+function accountFailureOnce(outcomes: DomainOutcome[]): { outcomes: DomainOutcome[]; stopped: string | null } {
+  const failure = outcomes.find((outcome) => outcome.outcome === 'failed' && outcome.step === 'account');
+  if (!failure || failure.outcome !== 'failed') return { outcomes, stopped: null };
+  return {
+    stopped: `account: ${failure.reason}`,
+    outcomes: outcomes.map((outcome) => (outcome.outcome === 'failed' && outcome.step === 'account' ? { domain: outcome.domain, outcome: 'skipped', reason: 'not renewed: the run could not load its ACME account (the run\'s failure says why)', ...(outcome.events ? { events: outcome.events } : {}) } : outcome)),
+  };
 }
 
 /**
@@ -92,5 +114,5 @@ function selectRequested(requested: string[], domains: string[]): string[] {
  * domain failed, a folder is invalid, or a domain that was due was not renewed (the backlog).
  */
 export function runFailed(report: RunReport): boolean {
-  return report.counts.failed > 0 || report.counts.invalidFolders > 0 || report.counts.skipped > 0;
+  return report.stopped !== null || report.counts.failed > 0 || report.counts.invalidFolders > 0 || report.counts.skipped > 0;
 }

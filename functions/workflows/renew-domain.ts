@@ -17,10 +17,10 @@ import { createCsr, csrMatches, generateDomainKey } from '../core/keys.js';
 import { DomainFile, challengePath, challengeUrl, isChallengeToken } from '../core/layout.js';
 import { heldReason, judgeLock, lockBody, lockTtlMs, parseLockHolder, type LockHolder } from '../core/locks.js';
 import { decideRenewal, lapseWarning, replacementProblem } from '../core/renewal.js';
-import { failedAttemptStatus, formatStatus, issuedStatus, parseStatus, repairedStatus, statusRepairReason, type DomainStatus } from '../core/status.js';
+import { failedAttemptStatus, formatStatus, issuedStatus, parseStatus, repairedStatus, statusRepairReason } from '../core/status.js';
 import { verifyCertificate } from '../core/verify.js';
 import { judgeDomain, type LoadedDomain } from './load-domain.js';
-import type { HeldLock, Issuer, PendingChallenge, RenewalContext } from './ports.js';
+import type { HeldLock, Issuer, PendingChallenge, RenewalContext, StoredDomainFiles } from './ports.js';
 
 /** What happened to a domain; `events` are things worth telling once (a lock taken over). */
 export type DomainOutcome = (
@@ -53,12 +53,13 @@ export async function renewDomain(domain: string, options: RenewOptions, ctx: Re
       throw error instanceof DomainStepError ? error : new DomainStepError(domain, name, describeError(error), { cause: error });
     }
   };
-  let status: DomainStatus | null = null;
+  // What the folder held when last read: a failure is recorded against it, never against a guess.
+  let read: StoredDomainFiles | null = null;
   try {
     let loaded = await step('load', 'loading domain folder', () => load(domain, ctx));
-    status = loaded.status;
+    read = loaded.files;
     let decision = await step('decide', 'deciding', () => decide(loaded, force, ctx));
-    if (!decision.renew && !statusRepairReason(loaded.files.status, verifiedCertificate(loaded))) return notDue(domain, loaded, decision.reason, ctx);
+    if (!decision.renew && !statusRepairReason(loaded.files.status, loaded.verified)) return notDue(domain, loaded, decision.reason, ctx);
 
     const lock = await step('lock', decision.renew ? `renewal due: ${decision.reason}; taking the renewal lock` : 'status.json to repair; taking the renewal lock', () => takeLock(domain, options.breakLocks, ctx));
     if (!lock.held) {
@@ -68,10 +69,11 @@ export async function renewDomain(domain: string, options: RenewOptions, ctx: Re
     const events = lock.event ? [lock.event] : [];
     try {
       // Another run may have renewed the domain between the first look and the lock.
+      read = null;
       loaded = await step('load', 'loading the folder again under the lock', () => load(domain, ctx));
-      status = loaded.status;
+      read = loaded.files;
       decision = await step('decide', 'deciding again under the lock', () => decide(loaded, force, ctx));
-      const repair = !decision.renew && statusRepairReason(loaded.files.status, verifiedCertificate(loaded));
+      const repair = !decision.renew && statusRepairReason(loaded.files.status, loaded.verified);
       if (repair) return withEvents(await step('store', `${repair}; rewriting it from the verified certificate and key`, () => repairStatus(domain, loaded, repair, ctx)), events);
       if (!decision.renew) return withEvents(notDue(domain, loaded, decision.reason, ctx), events);
       return withEvents(await issue(domain, loaded, decision.reason, ctx, step), events);
@@ -84,14 +86,9 @@ export async function renewDomain(domain: string, options: RenewOptions, ctx: Re
   } catch (error) {
     const failure = error instanceof DomainStepError ? error : new DomainStepError(domain, 'load', describeError(error), { cause: error });
     ctx.log('error', 'renewal failed', { domain, step: failure.step, reason: failure.reason });
-    await recordFailure(domain, failure, status, ctx);
+    await recordFailure(domain, failure, read, ctx);
     return withEvents({ domain, outcome: 'failed', step: failure.step, reason: failure.reason }, failure.events ?? []);
   }
-}
-
-/** The stored certificate's facts when it and the key verify; null otherwise. */
-function verifiedCertificate(loaded: LoadedDomain): CertificateFacts | null {
-  return loaded.problem === null ? loaded.certificate : null;
 }
 
 function withEvents(outcome: DomainOutcome, events: string[]): DomainOutcome {
@@ -129,8 +126,8 @@ async function repairStatus(domain: string, loaded: LoadedDomain, reason: string
   const { files } = loaded;
   const digests: Record<string, string> = {};
   for (const [file, text] of [[DomainFile.key, files.key], [DomainFile.csr, files.csr], [DomainFile.fullChain, files.fullChain]] as const) if (text !== null) digests[file] = sha256(text);
-  const status = repairedStatus({ domain, keyType: loaded.config.keyType, certificate, files: digests, at: ctx.now(), runId: ctx.runId, reason });
-  await ctx.store.writeStatus(domain, formatStatus(status));
+  const status = repairedStatus({ domain, keyType: loaded.config.keyType, certificate, files: digests, versions: loaded.files.versions, at: ctx.now(), runId: ctx.runId, reason });
+  await ctx.store.commitStatus(domain, formatStatus(status));
   ctx.log('warn', 'status.json repaired', { domain, step: 'store', reason, serial: certificate.serial });
   return { domain, outcome: 'repaired', reason, serial: certificate.serial, names: certificate.names, notAfter: certificate.notAfter.toISOString(), events: [`${domain}: ${reason}; rewritten from the verified certificate and key (serial ${certificate.serial})`] };
 }
@@ -235,7 +232,10 @@ function verifyIssued(chainPem: string, key: KeyObject, loaded: LoadedDomain, ct
   return facts;
 }
 
-/** Writes the files, then status.json last: the commit point a reader checks the files against. */
+/**
+ * Writes the files, then status.json last: the commit point a reader checks the files against,
+ * naming them by digest and by S3 version. Until it is written, readers keep the previous pair.
+ */
 async function store(domain: string, loaded: LoadedDomain, prepared: PreparedKey, chainPem: string, facts: CertificateFacts, ctx: RenewalContext): Promise<void> {
   const [leaf = '', ...intermediates] = splitCertificates(chainPem);
   const files = { csr: prepared.csrPem, signed: `${leaf}\n`, intermediate: `${intermediates.join('\n')}\n`, fullChain: `${[leaf, ...intermediates].join('\n')}\n` };
@@ -246,8 +246,17 @@ async function store(domain: string, loaded: LoadedDomain, prepared: PreparedKey
     [DomainFile.intermediate]: sha256(files.intermediate),
     [DomainFile.fullChain]: sha256(files.fullChain),
   };
-  const status = issuedStatus({ domain, keyType: loaded.config.keyType, certificate: facts, files: digests, at: ctx.now(), runId: ctx.runId });
-  await ctx.store.writeIssued(domain, { ...files, ...(prepared.isNew ? { key: prepared.keyPem } : {}) }, formatStatus(status));
+  const written = await ctx.store.writeFiles(domain, { ...files, ...(prepared.isNew ? { key: prepared.keyPem } : {}) });
+  const versions = pairVersions({ ...loaded.files.versions, ...written });
+  const status = issuedStatus({ domain, keyType: loaded.config.keyType, certificate: facts, files: digests, versions, at: ctx.now(), runId: ctx.runId });
+  await ctx.store.commitStatus(domain, formatStatus(status));
+}
+
+/** The versions status.json pins: the pair hosts read, both or neither (an unversioned bucket). */
+function pairVersions(versions: Record<string, string>): Record<string, string> {
+  const fullChain = versions[DomainFile.fullChain];
+  const key = versions[DomainFile.key];
+  return fullChain && key ? { [DomainFile.fullChain]: fullChain, [DomainFile.key]: key } : {};
 }
 
 async function load(domain: string, ctx: RenewalContext): Promise<LoadedDomain> {
@@ -286,14 +295,32 @@ async function removeAll(tokens: string[], ctx: RenewalContext, domain: string):
 }
 
 /**
- * Records a failed attempt in status.json, keeping the stored certificate's facts and digests.
- * A failure to take the lock (another run renews) or to list is not an attempt.
+ * Records a failed attempt in status.json, keeping everything else it holds (the certificate's
+ * facts, digests, versions). The write is conditional on the status.json that was read (its
+ * ETag; or that there was none), and tried again on a fresh read if someone else wrote it
+ * meanwhile, so it never overwrites a renewal. When the folder could not be read, nothing is
+ * written: what is known must not be replaced by a guess. A failure to take the lock (another run
+ * renews) or to load the run's ACME account (the run's failure, reported once) is not an attempt.
  */
-async function recordFailure(domain: string, failure: DomainStepError, known: DomainStatus | null, ctx: RenewalContext): Promise<void> {
-  if (failure.step === 'lock') return;
-  const previous = known ?? parseStatus(await ctx.store.readDomain(domain).then((files) => files.status, () => null));
-  const status = failedAttemptStatus(previous, domain, { at: ctx.now(), runId: ctx.runId, step: failure.step, reason: failure.reason });
-  await ctx.store.writeStatus(domain, formatStatus(status)).catch((error: unknown) => warn(ctx, domain, 'could not record the failed attempt in status.json', error));
+async function recordFailure(domain: string, failure: DomainStepError, read: StoredDomainFiles | null, ctx: RenewalContext): Promise<void> {
+  if (failure.step === 'lock' || failure.step === 'account') return;
+  if (!read) {
+    warn(ctx, domain, 'status.json could not be read, so the failed attempt is not recorded in it (the log and the message have it)', null);
+    return;
+  }
+  let current: { text: string | null; etag: string | null } = { text: read.status, etag: read.statusEtag };
+  for (let attempt = 1; attempt <= 3; attempt += 1) {
+    const status = failedAttemptStatus(parseStatus(current.text), domain, { at: ctx.now(), runId: ctx.runId, step: failure.step, reason: failure.reason });
+    try {
+      if (await ctx.store.writeStatusIfMatch(domain, formatStatus(status), current.etag)) return;
+      const again = await ctx.store.readStatus(domain);
+      current = { text: again?.text ?? null, etag: again?.etag ?? null };
+    } catch (error) {
+      warn(ctx, domain, 'could not record the failed attempt in status.json', error);
+      return;
+    }
+  }
+  warn(ctx, domain, 'could not record the failed attempt in status.json: it kept changing', null);
 }
 
 function warn(ctx: RenewalContext, domain: string, message: string, error: unknown): void {

@@ -112,20 +112,27 @@ function listedEtags(objects: ReadonlyMap<string, ListedObject>): ListedDomain {
 }
 
 /**
- * Downloads status.json, domain.crt and domain.key, and returns the pair's facts when the files
- * match status.json's digests and the chain verifies. The pair's reads are pinned to the listed
- * ETags; status.json's is not, since the renew function's watch rewrites it (what is served)
- * without touching the pair: the digests it records are what ties the three together.
+ * Downloads status.json, then the domain.crt and domain.key it commits to, and returns the pair's
+ * facts when the files match status.json's digests and the chain verifies. status.json is read as
+ * it is now (the renew function's watch rewrites it without touching the pair); the pair is read
+ * at the S3 versions status.json names, so files a renewal wrote before its status.json are never
+ * paired with it (the previous pair stays installable until the commit), or, when status.json
+ * names no versions, as listed.
  */
 async function fetchPair(domain: string, objects: ReadonlyMap<string, ListedObject>, ctx: SyncContext): Promise<{ pair: FetchedPair; pems: { chainPem: string; keyPem: string } | null; downloads: number }> {
   const [status, crt, key] = [DomainFile.status, DomainFile.fullChain, DomainFile.key].map((file) => objects.get(file) as ListedObject);
-  let texts: string[];
+  let statusText: string;
+  let chain: { text: string; etag: string };
+  let keyFile: { text: string; etag: string };
   try {
-    texts = await Promise.all([{ key: (status as ListedObject).key, etag: '' }, crt as ListedObject, key as ListedObject].map((object) => ctx.bucket.readText(object)));
+    statusText = (await ctx.bucket.readObject({ key: (status as ListedObject).key })).text;
+    const versions = parseStatus(statusText)?.versions ?? {};
+    const at = (listed: ListedObject, file: string) => ({ key: listed.key, etag: listed.etag, ...(versions[DomainFile.fullChain] && versions[DomainFile.key] ? { versionId: versions[file] as string } : {}) });
+    [chain, keyFile] = await Promise.all([ctx.bucket.readObject(at(crt as ListedObject, DomainFile.fullChain)), ctx.bucket.readObject(at(key as ListedObject, DomainFile.key))]);
   } catch (error) {
     return { pair: { verified: false, reason: `reading the bucket's pair: ${describeError(error)}` }, pems: null, downloads: 0 };
   }
-  const [statusText, chainPem, keyPem] = texts as [string, string, string];
+  const [chainPem, keyPem] = [chain.text, keyFile.text];
   const recorded = parseStatus(statusText);
   if (!recorded || recorded.files[DomainFile.fullChain] !== sha256(chainPem) || recorded.files[DomainFile.key] !== sha256(keyPem)) {
     const reason = `${DomainFile.fullChain} and ${DomainFile.key} do not match the digests in ${DomainFile.status} (a renewal is being written, or the files were changed by hand)`;
@@ -136,6 +143,8 @@ async function fetchPair(domain: string, objects: ReadonlyMap<string, ListedObje
   } catch (error) {
     return { pair: { verified: false, reason: `refused: ${describeError(error)}` }, pems: null, downloads: 3 };
   }
-  const etags = { fullChain: (crt as ListedObject).etag, key: (key as ListedObject).etag };
+  // The ETags of what was read: while a renewal's commit is pending, the listing shows newer
+  // ones, so the next run reads again and picks the renewal up once status.json commits to it.
+  const etags = { fullChain: chain.etag, key: keyFile.etag };
   return { pair: { verified: true, facts: pairFacts({ certificatePem: chainPem, keyPem }), etags }, pems: { chainPem, keyPem }, downloads: 3 };
 }

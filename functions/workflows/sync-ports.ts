@@ -13,12 +13,23 @@ export interface ListedObject {
   etag: string;
 }
 
+/** Which object to read, and which version of it. */
+export interface ObjectRead {
+  key: string;
+  etag?: string;
+  versionId?: string;
+}
+
 /** The certificates bucket, read-only. */
 export interface CertificateBucket {
   /** Every object of the bucket, or (with `domains`) of those domain folders only. */
   listObjects(domains?: readonly string[]): Promise<ListedObject[]>;
-  /** The object's text as listed; throws when it changed since the listing (an empty `etag`: as it is now). */
-  readText(object: ListedObject): Promise<string>;
+  /**
+   * The object's text and ETag: the version `versionId` names when given (else, in a bucket or
+   * under a policy that has no versions, the object as listed); as listed when only `etag` is
+   * given (throws when it changed since the listing); as it is now with neither.
+   */
+  readObject(object: ObjectRead): Promise<{ text: string; etag: string }>;
 }
 
 /** The files of the pair nginx reads for a domain, as they are on disk. */

@@ -95,7 +95,7 @@ function keptFindings(input: TellInput, kept: KeptState | null): RunFindings {
   if (!input.run) return before;
   const outcomes = input.run.outcomes;
   const now: RunFindings = {
-    stopped: [],
+    stopped: input.run.stopped ? [{ what: input.manual ? 'manual renewal run' : 'renewal run', reason: input.run.stopped }] : [],
     failed: outcomes.flatMap((outcome) => (outcome.outcome === 'failed' ? [{ domain: outcome.domain, step: outcome.step, reason: outcome.reason }] : [])),
     backlog: outcomes.flatMap((outcome) => (outcome.outcome === 'skipped' ? [{ domain: outcome.domain, reason: outcome.reason }] : [])),
     schedule: outcomes.flatMap((outcome) => (outcome.outcome === 'renewed' && outcome.warning ? [{ domain: outcome.domain, warning: outcome.warning }] : [])),

@@ -3,7 +3,7 @@
  */
 
 import { randomBytes } from 'node:crypto';
-import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, PutBucketVersioningCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { STSClient } from '@aws-sdk/client-sts';
 import { readFileSync } from 'node:fs';
@@ -36,6 +36,8 @@ export function uniqueLabel(prefix: string): string {
 export async function createCertificatesBucket(s3: S3Client): Promise<string> {
   const bucket = uniqueLabel('certs-test');
   await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+  // Versioned, as the stack makes the certificates bucket (infra/storage.yml).
+  await s3.send(new PutBucketVersioningCommand({ Bucket: bucket, VersioningConfiguration: { Status: 'Enabled' } }));
   return bucket;
 }
 

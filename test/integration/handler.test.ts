@@ -10,10 +10,10 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
-import { DeleteBucketCommand, DeleteObjectsCommand } from '@aws-sdk/client-s3';
+import { DeleteBucketCommand, DeleteObjectsCommand, ListObjectVersionsCommand } from '@aws-sdk/client-s3';
 import { handler } from '../../functions/renew/handler.js';
 import { writeSite } from '../../scripts/replica/sites.js';
-import { addDomainFolder, listKeys, pebbleRoot, putText, replicaState, s3Client, uniqueLabel } from '../helpers/replica-clients.js';
+import { addDomainFolder, pebbleRoot, putText, replicaState, s3Client, uniqueLabel } from '../helpers/replica-clients.js';
 import { createCertificatesBucket } from '../helpers/replica-clients.js';
 import { replicaEnvironment } from '../helpers/renew-harness.js';
 import { agentSetup, ensureAgentBuilt, runAgent } from '../helpers/sync-harness.js';
@@ -100,8 +100,10 @@ describe('the renew handler', () => {
   });
 
   test('a run that cannot list the certificates bucket still tells people, naming the step, and fails', async () => {
-    const keys = await listKeys(s3, bucket);
-    await s3.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: keys.map((Key) => ({ Key })) } }));
+    // The bucket is versioned: every version goes before the bucket can.
+    const { Versions = [], DeleteMarkers = [] } = await s3.send(new ListObjectVersionsCommand({ Bucket: bucket }));
+    const objects = [...Versions, ...DeleteMarkers].map(({ Key, VersionId }) => ({ Key, VersionId }));
+    await s3.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: objects } }));
     await s3.send(new DeleteBucketCommand({ Bucket: bucket }));
 
     const { error, lines } = await invoke({});

@@ -134,7 +134,7 @@ describe('renew on the local replica', () => {
     }
   });
 
-  test('a CA that accepts connections but never answers fails each domain at the account step after the request timeout, and leaves no lock', { timeout: 120_000 }, async () => {
+  test('a CA that accepts connections but never answers stops the run once, after its retries, naming the timeout; the domains are backlog, and no lock or status is left', { timeout: 120_000 }, async () => {
     // A real TLS server with the replica's API certificate (trusted like Pebble's) that reads and never replies.
     const pebbleDir = dirname(state.acme.apiCaFile);
     const held: TLSSocket[] = [];
@@ -146,30 +146,28 @@ describe('renew on the local replica', () => {
     ca.on('connection', () => connections++);
     await new Promise<void>((resolve) => ca.listen(0, '127.0.0.1', resolve));
     try {
-      const harness = await renewHarness({ ACME_DIRECTORY_URL: `https://127.0.0.1:${(ca.address() as AddressInfo).port}/dir`, ACME_TIMEOUT_MS: '1000' });
+      const harness = await renewHarness({ ACME_DIRECTORY_URL: `https://127.0.0.1:${(ca.address() as AddressInfo).port}/dir`, ACME_TIMEOUT_MS: '1000', ACME_RETRY_ATTEMPTS: '3' });
       const domains = [`${uniqueLabel('stall')}.test`, `${uniqueLabel('stall')}.test`];
       for (const domain of domains) await addDomainFolder(s3, harness.bucket, domain);
 
       const report = await harness.run();
 
+      assert.match(report.stopped ?? '', /^account: looking up the account: request to the CA failed: GET https:\/\/127\.0\.0\.1:\d+\/dir: timeout of 1000ms exceeded \(ECONNABORTED\) \(after 3 tries: gave up after 3 tries\)$/);
       for (const domain of domains) {
         const outcome = outcomeOf(report.outcomes, domain);
-        assert.ok(outcome.outcome === 'failed', `${domain} failed`);
-        assert.equal(outcome.step, 'account', outcome.reason);
-        assert.match(outcome.reason, /request to the CA failed: GET https:\/\/127\.0\.0\.1:\d+\/dir: timeout of 1000ms exceeded \(ECONNABORTED\)/);
-        assert.ok(!(await listKeys(s3, harness.bucket, `${domain}/`)).includes(`${domain}/renew.lock`), `${domain}: the renewal lock is released`);
-        const status = JSON.parse((await getText(s3, harness.bucket, `${domain}/status.json`)) ?? '{}') as { lastAttempt?: { outcome: string; step: string } };
-        assert.deepEqual([status.lastAttempt?.outcome, status.lastAttempt?.step], ['failed', 'account']);
+        assert.deepEqual([outcome.outcome, outcome.reason], ['skipped', 'not renewed: the run could not load its ACME account (the run\'s failure says why)']);
+        assert.deepEqual(await listKeys(s3, harness.bucket, `${domain}/`), [`${domain}/`], `${domain}: no lock left, and no status.json written for the run's failure`);
       }
       assert.equal(runFailed(report), true);
-      assert.ok(connections > 0, 'the run reached the stalled CA');
+      assert.equal(connections, 3, 'three tries, each a new connection');
+      assert.equal(harness.logs.filter((line) => line.includes('"retrying a request to the CA"')).length, 2, 'each retry logged');
     } finally {
       for (const socket of held) socket.destroy();
       ca.close();
     }
   });
 
-  test('a CA nobody listens for fails each domain at the account step, naming the URL (without its credentials) and the refused connection', async () => {
+  test('a CA nobody listens for stops the run once, naming the URL (without its credentials) and the refused connection', async () => {
     const closed = createServer();
     await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
     const port = (closed.address() as AddressInfo).port;
@@ -178,12 +176,11 @@ describe('renew on the local replica', () => {
     const domain = `${uniqueLabel('refused')}.test`;
     await addDomainFolder(s3, harness.bucket, domain);
 
-    const outcome = outcomeOf((await harness.run()).outcomes, domain);
+    const report = await harness.run();
 
-    assert.ok(outcome.outcome === 'failed');
-    assert.equal(outcome.step, 'account', outcome.reason);
-    assert.match(outcome.reason, new RegExp(`request to the CA failed: GET https://127\\.0\\.0\\.1:${port}/dir: connect ECONNREFUSED`));
-    assert.doesNotMatch(outcome.reason, /s3cret|t0ken/, 'credentials and query of the URL are left out');
+    assert.equal(outcomeOf(report.outcomes, domain).outcome, 'skipped');
+    assert.match(report.stopped ?? '', new RegExp(`^account: looking up the account: request to the CA failed: GET https://127\\.0\\.0\\.1:${port}/dir: connect ECONNREFUSED .* \\(after 6 tries: gave up after 6 tries\\)$`));
+    assert.doesNotMatch(`${report.stopped} ${harness.logs.join('\n')}`, /s3cret|t0ken/, 'credentials and query of the URL are left out');
   });
 
   test('a certificate tampered with in S3 is detected and replaced on the next run', async () => {

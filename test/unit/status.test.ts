@@ -15,7 +15,7 @@ const certificate: CertificateFacts = {
 };
 const files = { 'domain.crt': 'c'.repeat(64), 'domain.key': 'k'.repeat(64) };
 const at = new Date('2026-01-15T03:05:10Z');
-const issued = issuedStatus({ domain: 'a.test', keyType: 'ecdsa-p256', certificate, files, at, runId: 'run-1' });
+const issued = issuedStatus({ domain: 'a.test', keyType: 'ecdsa-p256', certificate, files, versions: {}, at, runId: 'run-1' });
 
 test('records the facts, digests and a renewed attempt of a freshly stored certificate', () => {
   const expected: DomainStatus = {
@@ -31,7 +31,7 @@ test('records the facts, digests and a renewed attempt of a freshly stored certi
     lastAttempt: { at: '2026-01-15T03:05:10.000Z', runId: 'run-1', outcome: 'renewed' },
   };
 
-  const status = issuedStatus({ domain: 'a.test', keyType: 'ecdsa-p256', certificate, files, at, runId: 'run-1' });
+  const status = issuedStatus({ domain: 'a.test', keyType: 'ecdsa-p256', certificate, files, versions: {}, at, runId: 'run-1' });
 
   assert.deepEqual(status, expected);
 });
@@ -90,18 +90,20 @@ for (const { name, text } of unreadable) {
   });
 }
 
-const repairCases: { name: string; text: string | null; verified?: CertificateFacts | null; reason: RegExp | null }[] = [
+const verifiedPair = { certificate, fullChainSha256: files['domain.crt'], keySha256: files['domain.key'] };
+const repairCases: { name: string; text: string | null; verified?: typeof verifiedPair | null; reason: RegExp | null }[] = [
   { name: 'a status that describes the verified files needs no repair', text: formatStatus(issued), reason: null },
   { name: 'a missing status is repaired', text: null, reason: /^status\.json was missing$/ },
   { name: 'an unreadable status is repaired', text: '{"domain": "a.te', reason: /^status\.json could not be read$/ },
   { name: 'a status naming no serial (a failed run that could not read it) is repaired', text: formatStatus(failedAttemptStatus(null, 'a.test', { at, runId: 'run-2', step: 'preflight', reason: 'x' })), reason: /^status\.json does not name the stored certificate \(serial 01ab\)$/ },
-  { name: 'a status describing another serial is repaired', text: formatStatus({ ...issued, serial: '02cd' }), reason: /^status\.json describes serial 02cd, not the stored certificate's serial 01ab$/ },
+  { name: 'a status describing another serial (a renewal whose commit failed) is repaired', text: formatStatus({ ...issued, serial: '02cd' }), reason: /^status\.json describes serial 02cd, not the stored certificate's serial 01ab \(a renewal stored its files but not its status\.json\)$/ },
+  { name: 'a status whose digests differ from the verified files is repaired', text: formatStatus({ ...issued, files: { ...files, 'domain.crt': 'd'.repeat(64) } }), reason: /^status\.json's digests do not match the stored certificate and key$/ },
   { name: 'a status without the key digest is repaired (the hosts check the files against it)', text: formatStatus({ ...issued, files: { 'domain.crt': files['domain.crt'] } }), reason: /lacks the digests of the stored certificate and key/ },
   { name: 'nothing is repaired when the stored files do not verify (the folder is renewed instead)', text: null, verified: null, reason: null },
 ];
 for (const item of repairCases) {
   test(`status repair: ${item.name}`, () => {
-    const reason = statusRepairReason(item.text, item.verified === undefined ? certificate : item.verified);
+    const reason = statusRepairReason(item.text, item.verified === undefined ? verifiedPair : item.verified);
 
     if (item.reason === null) assert.equal(reason, null);
     else assert.match(reason ?? '', item.reason);

@@ -133,6 +133,7 @@ test('the host agent policy allows listing and reading the certificates bucket a
     'kms:Decrypt on StorageKey.Arn if {"StringEquals":{"kms:ViaService":"s3.us-east-1.amazonaws.com"}}',
     'kms:GenerateDataKey on StorageKey.Arn if {"StringEquals":{"kms:ViaService":"s3.us-east-1.amazonaws.com"}}',
     's3:GetObject on CertificatesBucket.Arn/*',
+    's3:GetObjectVersion on CertificatesBucket.Arn/*',
     's3:ListBucket on CertificatesBucket.Arn',
     's3:PutObject on CertificatesBucket.Arn/.host-report.${aws:userid}.*',
   ]);
@@ -149,6 +150,8 @@ test('scoped to some domain folders, the host policy lists and reads only those'
     'kms:GenerateDataKey on StorageKey.Arn if {"StringEquals":{"kms:ViaService":"s3.us-east-1.amazonaws.com"}}',
     `s3:GetObject on ${bucketArn}/example.com/*`,
     `s3:GetObject on ${bucketArn}/example.org/*`,
+    `s3:GetObjectVersion on ${bucketArn}/example.com/*`,
+    `s3:GetObjectVersion on ${bucketArn}/example.org/*`,
     's3:ListBucket on CertificatesBucket.Arn if {"StringLike":{"s3:prefix":["example.com/*","example.org/*"]}}',
     's3:PutObject on CertificatesBucket.Arn/.host-report.${aws:userid}.*',
   ]);

@@ -1,0 +1,134 @@
+/**
+ * Retries of requests to the CA, at the layer that signs them: acme-client's HttpClient.
+ *
+ * acme-client 5.4 retries in an axios interceptor, which resends the same signed body, and so the
+ * same spent nonce, which the CA must refuse (upstream issue #103); that retry is turned off in
+ * createAcmeClient. Here a transient failure (core/retry.ts) of a signed request is sent again
+ * through acme-client's own `signedRequest`, which signs it anew with a fresh nonce (the one the
+ * CA's error answer carried, RFC 8555 §6.5, or a new one from newNonce). Unsigned requests (the
+ * directory, newNonce) are simply sent again. Each retry waits (the CA's `Retry-After`, or a
+ * backoff), is bounded by the policy and the invocation's time left, and is reported with its cause.
+ *
+ * An answer that is still an error after the retries is thrown as an AcmeProblemError carrying
+ * the CA's status, problem type and detail (acme-client would keep only the detail).
+ */
+
+import type acme from 'acme-client';
+import { describeTry, nextRetry, type FailedTry, type RetryPolicy } from '../core/retry.js';
+
+/** An error answer of the CA (RFC 8555 §6.7): its HTTP status, problem type and detail. */
+export class AcmeProblemError extends Error {
+  override readonly name = 'AcmeProblemError';
+  constructor(
+    readonly status: number,
+    readonly type: string | null,
+    readonly detail: string,
+    readonly tries: number,
+    why: string | null,
+  ) {
+    super(`${detail || 'the CA answered with an error'} (${describeTry({ answered: true, status, problemType: type, retryAfter: null })}${tries > 1 ? `, after ${tries} tries${why ? `: ${why}` : ''}` : why && why !== 'not transient' ? `: ${why}` : ''})`);
+  }
+}
+
+/** A retry about to happen, for the log. */
+export interface AcmeRetryEvent {
+  request: string;
+  /** The try that failed (1 for the first). */
+  attempt: number;
+  waitMs: number;
+  cause: string;
+}
+
+export interface AcmeRetrySettings {
+  policy: RetryPolicy;
+  /** Milliseconds left in the invocation; unbounded when absent. */
+  timeLeftMs?: () => number;
+  onRetry: (event: AcmeRetryEvent) => void;
+}
+
+interface AcmeResponse {
+  status: number;
+  headers: Record<string, string | undefined>;
+  data: unknown;
+}
+
+interface AcmeHttp {
+  request(url: string, method: string, opts?: Record<string, unknown>): Promise<AcmeResponse>;
+  signedRequest(url: string, payload: unknown, options?: { kid?: string | null; nonce?: string | null; includeExternalAccountBinding?: boolean }, attempts?: number): Promise<AcmeResponse>;
+}
+
+/** Installs the retries on `client`'s HTTP layer. Call once per client. */
+export function installAcmeRetries(client: acme.Client, settings: AcmeRetrySettings): void {
+  const http = (client as unknown as { http: AcmeHttp }).http;
+  const request = http.request.bind(http);
+  const signedRequest = Object.getPrototypeOf(http).signedRequest as AcmeHttp['signedRequest'];
+  const retrying = retrier(settings);
+
+  http.request = (url, method, opts = {}) => {
+    // A signed POST is retried (re-signed) by signedRequest below, never resent as it is.
+    if (method.toLowerCase() === 'post') return request(url, method, opts);
+    return retrying(`${method.toUpperCase()} ${pathOf(url)}`, () => request(url, method, { ...opts }));
+  };
+  http.signedRequest = function signed(url, payload, options = {}, attempts = 0) {
+    // acme-client's own bad-nonce retry calls back in with attempts > 0: let it run as it is.
+    if (attempts > 0) return signedRequest.call(http, url, payload, options, attempts);
+    let nonce = options.nonce ?? null;
+    return retrying(`POST ${pathOf(url)}`, async () => {
+      const response = await signedRequest.call(http, url, payload, { ...options, nonce }, 0);
+      // A failed answer carries a fresh nonce (RFC 8555 §6.5); without one, the next try asks newNonce.
+      nonce = response.status >= 400 ? (response.headers['replay-nonce'] ?? null) : null;
+      return response;
+    });
+  };
+}
+
+function retrier(settings: AcmeRetrySettings) {
+  const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+  return async function retrying(label: string, send: () => Promise<AcmeResponse>): Promise<AcmeResponse> {
+    for (let attempt = 1; ; attempt += 1) {
+      let response: AcmeResponse | null = null;
+      let failure: unknown = null;
+      let failed: FailedTry;
+      try {
+        response = await send();
+        if (response.status < 400) return response;
+        failed = { answered: true, status: response.status, problemType: problemOf(response).type, retryAfter: response.headers['retry-after'] ?? null };
+      } catch (error) {
+        failure = error;
+        failed = { answered: false, code: codeOf(error) };
+      }
+      const decision = nextRetry({ failed, attempt, policy: settings.policy, now: new Date(), timeLeftMs: settings.timeLeftMs ? settings.timeLeftMs() : null, random: Math.random() });
+      if (!decision.retry) {
+        const why = decision.why === 'not transient' && attempt === 1 ? null : decision.why;
+        if (response) {
+          const problem = problemOf(response);
+          throw new AcmeProblemError(response.status, problem.type, problem.detail, attempt, why);
+        }
+        if (attempt === 1 || !(failure instanceof Error)) throw failure;
+        throw Object.assign(new Error(`${failure.message} (after ${attempt} tries${why ? `: ${why}` : ''})`, { cause: failure }), { code: codeOf(failure) });
+      }
+      settings.onRetry({ request: label, attempt, waitMs: decision.waitMs, cause: failure instanceof Error ? `${describeTry(failed)}: ${failure.message}` : describeTry(failed) });
+      await sleep(decision.waitMs);
+    }
+  };
+}
+
+function problemOf(response: AcmeResponse): { type: string | null; detail: string } {
+  const data = response.data as { type?: unknown; detail?: unknown } | string | null | undefined;
+  if (data && typeof data === 'object') return { type: typeof data.type === 'string' ? data.type : null, detail: typeof data.detail === 'string' ? data.detail.replace(/\n/g, ' ') : '' };
+  return { type: null, detail: typeof data === 'string' ? data.slice(0, 200) : '' };
+}
+
+function codeOf(error: unknown): string | null {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : null;
+}
+
+/** The path of a CA URL: enough to tell requests apart in a log line, and free of any secret. */
+function pathOf(url: string): string {
+  try {
+    return new URL(url).pathname;
+  } catch {
+    return '(unparsable URL)';
+  }
+}
