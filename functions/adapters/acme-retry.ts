@@ -44,6 +44,10 @@ export interface AcmeRetrySettings {
   /** Milliseconds left in the invocation; unbounded when absent. */
   timeLeftMs?: () => number;
   onRetry: (event: AcmeRetryEvent) => void;
+  /** Each answer's `Date` header, with when it arrived by `now` (the run's clock): the clock skew is measured on it. */
+  onAnswer?: (dateHeader: string | undefined, receivedAt: Date) => void;
+  /** The run's clock. */
+  now: () => Date;
 }
 
 interface AcmeResponse {
@@ -91,13 +95,14 @@ function retrier(settings: AcmeRetrySettings) {
       let failed: FailedTry;
       try {
         response = await send();
+        settings.onAnswer?.(response.headers.date, settings.now());
         if (response.status < 400) return response;
         failed = { answered: true, status: response.status, problemType: problemOf(response).type, retryAfter: response.headers['retry-after'] ?? null };
       } catch (error) {
         failure = error;
         failed = { answered: false, code: codeOf(error) };
       }
-      const decision = nextRetry({ failed, attempt, policy: settings.policy, now: new Date(), timeLeftMs: settings.timeLeftMs ? settings.timeLeftMs() : null, random: Math.random() });
+      const decision = nextRetry({ failed, attempt, policy: settings.policy, now: settings.now(), timeLeftMs: settings.timeLeftMs ? settings.timeLeftMs() : null, random: Math.random() });
       if (!decision.retry) {
         const why = decision.why === 'not transient' && attempt === 1 ? null : decision.why;
         if (response) {

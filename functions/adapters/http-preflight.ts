@@ -24,7 +24,15 @@ export interface HttpPreflightOptions {
 const MAX_BODY = 4096;
 /** Rounds over a name's addresses before the preflight gives up on connection errors. */
 const CONNECTION_ROUNDS = 3;
-const CONNECTION_ERRORS = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL', 'ECONNRESET', 'ETIMEDOUT']);
+const CONNECTION_WORDS: Record<string, string> = {
+  ECONNREFUSED: 'connection refused',
+  EHOSTUNREACH: 'host unreachable',
+  ENETUNREACH: 'network unreachable',
+  EADDRNOTAVAIL: 'address not available',
+  ECONNRESET: 'connection reset',
+  ETIMEDOUT: 'connection timed out',
+};
+const CONNECTION_ERRORS = new Set(Object.keys(CONNECTION_WORDS));
 
 export class HttpPreflight implements Preflight {
   private readonly resolver: NameResolver;
@@ -41,8 +49,8 @@ export class HttpPreflight implements Preflight {
    */
   async fetch(name: string, path: string): Promise<PreflightResponse> {
     const signal = AbortSignal.timeout(this.options.timeoutMs);
-    const { v6, v4 } = await this.resolver.addresses(name);
-    if (v6.length + v4.length === 0) throw new Error(`${name} has no A or AAAA record`);
+    const { v6, v4, problem } = await this.resolver.addresses(name);
+    if (problem) throw new Error(problem);
     let unreachable: string[] = [];
     for (let round = 1; round <= CONNECTION_ROUNDS; round += 1) {
       unreachable = [];
@@ -52,7 +60,7 @@ export class HttpPreflight implements Preflight {
         } catch (error) {
           const code = (error as NodeJS.ErrnoException).code ?? '';
           if (!CONNECTION_ERRORS.has(code) || signal.aborted) throw error;
-          unreachable.push(`${address}: ${code}`);
+          unreachable.push(`${address} port ${this.options.port}: ${CONNECTION_WORDS[code] ?? code}`);
         }
       }
       if (round < CONNECTION_ROUNDS) await new Promise((resolve) => setTimeout(resolve, 250 * round));

@@ -35,8 +35,8 @@ export class TlsServedProbe implements ServedProbe {
 
   /** Returns what `name` serves at each of its addresses, or why no handshake completed. Never throws. */
   async probe(name: string): Promise<ServedAnswer[]> {
-    const { v6, v4 } = await this.resolver.addresses(name);
-    if (v6.length + v4.length === 0) return [{ name, address: '', reached: false, error: `${name} has no A or AAAA record` }];
+    const { v6, v4, problem } = await this.resolver.addresses(name);
+    if (v6.length + v4.length === 0) return [{ name, address: '', reached: false, error: problem ?? `${name} has no A or AAAA record` }];
     const answers = await Promise.all([...v6, ...v4].map((address) => this.ask(name, address)));
     const routable = answers.filter((answer) => answer !== null);
     if (routable.length === 0) return [{ name, address: v6.join(' '), reached: false, error: `cannot be checked from here: ${name} has only IPv6 addresses and this network has no IPv6 route` }];

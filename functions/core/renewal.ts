@@ -21,11 +21,15 @@ export interface RenewalInput {
   /** When the schedule last ran (at or before `now`): a certificate issued since then is this period's. */
   previousRunAt: Date;
   force: boolean;
+  /** How far a notBefore may lie ahead of `now` before it is a clock problem (clocks differ). */
+  skewAllowanceMs: number;
 }
 
 export type RenewalDecision =
   | { renew: true; reason: string }
-  | { renew: false; reason: string; renewAt: Date };
+  | { renew: false; reason: string; renewAt: Date }
+  /** The stored certificate starts further ahead than clocks can differ: this clock is wrong, and a new order would not help. */
+  | { renew: false; reason: string; clockProblem: true };
 
 /** The fraction of a certificate's lifetime after which it is renewed (the last third is kept spare). */
 export const RENEW_AFTER_FRACTION = 2 / 3;
@@ -43,7 +47,10 @@ export function decideRenewal(input: RenewalInput): RenewalDecision {
   if (input.keySha256 === null || certificate.publicKeySha256 !== input.keySha256) return { renew: true, reason: 'certificate does not match the domain key' };
   if (!sameNames(certificate.names, input.names)) return { renew: true, reason: `names changed (certificate: ${certificate.names.join(' ')}; configured: ${[...input.names].sort().join(' ')})` };
   if (now >= certificate.notAfter) return { renew: true, reason: `expired on ${certificate.notAfter.toISOString()}` };
-  if (now < certificate.notBefore) return { renew: true, reason: `not valid before ${certificate.notBefore.toISOString()}` };
+  if (now.getTime() + input.skewAllowanceMs < certificate.notBefore.getTime()) {
+    const ahead = Math.round((certificate.notBefore.getTime() - now.getTime()) / 60_000);
+    return { renew: false, clockProblem: true, reason: `the stored certificate is not valid before ${certificate.notBefore.toISOString()}, ${ahead} min after this run's clock (more than the ${Math.round(input.skewAllowanceMs / 60_000)} min allowed for clock skew): is this clock behind? Not renewed: a new certificate would look the same` };
+  }
   if (input.problem) return { renew: true, reason: `stored certificate is not trustworthy: ${input.problem}` };
   const renewAt = renewalPoint(certificate.notBefore, certificate.notAfter);
   const fresh = renewAt <= nextRunAt ? freshness(certificate, now, input.previousRunAt, nextRunAt) : null;

@@ -22,7 +22,11 @@ export interface RenewConfig {
   acme: { requestTimeoutMs: number; pollMinMs: number; pollMaxMs: number; pollAttempts: number };
   /** Retries of transient CA failures (core/retry.ts). */
   acmeRetry: RetryPolicy;
+  /** How far a certificate's notBefore may lie ahead of this run's clock, and the most the clock may be off the CA's. */
+  skewAllowanceMs: number;
   lockTtlMs: number;
+  /** The AWS endpoint (AWS_ENDPOINT_URL: an emulator, or a proxy in front of one); the SDK's default when absent. */
+  awsEndpoint: string | undefined;
   forcePathStyle: boolean;
   /** Watching what is served and what the hosts report. */
   watch: { port: number; timeoutMs: number; mismatchGraceMs: number; lapseFraction: number; hostStaleMs: number };
@@ -98,6 +102,7 @@ export function readRenewConfig(env: NodeJS.ProcessEnv, rootStore: readonly stri
       pollMaxMs: integer('ACME_POLL_MAX_MS', 10000, 10, 300000),
       pollAttempts: integer('ACME_POLL_ATTEMPTS', 12, 1, 100),
     },
+    skewAllowanceMs: integer('CLOCK_SKEW_ALLOWANCE_SECONDS', 3600, 0, 86_400) * 1000,
     acmeRetry: {
       attempts: integer('ACME_RETRY_ATTEMPTS', 6, 1, 20),
       baseMs: 1000,
@@ -110,6 +115,7 @@ export function readRenewConfig(env: NodeJS.ProcessEnv, rootStore: readonly stri
     // left plus a minute (core/locks.ts), so a killed run frees its domains soon after its timeout.
     lockTtlMs: integer('LOCK_TTL_SECONDS', 900, 60, 86400) * 1000,
     forcePathStyle: optional('S3_FORCE_PATH_STYLE') === 'true' || optional('AWS_ENDPOINT_URL') !== undefined,
+    awsEndpoint: optional('AWS_ENDPOINT_URL'),
     watch: {
       port: integer('SERVED_CHECK_PORT', 443, 1, 65535),
       timeoutMs: integer('SERVED_CHECK_TIMEOUT_MS', 5000, 100, 60000),

@@ -33,7 +33,7 @@ export async function handler(event: unknown, context?: Partial<Context>): Promi
   const timeLeft = context?.getRemainingTimeInMillis ? { timeLeftMs: () => (context.getRemainingTimeInMillis as () => number)() } : {};
 
   const { failure, ...result } = await runInvocation(request, runId, {
-    renewal: buildRenewalContext(config, clients, log, runId, timeLeft.timeLeftMs),
+    renewal: buildRenewalContext(config, clients, log, runId, timeLeft),
     watch: { ...buildWatchContext(config, clients, log), ...timeLeft },
     tell: buildTellContext(config, clients, log),
     concurrency: config.concurrency,

@@ -10,6 +10,7 @@ import { SSMClient } from '@aws-sdk/client-ssm';
 import { awsRetrySettings, reportAwsRetries, type AwsRetryEvent } from '../adapters/aws-retries.js';
 import { AcmeIssuer, createAcmeClient } from '../adapters/acme-issuer.js';
 import type { AcmeRetryEvent } from '../adapters/acme-retry.js';
+import { judgeClockSkew, type ClockSkew } from '../core/clock.js';
 import { HttpPreflight } from '../adapters/http-preflight.js';
 import { S3CertificateStore } from '../adapters/s3-certificate-store.js';
 import { S3ChallengeStore } from '../adapters/s3-challenge-store.js';
@@ -28,29 +29,36 @@ export interface RenewClients {
   sns: SNSClient;
 }
 
-/** The renew function's SDK clients: adaptive retries, 8 tries, every failed try reported through `onFailedTry`. */
-export function createRenewClients(config: RenewConfig, onFailedTry: (event: AwsRetryEvent) => void): RenewClients {
-  const retries = awsRetrySettings(8);
-  const clients = { s3: new S3Client({ forcePathStyle: config.forcePathStyle, ...retries }), ssm: new SSMClient(retries), sns: new SNSClient(retries) };
+/**
+ * The renew function's SDK clients: adaptive retries, 8 tries, every failed try reported through
+ * `onFailedTry`. `base` adds settings the environment does not give (region and credentials
+ * outside Lambda).
+ */
+export function createRenewClients(config: RenewConfig, onFailedTry: (event: AwsRetryEvent) => void, base: { region?: string; credentials?: { accessKeyId: string; secretAccessKey: string } } = {}): RenewClients {
+  const common = { ...base, ...awsRetrySettings(8), ...(config.awsEndpoint ? { endpoint: config.awsEndpoint } : {}) };
+  const clients = { s3: new S3Client({ ...common, forcePathStyle: config.forcePathStyle }), ssm: new SSMClient(common), sns: new SNSClient(common) };
   for (const client of Object.values(clients)) reportAwsRetries(client, onFailedTry);
   return clients;
 }
 
 /**
  * Returns the context one run uses; the ACME account is loaded (or created) once, when a domain
- * first needs it. `timeLeftMs` is the invocation's time left (Lambda's context), when known.
+ * first needs it. `timeLeftMs` is the invocation's time left (Lambda's context), when known; `now`
+ * is the run's clock (the system's).
  */
-export function buildRenewalContext(config: RenewConfig, clients: { s3: S3Client; ssm: SSMClient }, log: Logger, runId: string, timeLeftMs?: () => number): RenewalContext {
+export function buildRenewalContext(config: RenewConfig, clients: { s3: S3Client; ssm: SSMClient }, log: Logger, runId: string, options: { timeLeftMs?: () => number; now?: () => Date } = {}): RenewalContext {
+  const { timeLeftMs, now = () => new Date() } = options;
   return {
     store: new S3CertificateStore(clients.s3, config.certificatesBucket),
     challenges: new S3ChallengeStore(clients.s3, config.challengesBucket),
-    issuer: accountIssuer(config, new SsmAccountKeyStore(clients.ssm, config.accountKeyParameter, config.accountKeyKmsKeyId), log, timeLeftMs),
+    issuer: accountIssuer(config, new SsmAccountKeyStore(clients.ssm, config.accountKeyParameter, config.accountKeyKmsKeyId), log, { timeLeftMs, now }),
     preflight: new HttpPreflight(config.preflight),
     log,
-    now: () => new Date(),
+    now,
     nextRunAt: (now) => nextRunAfter(config.schedule, now),
     previousRunAt: (now) => previousRunAtOrBefore(config.schedule, now),
     trustedRoots: config.trustedRoots,
+    skewAllowanceMs: config.skewAllowanceMs,
     runId,
     lockTtlMs: config.lockTtlMs,
     randomToken: () => randomBytes(24).toString('base64url'),
@@ -58,20 +66,31 @@ export function buildRenewalContext(config: RenewConfig, clients: { s3: S3Client
   };
 }
 
-function accountIssuer(config: RenewConfig, accountKeys: SsmAccountKeyStore, log: Logger, timeLeftMs: (() => number) | undefined): IssuerProvider {
+/**
+ * The run's ACME account, loaded once: the key from SSM, the account from the CA. The run's clock
+ * is measured against the CA's on the first answer: beyond the allowance the account fails (no
+ * order is placed with a clock that wrong), above a minute it is logged.
+ */
+function accountIssuer(config: RenewConfig, accountKeys: SsmAccountKeyStore, log: Logger, clock: { timeLeftMs: (() => number) | undefined; now: () => Date }): IssuerProvider {
   let issuer: Promise<AcmeIssuer> | undefined;
   return () => {
     issuer ??= (async () => {
       const { keyPem, created } = await accountKeys.getOrCreate(() => generateDomainKey('ecdsa-p256'));
       log('info', created ? 'created ACME account key' : 'loaded ACME account key', { step: 'account', parameter: accountKeys.parameterName });
+      let skew: ClockSkew | null = null;
       const retry = {
         policy: config.acmeRetry,
-        ...(timeLeftMs ? { timeLeftMs } : {}),
+        now: clock.now,
+        ...(clock.timeLeftMs ? { timeLeftMs: clock.timeLeftMs } : {}),
         onRetry: (event: AcmeRetryEvent) => log('warn', 'retrying a request to the CA', { step: 'acme', request: event.request, try: event.attempt, waitMs: event.waitMs, cause: event.cause }),
+        onAnswer: (date: string | undefined, receivedAt: Date) => void (skew ??= judgeClockSkew(date, receivedAt, config.skewAllowanceMs)),
       };
       const acmeIssuer = new AcmeIssuer(createAcmeClient({ directoryUrl: config.directoryUrl, accountKeyPem: keyPem, ...config.acme, retry }));
       const accountUrl = await acmeIssuer.registerAccount(config.contactEmail);
-      log('info', 'ACME account ready', { step: 'account', accountUrl });
+      const measured = skew as ClockSkew | null;
+      if (measured?.problem) throw new Error(measured.problem);
+      if (measured?.warning) log('warn', measured.warning, { step: 'account', skewSeconds: measured.skewMs / 1000 });
+      log('info', 'ACME account ready', { step: 'account', accountUrl, ...(measured ? { clockSkewSeconds: measured.skewMs / 1000 } : {}) });
       return acmeIssuer;
     })();
     return issuer;

@@ -36,6 +36,8 @@ export interface AgentConfig {
   intervalSeconds: number | null;
   concurrency: number;
   servedCheckTimeoutMs: number;
+  /** How far a certificate's notBefore may lie ahead of this host's clock. */
+  skewAllowanceMs: number;
 }
 
 export type AgentCommand =
@@ -75,6 +77,8 @@ sync options (each also read from the environment variable in parentheses):
                             runs at once
   --concurrency N           parallel downloads (CONCURRENCY)                      default 8
   --served-check-seconds N  how long to wait for nginx to serve a new serial (SERVED_CHECK_SECONDS) default 10
+  --clock-skew-seconds N    how far a certificate's start may lie ahead of this host's clock
+                            (CLOCK_SKEW_ALLOWANCE_SECONDS)                        default 3600
 
 render: fills in one of ${templateNames().join(', ')}
   (node sync-agent.js render TEMPLATE --help lists its values and their defaults)
@@ -86,6 +90,7 @@ const SYNC_OPTIONS = {
   'certs-dir': { type: 'string' }, 'state-file': { type: 'string' }, 'lock-file': { type: 'string' }, 'nginx-conf': { type: 'string' }, 'test-command': { type: 'string' },
   'reload-command': { type: 'string' }, 'tls-address': { type: 'string' }, owner: { type: 'string' }, 'trusted-roots': { type: 'string' }, 'trusted-roots-file': { type: 'string' },
   prune: { type: 'boolean' }, 'install-only': { type: 'boolean' }, interval: { type: 'string' }, concurrency: { type: 'string' }, 'served-check-seconds': { type: 'string' },
+  'clock-skew-seconds': { type: 'string' },
   help: { type: 'boolean' }, version: { type: 'boolean' },
 } as const;
 
@@ -138,6 +143,7 @@ function syncConfig(parsed: { [K in keyof typeof SYNC_OPTIONS]?: string | boolea
     intervalSeconds: interval === undefined ? null : integer('interval', '', 3600, 60, 86_400),
     concurrency: integer('concurrency', 'CONCURRENCY', 8, 1, 64),
     servedCheckTimeoutMs: integer('served-check-seconds', 'SERVED_CHECK_SECONDS', 10, 1, 300) * 1000,
+    skewAllowanceMs: integer('clock-skew-seconds', 'CLOCK_SKEW_ALLOWANCE_SECONDS', 3600, 0, 86_400) * 1000,
   };
 }
 

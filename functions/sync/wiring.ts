@@ -39,6 +39,7 @@ export function buildSyncContext(config: AgentConfig, clients: { s3: S3Client; s
     now: () => new Date(),
     placeholderKey: () => (placeholderKey ??= createPlaceholderKey()),
     trustedRoots: config.trustedRoots,
+    skewAllowanceMs: config.skewAllowanceMs,
     domains: config.domains,
     prune: config.prune,
     mode: config.mode,

@@ -31,7 +31,7 @@ export interface LoadedDomain {
  * verifies while status.json describes another one is a renewal whose commit failed, which the
  * run repairs without a new order; a pair older than the one status.json records is not trusted.
  */
-export function judgeDomain(domain: string, files: StoredDomainFiles, trustedRoots: readonly string[], now: Date): LoadedDomain {
+export function judgeDomain(domain: string, files: StoredDomainFiles, trustedRoots: readonly string[], now: Date, skewAllowanceMs: number): LoadedDomain {
   const config = parseDomainConfig(domain, files.config);
   const status = parseStatus(files.status);
   const key = usableKey(files.key, config);
@@ -44,7 +44,7 @@ export function judgeDomain(domain: string, files: StoredDomainFiles, trustedRoo
     } catch {
       certificate = null;
     }
-    problem = integrityProblem(files.fullChain, certificate, status, key?.object ?? null, config, trustedRoots, now);
+    problem = integrityProblem(files.fullChain, certificate, status, key?.object ?? null, config, trustedRoots, now, skewAllowanceMs);
   }
   const verified = problem === null && certificate && key && files.fullChain !== null && files.key !== null ? { certificate, fullChainSha256: sha256(files.fullChain), keySha256: sha256(files.key) } : null;
   return { files, config, status, key, certificate, problem, verified };
@@ -61,14 +61,14 @@ function usableKey(pem: string | null, config: DomainConfig): LoadedDomain['key'
   }
 }
 
-function integrityProblem(chain: string, certificate: CertificateFacts | null, status: DomainStatus | null, key: KeyObject | null, config: DomainConfig, trustedRoots: readonly string[], now: Date): string | null {
+function integrityProblem(chain: string, certificate: CertificateFacts | null, status: DomainStatus | null, key: KeyObject | null, config: DomainConfig, trustedRoots: readonly string[], now: Date, skewAllowanceMs: number): string | null {
   const recorded = status?.files[DomainFile.fullChain];
   if (recorded && recorded !== sha256(chain) && certificate && status?.notBefore && certificate.notBefore < new Date(status.notBefore)) {
     return `${DomainFile.fullChain} holds a certificate issued ${certificate.notBefore.toISOString()}, before the one ${DomainFile.status} records (${status.notBefore}): an older file put back`;
   }
   if (!key) return 'no usable domain key';
   try {
-    verifyCertificate({ chainPem: chain, key, names: config.names, namesMatch: 'exact', trustedRoots, now });
+    verifyCertificate({ chainPem: chain, key, names: config.names, namesMatch: 'exact', trustedRoots, now, skewAllowanceMs });
     return null;
   } catch (error) {
     return (error as Error).message;

@@ -151,6 +151,8 @@ export interface RenewalContext {
   /** Milliseconds left in this invocation (Lambda's getRemainingTimeInMillis); unbounded when absent. */
   timeLeftMs?: () => number;
   trustedRoots: readonly string[];
+  /** How far a certificate's notBefore may lie ahead of `now()` (this clock and the CA's differ). */
+  skewAllowanceMs: number;
   runId: string;
   /** The longest a lock stands (shortened near the invocation's end; see core/locks.ts lockTtlMs). */
   lockTtlMs: number;

@@ -189,7 +189,9 @@ async function preflight(domain: string, names: readonly string[], ctx: RenewalC
       const url = challengeUrl(name, token);
       try {
         const response = await ctx.preflight.fetch(name, challengePath(token));
-        return response.status === 200 && response.body.trim() === body ? null : `${url} answered ${response.status} ${JSON.stringify(response.body.slice(0, 120))}`;
+        if (response.status === 200 && response.body.trim() === body) return null;
+        const answer = `${response.status} ${JSON.stringify(response.body.slice(0, 120))}`;
+        return response.status === 200 ? `${url} answered ${answer}, not the probe the run published (another server answers for this name, or the challenge proxy points elsewhere)` : `${url} answered ${answer}`;
       } catch (error) {
         return `${url} failed: ${describeError(error)}`;
       }
@@ -226,7 +228,7 @@ async function validateAll(domain: string, challenges: readonly PendingChallenge
 /** Returns the facts of a chain that passes verification and is no older than the stored certificate; throws otherwise. */
 function verifyIssued(chainPem: string, key: KeyObject, loaded: LoadedDomain, ctx: RenewalContext): CertificateFacts {
   const now = ctx.now();
-  const facts = verifyCertificate({ chainPem, key, names: loaded.config.names, namesMatch: 'exact', trustedRoots: ctx.trustedRoots, now });
+  const facts = verifyCertificate({ chainPem, key, names: loaded.config.names, namesMatch: 'exact', trustedRoots: ctx.trustedRoots, now, skewAllowanceMs: ctx.skewAllowanceMs });
   const refusal = replacementProblem({ stored: loaded.certificate, storedProblem: loaded.problem, issued: facts, names: loaded.config.names, keySha256: keySha256(key), now });
   if (refusal) throw new Error(refusal);
   return facts;
@@ -262,15 +264,16 @@ function pairVersions(versions: Record<string, string>): Record<string, string> 
 async function load(domain: string, ctx: RenewalContext): Promise<LoadedDomain> {
   const files = await ctx.store.readDomain(domain);
   try {
-    return judgeDomain(domain, files, ctx.trustedRoots, ctx.now());
+    return judgeDomain(domain, files, ctx.trustedRoots, ctx.now(), ctx.skewAllowanceMs);
   } catch (error) {
     throw new DomainStepError(domain, 'load', describeError(error), { cause: error });
   }
 }
 
+/** The renewal decision; throws when the stored certificate says this run's clock is wrong (no order would help). */
 function decide(loaded: LoadedDomain, force: boolean, ctx: RenewalContext) {
   const now = ctx.now();
-  return decideRenewal({
+  const decision = decideRenewal({
     certificate: loaded.certificate,
     problem: loaded.problem,
     names: loaded.config.names,
@@ -279,7 +282,10 @@ function decide(loaded: LoadedDomain, force: boolean, ctx: RenewalContext) {
     nextRunAt: ctx.nextRunAt(now),
     previousRunAt: ctx.previousRunAt(now),
     force,
+    skewAllowanceMs: ctx.skewAllowanceMs,
   });
+  if ('clockProblem' in decision) throw new Error(decision.reason);
+  return decision;
 }
 
 function notDue(domain: string, loaded: LoadedDomain, reason: string, ctx: RenewalContext): DomainOutcome {

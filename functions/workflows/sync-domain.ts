@@ -139,7 +139,7 @@ async function fetchPair(domain: string, objects: ReadonlyMap<string, ListedObje
     return { pair: { verified: false, reason }, pems: null, downloads: 3 };
   }
   try {
-    verifyCertificate({ chainPem, key: parsePrivateKey(keyPem), names: [domain], namesMatch: 'include', trustedRoots: ctx.trustedRoots, now: ctx.now() });
+    verifyCertificate({ chainPem, key: parsePrivateKey(keyPem), names: [domain], namesMatch: 'include', trustedRoots: ctx.trustedRoots, now: ctx.now(), skewAllowanceMs: ctx.skewAllowanceMs });
   } catch (error) {
     return { pair: { verified: false, reason: `refused: ${describeError(error)}` }, pems: null, downloads: 3 };
   }

@@ -110,6 +110,8 @@ export interface SyncContext {
   /** The key placeholders are made with (made once, on first need). */
   placeholderKey: () => KeyObject;
   trustedRoots: readonly string[];
+  /** How far a certificate's notBefore may lie ahead of `now()` (this host's clock and the CA's differ). */
+  skewAllowanceMs: number;
   /** Sync only these domains (`--domains`); every domain in the bucket when null. */
   domains: readonly string[] | null;
   prune: boolean;

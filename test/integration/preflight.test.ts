@@ -4,6 +4,7 @@
  */
 
 import assert from 'node:assert/strict';
+import { createSocket } from 'node:dgram';
 import { createServer } from 'node:http';
 import { DeleteObjectCommand } from '@aws-sdk/client-s3';
 import type { AddressInfo } from 'node:net';
@@ -76,7 +77,7 @@ test('fails, naming each address, when no address accepts connections', async ()
   await setDnsA(state, name, '127.0.0.9');
   cleanups.push(() => clearDnsA(state, name));
 
-  await assert.rejects(preflight.fetch(name, challengePath('abc')), /no address of dark-[0-9a-f]+\.test accepts connections \(127\.0\.0\.9: ECONNREFUSED; 3 tries\)/);
+  await assert.rejects(preflight.fetch(name, challengePath('abc')), new RegExp(`no address of dark-[0-9a-f]+\\.test accepts connections \\(127\\.0\\.0\\.9 port ${state.nginx.httpPort}: connection refused; 3 tries\\)`));
 });
 
 test('gives up at the deadline on a server that never finishes its answer', async () => {
@@ -93,3 +94,54 @@ test('gives up at the deadline on a server that never finishes its answer', asyn
   server.closeAllConnections();
   assert.ok(Date.now() - started < 2000, 'the deadline bounds the whole fetch');
 });
+
+test('a name whose DNS server answers SERVFAIL is reported as SERVFAIL, not as a name without records', async () => {
+  const name = `${uniqueLabel('servfail')}.test`;
+  await dnsManagement('/set-servfail', { host: `${name}.` });
+  cleanups.push(() => dnsManagement('/clear-servfail', { host: `${name}.` }));
+
+  await assert.rejects(preflight.fetch(name, challengePath('abc')), new RegExp(`^Error: the DNS server failed to answer for ${name.replace(/\./g, '\\.')} \\(SERVFAIL looking up A{1,4}\\)$`));
+});
+
+test('a DNS server that does not answer is reported as a timeout, naming the server', async () => {
+  const silent = await udpServer(() => null);
+  const lookup = new HttpPreflight({ dnsServer: silent.address, port: state.nginx.httpPort, timeoutMs: 8000 });
+
+  await assert.rejects(lookup.fetch('quiet.test', challengePath('abc')), new RegExp(`no answer from the DNS server \\(${silent.address.replace(/\./g, '\\.')}\\) looking up A{1,4} for quiet\\.test \\(timed out\\)`));
+});
+
+test('a DNS server nobody listens for is reported as unreachable, naming the server', async () => {
+  const gone = await udpServer(() => null);
+  await gone.close();
+  const lookup = new HttpPreflight({ dnsServer: gone.address, port: state.nginx.httpPort, timeoutMs: 8000 });
+
+  await assert.rejects(lookup.fetch('nobody.test', challengePath('abc')), new RegExp(`the DNS server \\(${gone.address.replace(/\./g, '\\.')}\\) cannot be reached looking up A{1,4} for nobody\\.test \\(connection refused\\)`));
+});
+
+// pebble-challtestsrv answers every name (its default address), so it cannot say NXDOMAIN: a DNS
+// server of a few lines stands in for that one answer.
+test('a name that does not exist is reported as NXDOMAIN', async () => {
+  const nxdomain = await udpServer((query) => {
+    const answer = Buffer.from(query);
+    answer[2] = 0x81; // QR, RD
+    answer[3] = 0x83; // RA, RCODE 3: NXDOMAIN
+    return answer;
+  });
+  const lookup = new HttpPreflight({ dnsServer: nxdomain.address, port: state.nginx.httpPort, timeoutMs: 3000 });
+
+  await assert.rejects(lookup.fetch('gone.test', challengePath('abc')), /^Error: gone\.test does not exist \(NXDOMAIN looking up A{1,4}\)$/);
+});
+
+/** A UDP server on a free loopback port that answers each query with `answer(query)` (null: silence). */
+async function udpServer(answer: (query: Buffer) => Buffer | null): Promise<{ address: string; close: () => Promise<void> }> {
+  const socket = createSocket('udp4');
+  socket.on('message', (query, from) => {
+    const reply = answer(query);
+    if (reply) socket.send(reply, from.port, from.address);
+  });
+  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
+  let open = true;
+  const close = () => (open ? new Promise<void>((resolve) => ((open = false), socket.close(() => resolve()))) : Promise.resolve());
+  cleanups.push(close);
+  return { address: `127.0.0.1:${socket.address().port}`, close };
+}

@@ -34,6 +34,8 @@ test('reads the defaults when only the required variables are set', () => {
     preflight: { port: 80, dnsServer: undefined, timeoutMs: 5000 },
     acme: { requestTimeoutMs: 30000, pollMinMs: 1000, pollMaxMs: 10000, pollAttempts: 12 },
     acmeRetry: { attempts: 6, baseMs: 1000, maxBackoffMs: 30_000, maxRetryAfterMs: 120_000, reserveMs: 120_000 },
+    skewAllowanceMs: 3_600_000,
+    awsEndpoint: undefined,
     lockTtlMs: 900_000,
     forcePathStyle: false,
     watch: { port: 443, timeoutMs: 5000, mismatchGraceMs: 180 * 60_000, lapseFraction: 0.25, hostStaleMs: 180 * 60_000 },

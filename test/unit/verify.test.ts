@@ -59,7 +59,7 @@ const garbageCertificate = '-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU
 
 /** A valid input: the leaf and its intermediate, the leaf's key, exact names, the test root, mid-validity. */
 function validInput(): VerificationInput {
-  return { chainPem: chainPem(leaf, intermediate), key: leafKey.object, names, namesMatch: 'exact', trustedRoots: [root.pem], now };
+  return { chainPem: chainPem(leaf, intermediate), key: leafKey.object, names, namesMatch: 'exact', trustedRoots: [root.pem], now, skewAllowanceMs: 0 };
 }
 
 const accepted: { name: string; change: Partial<VerificationInput> }[] = [
@@ -76,6 +76,7 @@ const accepted: { name: string; change: Partial<VerificationInput> }[] = [
   { name: 'accepts a leaf whose extended key usage includes serverAuth', change: { chainPem: chainPem(serverAuthLeaf, intermediate) } },
   { name: 'accepts a chain when one of several trusted roots signed it', change: { trustedRoots: [otherRoot.pem, root.pem] } },
   { name: 'accepts a leaf on its first valid second', change: { now: leafValidity.notBefore } },
+  { name: 'accepts a leaf starting 59 minutes after this clock, within the clock skew allowed', change: { now: new Date('2025-12-31T23:01:00Z'), skewAllowanceMs: 3_600_000 } },
   { name: 'accepts a leaf one second before it expires', change: { now: new Date(leafValidity.notAfter.getTime() - 1000) } },
 ];
 
@@ -97,7 +98,8 @@ const rejected: { name: string; change: Partial<VerificationInput>; reason: stri
   { name: 'rejects a certificate missing a name in include mode', change: { names: [...names, 'shop.a.test'], namesMatch: 'include' }, reason: 'certificate does not cover shop.a.test' },
   { name: 'rejects an extra name in exact mode', change: { chainPem: chainPem(leafWithExtraName, intermediate) }, reason: 'certificate covers names that were not asked for: extra.a.test' },
   { name: 'rejects a leaf at the instant it expires', change: { now: leafValidity.notAfter }, reason: 'leaf certificate has expired (notAfter 2026-04-01T00:00:00.000Z)' },
-  { name: 'rejects a leaf that is not valid yet', change: { now: new Date('2025-12-31T23:59:59Z') }, reason: 'leaf certificate is not valid yet (notBefore 2026-01-01T00:00:00.000Z)' },
+  { name: 'rejects a leaf that is not valid yet', change: { now: new Date('2025-12-31T23:59:59Z') }, reason: 'leaf certificate is not valid yet (notBefore 2026-01-01T00:00:00.000Z, 0 min after this clock\'s now, more than the 0 min allowed for clock skew)' },
+  { name: 'rejects a leaf starting further ahead than the clock skew allowed', change: { now: new Date('2025-12-31T22:59:00Z'), skewAllowanceMs: 3_600_000 }, reason: 'leaf certificate is not valid yet (notBefore 2026-01-01T00:00:00.000Z, 61 min after this clock\'s now, more than the 60 min allowed for clock skew)' },
   { name: 'rejects a leaf that is a CA certificate', change: { chainPem: chainPem(leafThatIsCa, intermediate) }, reason: 'leaf certificate is a CA certificate' },
   { name: 'rejects a chain whose intermediate did not sign the leaf', change: { chainPem: chainPem(leaf, siblingIntermediate) }, reason: 'leaf certificate is not signed by chain certificate 1 (broken chain)' },
   { name: "rejects a leaf signed by another key under the intermediate's name", change: { chainPem: chainPem(leafOfImpostor, intermediate) }, reason: 'leaf certificate is not signed by chain certificate 1 (broken chain)' },
