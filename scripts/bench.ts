@@ -1,5 +1,10 @@
 /**
- * npm run bench: the host sync agent at 1000 domains on the local replica (moto), against the
+ * npm run bench: two parts on the local replica, each printing its figures next to their targets
+ * (BENCH_ONLY=agent or BENCH_ONLY=faults runs one):
+ *
+ * - faults (scripts/bench/faults.ts): 30 certificates issued in one run with a fifth of the CA's
+ *   requests answered 503 and a fifth of S3's SlowDown, against a clean run;
+ * - agent: the host sync agent at 1000 domains on the local replica (moto), against the
  * `aws s3 sync` baseline measured in the same run on the same bucket (when the aws CLI is
  * installed; otherwise against LOCAL-STACK.md's figures: first full sync ≈ 21 s, no-change ≈ 2.2 s).
  *
@@ -26,7 +31,8 @@ import { mapWithConcurrency } from '../functions/core/concurrency.js';
 import { issue, newKey } from '../test/helpers/pki.js';
 import { startNginxInstance } from './replica/nginx-instance.js';
 import { replicaS3Client } from './replica/provision.js';
-import { findReplicaState, readReplicaState } from './replica/state.js';
+import { findReplicaState, readReplicaState, type ReplicaState } from './replica/state.js';
+import { faultBench } from './bench/faults.js';
 
 const DOMAINS = Number(process.env.BENCH_DOMAINS ?? 1000);
 const FALLBACK_BASELINE = { firstSyncMs: 21_000, noChangeMs: 2_200 };
@@ -50,10 +56,23 @@ function runAgent(args: string[], testedAt: string): { ms: number; syncMs: numbe
 }
 
 async function main(): Promise<void> {
+  const parts = (process.env.BENCH_ONLY ?? 'agent,faults').split(',');
   const startedReplica = !findReplicaState();
   if (startedReplica) spawnSync('node', ['--import', 'tsx', 'scripts/replica.ts', 'start'], { cwd: root, stdio: 'inherit' });
   spawnSync('node', ['scripts/build.mjs'], { cwd: root, stdio: 'ignore' });
-  const state = readReplicaState();
+  let failed = false;
+  try {
+    if (parts.includes('agent')) failed = (await agentBench(readReplicaState())) || failed;
+    if (parts.includes('faults')) failed = (await faultBench(readReplicaState())) || failed;
+  } finally {
+    if (startedReplica) spawnSync('node', ['--import', 'tsx', 'scripts/replica.ts', 'stop'], { cwd: root, stdio: 'inherit' });
+  }
+  process.exitCode = failed ? 1 : 0;
+}
+
+/** The host sync agent at 1000 domains; returns true when a target was missed. */
+async function agentBench(state: ReplicaState): Promise<boolean> {
+  console.log(`\n== the host sync agent, ${DOMAINS} domains ==`);
   const work = mkdtempSync(join(tmpdir(), 'bench-'));
   let failed = false;
   try {
@@ -117,9 +136,8 @@ async function main(): Promise<void> {
     }
   } finally {
     rmSync(work, { recursive: true, force: true });
-    if (startedReplica) spawnSync('node', ['--import', 'tsx', 'scripts/replica.ts', 'stop'], { cwd: root, stdio: 'inherit' });
   }
-  process.exitCode = failed ? 1 : 0;
+  return failed;
 }
 
 /** Times `aws s3 sync` of the bucket into an empty directory, then again with nothing changed. */

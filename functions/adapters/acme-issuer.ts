@@ -40,10 +40,9 @@ export interface AcmeClientSettings {
 
 /**
  * Returns an acme-client Client with the transport settings this tool relies on: a request
- * timeout, no axios-level retries (acme-client 5.4.0 resends the spent nonce on 429/5xx, which the
- * CA rejects: upstream issue #103) but retries that sign each request anew (adapters/acme-retry.ts),
- * and a generous bad-nonce retry (each retry takes the fresh nonce the CA sent with its rejection,
- * RFC 8555 §6.5).
+ * timeout, and no axios-level retries (acme-client 5.4.0 resends the spent nonce on 429/5xx, which
+ * the CA rejects: upstream issue #103) but retries that sign each request anew, bad nonces
+ * included (adapters/acme-retry.ts).
  */
 export function createAcmeClient(settings: AcmeClientSettings): acme.Client {
   acme.axios.defaults.timeout = settings.requestTimeoutMs;
@@ -57,7 +56,6 @@ export function createAcmeClient(settings: AcmeClientSettings): acme.Client {
     backoffMin: settings.pollMinMs,
     backoffMax: settings.pollMaxMs,
   });
-  (client as unknown as { http: { maxBadNonceRetries: number } }).http.maxBadNonceRetries = BAD_NONCE_RETRIES;
   installAcmeRetries(client, settings.retry);
   return client;
 }
@@ -95,9 +93,6 @@ function withoutSecrets(url: string | undefined): string {
     return '(unparsable URL)';
   }
 }
-
-/** With Pebble rejecting half the nonces, 30 retries leave a 1 in 10^9 chance per request. */
-const BAD_NONCE_RETRIES = 30;
 
 export class AcmeIssuer implements Issuer {
   /** The acme-client objects behind each challenge this issuer handed out. */

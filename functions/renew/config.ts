@@ -104,7 +104,7 @@ export function readRenewConfig(env: NodeJS.ProcessEnv, rootStore: readonly stri
     },
     skewAllowanceMs: integer('CLOCK_SKEW_ALLOWANCE_SECONDS', 3600, 0, 86_400) * 1000,
     acmeRetry: {
-      attempts: integer('ACME_RETRY_ATTEMPTS', 6, 1, 20),
+      attempts: integer('ACME_RETRY_ATTEMPTS', 8, 1, 20),
       baseMs: 1000,
       maxBackoffMs: 30_000,
       maxRetryAfterMs: integer('ACME_RETRY_MAX_WAIT_SECONDS', 120, 1, 600) * 1000,

@@ -106,12 +106,12 @@ describe('transient faults of the CA', () => {
 
     const report = await harness.run();
 
-    assert.match(report.stopped ?? '', /^account: looking up the account: the service is unavailable \(injected by the fault proxy\) \(HTTP 503 serverInternal, after 6 tries: gave up after 6 tries\)$/);
+    assert.match(report.stopped ?? '', /^account: looking up the account: the service is unavailable \(injected by the fault proxy\) \(HTTP 503 serverInternal, after 8 tries: gave up after 8 tries\)$/);
     for (const domain of domains) {
       assert.equal(outcomeOf(report.outcomes, domain).outcome, 'skipped');
       assert.equal(await getText(s3, harness.bucket, `${domain}/status.json`), null, 'the run\'s failure is not written into the domain');
     }
-    assert.equal(ca.counts.faulted['server-error'], 6, 'six tries of the directory, one run');
+    assert.equal(ca.counts.faulted['server-error'], 8, 'eight tries of the directory, one run');
   });
 
   test('a rate limit whose Retry-After is beyond what a run waits fails the domain at once, saying until when', async () => {

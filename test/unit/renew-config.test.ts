@@ -33,7 +33,7 @@ test('reads the defaults when only the required variables are set', () => {
     concurrency: 4,
     preflight: { port: 80, dnsServer: undefined, timeoutMs: 5000 },
     acme: { requestTimeoutMs: 30000, pollMinMs: 1000, pollMaxMs: 10000, pollAttempts: 12 },
-    acmeRetry: { attempts: 6, baseMs: 1000, maxBackoffMs: 30_000, maxRetryAfterMs: 120_000, reserveMs: 120_000 },
+    acmeRetry: { attempts: 8, baseMs: 1000, maxBackoffMs: 30_000, maxRetryAfterMs: 120_000, reserveMs: 120_000 },
     skewAllowanceMs: 3_600_000,
     awsEndpoint: undefined,
     lockTtlMs: 900_000,
