@@ -190,6 +190,7 @@ export class AcmeIssuer implements Issuer {
       } catch (error) {
         if (!(error instanceof AcmeProblemError && error.type === 'urn:ietf:params:acme:error:orderNotReady' && error.tries > 1)) throw error;
         const current = await this.client.getOrder(asOrder(order));
+        if (current.status === 'invalid') throw new Error(`the CA marked the order invalid: ${orderError(current)}`);
         if (current.status !== 'processing' && current.status !== 'valid') throw error;
         return this.client.waitForValidStatus(current);
       }
@@ -214,6 +215,12 @@ export class AcmeIssuer implements Issuer {
       throw new AcmeError(operation, error);
     }
   }
+}
+
+/** The problem an invalid order carries (RFC 8555 §7.1.3 `error`), in words. */
+function orderError(order: acme.Order): string {
+  const problem = (order as { error?: { type?: string; detail?: string } }).error;
+  return problem ? `${problem.detail ?? 'no detail'}${problem.type ? ` (${problem.type.replace('urn:ietf:params:acme:error:', '')})` : ''}` : 'no reason given';
 }
 
 /** Every PlacedOrder this adapter hands out is the acme-client Order the CA returned. */

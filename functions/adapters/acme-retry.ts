@@ -18,7 +18,7 @@
  */
 
 import type acme from 'acme-client';
-import { describeTry, nextRetry, type FailedTry, type RetryPolicy } from '../core/retry.js';
+import { describeTry, isTransient, nextRetry, type FailedTry, type RetryPolicy } from '../core/retry.js';
 
 /** An error answer of the CA (RFC 8555 §6.7): its HTTP status, problem type and detail. */
 export class AcmeProblemError extends Error {
@@ -52,6 +52,8 @@ export interface AcmeRetrySettings {
   onAnswer?: (dateHeader: string | undefined, receivedAt: Date) => void;
   /** The run's clock. */
   now: () => Date;
+  /** How long one try may take (the client's request timeout): a retry must leave room for it. */
+  requestTimeoutMs: number;
 }
 
 interface AcmeResponse {
@@ -65,7 +67,7 @@ interface AcmeHttp {
   signedRequest(url: string, payload: unknown, options?: { kid?: string | null; nonce?: string | null; includeExternalAccountBinding?: boolean }, attempts?: number): Promise<AcmeResponse>;
 }
 
-/** Installs the retries on `client`'s HTTP layer. Call once per client. */
+/** Installs the retries on `client`'s HTTP layer. Call once per client (one per run). */
 export function installAcmeRetries(client: acme.Client, settings: AcmeRetrySettings): void {
   const http = (client as unknown as { http: AcmeHttp & { maxBadNonceRetries: number } }).http;
   http.maxBadNonceRetries = 0;
@@ -79,19 +81,31 @@ export function installAcmeRetries(client: acme.Client, settings: AcmeRetrySetti
     return retrying(`${method.toUpperCase()} ${pathOf(url)}`, () => request(url, method, { ...opts }));
   };
   http.signedRequest = function signed(url, payload, options = {}) {
+    // The nonce of the next try: the one the CA's last error answer carried, used once. After a try
+    // that got no answer (the CA may have spent its nonce) there is none, and acme-client asks newNonce.
     let nonce = options.nonce ?? null;
     return retrying(`POST ${pathOf(url)}`, async () => {
-      const response = await signedRequest.call(http, url, payload, { ...options, nonce }, 0);
-      // A failed answer carries a fresh nonce (RFC 8555 §6.5); without one, the next try asks newNonce.
-      nonce = response.status >= 400 ? (response.headers['replay-nonce'] ?? null) : null;
+      const use = nonce;
+      nonce = null;
+      const response = await signedRequest.call(http, url, payload, { ...options, nonce: use }, 0);
+      if (response.status >= 400) nonce = response.headers['replay-nonce'] ?? null;
       return response;
     });
   };
 }
 
+/** Marks an error the retries are done with: an outer retry (a signed request around its newNonce) must not try it again. */
+const SPENT = Symbol('acme retries spent');
+
 function retrier(settings: AcmeRetrySettings) {
   const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+  // Once a request has failed every try, the CA is down for this run: what follows fails at once,
+  // with that cause, instead of trying every request of every domain for minutes.
+  let down: string | null = null;
+  const spent = <T extends Error>(error: T): T => Object.assign(error, { [SPENT]: true });
+
   return async function retrying(label: string, send: () => Promise<AcmeResponse>): Promise<AcmeResponse> {
+    if (down) throw spent(new Error(`the CA is not answering in this run: ${down}`));
     let badNonces = 0;
     for (let attempt = 1; ; attempt += 1) {
       let response: AcmeResponse | null = null;
@@ -109,18 +123,22 @@ function retrier(settings: AcmeRetrySettings) {
           continue;
         }
       } catch (error) {
+        if ((error as { [SPENT]?: boolean } | null)?.[SPENT]) throw error;
         failure = error;
         failed = { answered: false, code: codeOf(error) };
       }
-      const decision = nextRetry({ failed, attempt, policy: settings.policy, now: settings.now(), timeLeftMs: settings.timeLeftMs ? settings.timeLeftMs() : null, random: Math.random() });
+      // A try may take the request timeout on top of its wait: both must fit in the time left.
+      const timeLeftMs = settings.timeLeftMs ? settings.timeLeftMs() - settings.requestTimeoutMs : null;
+      const decision = nextRetry({ failed, attempt, policy: settings.policy, now: settings.now(), timeLeftMs, random: Math.random() });
       if (!decision.retry) {
         const why = decision.why === 'not transient' && attempt === 1 ? null : decision.why;
-        if (response) {
-          const problem = problemOf(response);
-          throw new AcmeProblemError(response.status, problem.type, problem.detail, attempt, why);
-        }
-        if (attempt === 1 || !(failure instanceof Error)) throw failure;
-        throw Object.assign(new Error(`${failure.message} (after ${attempt} tries${why ? `: ${why}` : ''})`, { cause: failure }), { code: codeOf(failure) });
+        const error = response
+          ? new AcmeProblemError(response.status, problemOf(response).type, problemOf(response).detail, attempt, why)
+          : attempt === 1 || !(failure instanceof Error)
+            ? failure
+            : Object.assign(new Error(`${failure.message} (after ${attempt} tries${why ? `: ${why}` : ''})`, { cause: failure }), { code: codeOf(failure) });
+        if (attempt > 1 && isTransient(failed)) down = `${label}: ${error instanceof Error ? error.message : String(error)}`;
+        throw error instanceof Error ? spent(error) : error;
       }
       settings.onRetry({ request: label, attempt, waitMs: decision.waitMs, cause: failure instanceof Error ? `${describeTry(failed)}: ${failure.message}` : describeTry(failed) });
       await sleep(decision.waitMs);

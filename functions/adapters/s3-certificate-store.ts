@@ -66,6 +66,29 @@ export class S3CertificateStore implements CertificateStore {
     return versions;
   }
 
+  /** Reads the versions status.json pinned of domain.key and domain.crt (a pair to put back). */
+  async readVersions(domain: string, versions: FileVersions): Promise<{ key: string; fullChain: string }> {
+    const read = async (file: DomainFileName) => {
+      const Key = domainObjectKey(domain, file);
+      const object = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key, VersionId: versions[file] })).catch((error: unknown) => {
+        throw new StorageError('reading', `s3://${this.bucket}/${Key} (version ${versions[file]})`, error);
+      });
+      return (await object.Body?.transformToString('utf8')) ?? '';
+    };
+    const [key, fullChain] = await Promise.all([read(DomainFile.key), read(DomainFile.fullChain)]);
+    return { key, fullChain };
+  }
+
+  /** Writes domain.key, then domain.crt, back as they were; returns their new versions. */
+  async restorePair(domain: string, pair: { key: string; fullChain: string }): Promise<FileVersions> {
+    const versions: FileVersions = {};
+    for (const [file, text] of [[DomainFile.key, pair.key], [DomainFile.fullChain, pair.fullChain]] as const) {
+      const versionId = await this.writeText(domain, file, text);
+      if (versionId) versions[file] = versionId;
+    }
+    return versions;
+  }
+
   /**
    * Writes status.json, the commit point. The SDK already retries throttling and 5xx answers; a
    * write that still fails is tried twice more after a pause, since a folder whose files are new

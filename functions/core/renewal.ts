@@ -23,6 +23,8 @@ export interface RenewalInput {
   force: boolean;
   /** How far a notBefore may lie ahead of `now` before it is a clock problem (clocks differ). */
   skewAllowanceMs: number;
+  /** True when this run's clock was measured against the CA's and agrees within the allowance. */
+  clockConfirmed: boolean;
 }
 
 export type RenewalDecision =
@@ -49,6 +51,8 @@ export function decideRenewal(input: RenewalInput): RenewalDecision {
   if (now >= certificate.notAfter) return { renew: true, reason: `expired on ${certificate.notAfter.toISOString()}` };
   if (now.getTime() + input.skewAllowanceMs < certificate.notBefore.getTime()) {
     const ahead = Math.round((certificate.notBefore.getTime() - now.getTime()) / 60_000);
+    // A clock that agrees with the CA's: the certificate itself is dated wrong (put there by hand).
+    if (input.clockConfirmed) return { renew: true, reason: `the stored certificate is not valid before ${certificate.notBefore.toISOString()}, ${ahead} min from now by a clock that agrees with the CA's: not trustworthy` };
     return { renew: false, clockProblem: true, reason: `the stored certificate is not valid before ${certificate.notBefore.toISOString()}, ${ahead} min after this run's clock (more than the ${Math.round(input.skewAllowanceMs / 60_000)} min allowed for clock skew): is this clock behind? Not renewed: a new certificate would look the same` };
   }
   if (input.problem) return { renew: true, reason: `stored certificate is not trustworthy: ${input.problem}` };

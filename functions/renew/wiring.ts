@@ -11,6 +11,7 @@ import { awsRetrySettings, reportAwsRetries, type AwsRetryEvent } from '../adapt
 import { AcmeIssuer, createAcmeClient } from '../adapters/acme-issuer.js';
 import type { AcmeRetryEvent } from '../adapters/acme-retry.js';
 import { judgeClockSkew, type ClockSkew } from '../core/clock.js';
+import { CaClock } from '../adapters/ca-clock.js';
 import { HttpPreflight } from '../adapters/http-preflight.js';
 import { S3CertificateStore } from '../adapters/s3-certificate-store.js';
 import { S3ChallengeStore } from '../adapters/s3-challenge-store.js';
@@ -52,6 +53,7 @@ export function buildRenewalContext(config: RenewConfig, clients: { s3: S3Client
     store: new S3CertificateStore(clients.s3, config.certificatesBucket),
     challenges: new S3ChallengeStore(clients.s3, config.challengesBucket),
     issuer: accountIssuer(config, new SsmAccountKeyStore(clients.ssm, config.accountKeyParameter, config.accountKeyKmsKeyId), log, { timeLeftMs, now }),
+    caClock: new CaClock(config.directoryUrl, config.skewAllowanceMs, now, config.acme.requestTimeoutMs),
     preflight: new HttpPreflight(config.preflight),
     log,
     now,
@@ -81,6 +83,7 @@ function accountIssuer(config: RenewConfig, accountKeys: SsmAccountKeyStore, log
       const retry = {
         policy: config.acmeRetry,
         now: clock.now,
+        requestTimeoutMs: config.acme.requestTimeoutMs,
         ...(clock.timeLeftMs ? { timeLeftMs: clock.timeLeftMs } : {}),
         onRetry: (event: AcmeRetryEvent) => log('warn', 'retrying a request to the CA', { step: 'acme', request: event.request, try: event.attempt, waitMs: event.waitMs, cause: event.cause }),
         onAnswer: (date: string | undefined, receivedAt: Date) => void (skew ??= judgeClockSkew(date, receivedAt, config.skewAllowanceMs)),

@@ -1,6 +1,8 @@
 /**
  * Reads a domain folder and judges what is in it: configuration, key, CSR, and whether the stored
- * certificate can be trusted.
+ * certificate can be trusted; and, when the folder's latest pair does not verify, whether the pair
+ * status.json commits to (by S3 version) still does: a renewal that wrote some of its files and
+ * failed before its commit leaves the previous pair there, which is restored, not re-ordered.
  */
 
 import type { KeyObject } from 'node:crypto';
@@ -8,9 +10,9 @@ import { describeCertificate, keySha256, parseCertificate, parsePrivateKey, sha2
 import { parseDomainConfig, type DomainConfig } from '../core/domain-config.js';
 import { keyTypeOf } from '../core/keys.js';
 import { DomainFile } from '../core/layout.js';
-import { parseStatus, type DomainStatus } from '../core/status.js';
+import { parseStatus, statusRepairReason, type DomainStatus } from '../core/status.js';
 import { verifyCertificate } from '../core/verify.js';
-import type { StoredDomainFiles } from './ports.js';
+import type { FileVersions, RenewalContext, StoredDomainFiles } from './ports.js';
 
 export interface LoadedDomain {
   files: StoredDomainFiles;
@@ -23,6 +25,47 @@ export interface LoadedDomain {
   problem: string | null;
   /** The stored pair when it verifies (the certificate's facts, the files' digests); null otherwise. */
   verified: { certificate: CertificateFacts; fullChainSha256: string; keySha256: string } | null;
+  /**
+   * Set when the latest domain.crt and domain.key do not verify but the versions status.json
+   * commits to do: the judgement above is of that pair, which the run puts back (`reason` says why).
+   */
+  restore?: { reason: string; key: string; fullChain: string };
+}
+
+/**
+ * Reads and judges `domain`'s folder, falling back to the pair status.json pins when the latest
+ * files do not verify (see LoadedDomain.restore). `read` receives the files as soon as they are
+ * read (a failure is recorded against them). Throws an Error naming the file on a malformed
+ * config.json, and the store's error when the folder cannot be read.
+ */
+export async function loadDomain(domain: string, ctx: Pick<RenewalContext, 'store' | 'trustedRoots' | 'now' | 'skewAllowanceMs'>, read: (files: StoredDomainFiles) => void): Promise<LoadedDomain> {
+  const files = await ctx.store.readDomain(domain);
+  read(files);
+  const latest = judgeDomain(domain, files, ctx.trustedRoots, ctx.now(), ctx.skewAllowanceMs);
+  // Only a pair that is there and does not verify was written over; a file taken away is renewed.
+  const pinned = latest.problem !== null && files.key !== null && files.fullChain !== null ? pinnedElsewhere(latest) : null;
+  if (!pinned) return latest;
+  let previous: { key: string; fullChain: string };
+  try {
+    previous = await ctx.store.readVersions(domain, pinned);
+  } catch {
+    // Expired or deleted versions: there is nothing to put back, and the folder is renewed.
+    return latest;
+  }
+  const judged = judgeDomain(domain, { ...files, ...previous, versions: pinned }, ctx.trustedRoots, ctx.now(), ctx.skewAllowanceMs);
+  if (judged.verified === null || statusRepairReason(files.status, judged.verified) !== null) return latest;
+  const reason = `domain.crt and domain.key are not the pair status.json commits to (${latest.problem}): a renewal wrote them and failed before its commit`;
+  return { ...judged, restore: { reason, ...previous } };
+}
+
+/** The versions status.json pins when they are not the latest ones read (null: none, or the same). */
+function pinnedElsewhere(latest: LoadedDomain): FileVersions | null {
+  const pinned = latest.status?.versions;
+  const fullChain = pinned?.[DomainFile.fullChain];
+  const key = pinned?.[DomainFile.key];
+  if (!fullChain || !key) return null;
+  if (fullChain === latest.files.versions[DomainFile.fullChain] && key === latest.files.versions[DomainFile.key]) return null;
+  return { [DomainFile.fullChain]: fullChain, [DomainFile.key]: key };
 }
 
 /**

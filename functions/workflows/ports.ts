@@ -4,6 +4,7 @@
  * SDK or ACME library type appears here.
  */
 
+import type { ClockSkew } from '../core/clock.js';
 import type { ServedAnswer } from '../core/served.js';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
@@ -50,6 +51,10 @@ export interface CertificateStore {
   writeFiles(domain: string, files: IssuedDomainFiles): Promise<FileVersions>;
   /** Writes status.json, the commit point, trying again on any failure (a few times). */
   commitStatus(domain: string, status: string): Promise<void>;
+  /** Reads the given versions of domain.key and domain.crt (throws when one is gone). */
+  readVersions(domain: string, versions: FileVersions): Promise<{ key: string; fullChain: string }>;
+  /** Writes domain.key and domain.crt back (a pair put back after a failed commit); returns their new versions. */
+  restorePair(domain: string, pair: { key: string; fullChain: string }): Promise<FileVersions>;
   /** status.json's text and ETag, or null when there is none. */
   readStatus(domain: string): Promise<{ text: string; etag: string } | null>;
   /** Replaces status.json if it still has `etag` (null: only if there is none); false when someone else wrote it meanwhile. */
@@ -66,6 +71,12 @@ export interface CertificateStore {
   readHostReport(key: string): Promise<string | null>;
   readAttentionState(): Promise<string | null>;
   writeAttentionState(text: string): Promise<void>;
+}
+
+/** This run's clock against the CA's. */
+export interface ClockCheck {
+  /** The skew, or null when it could not be measured. Never throws. */
+  measure(): Promise<ClockSkew | null>;
 }
 
 /** What a name serves over TLS, asked from outside. */
@@ -139,6 +150,8 @@ export interface WatchContext {
 
 export interface RenewalContext {
   store: CertificateStore;
+  /** Measured once at the start of each renewal run. */
+  caClock: ClockCheck;
   challenges: ChallengeStore;
   issuer: IssuerProvider;
   preflight: Preflight;

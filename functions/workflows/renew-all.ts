@@ -54,13 +54,20 @@ export async function renewAll(request: RenewRequest, ctx: RenewalContext, concu
   }
 
   const selected = request.domains ? selectRequested(request.domains, domains) : domains;
+  const skew = await ctx.caClock.measure();
+  if (skew === null) ctx.log('warn', 'could not measure this run\'s clock against the CA\'s (no answer with a Date header); the account step measures again', { step: 'clock' });
+  else if (skew.problem) ctx.log('error', skew.problem, { step: 'clock', skewSeconds: skew.skewMs / 1000 });
+  else if (skew.warning) ctx.log('warn', skew.warning, { step: 'clock', skewSeconds: skew.skewMs / 1000 });
   ctx.log('info', 'renewing domains', { step: 'list', count: selected.length, force: request.force === true });
-  const options = { force: request.force === true, breakLocks: request.breakLocks === true };
+  const options = { force: request.force === true, breakLocks: request.breakLocks === true, ordersBlocked: skew?.problem ?? null, clockConfirmed: skew !== null && skew.problem === null };
   const attempted = await mapWithConcurrency(selected, concurrency, (domain) => {
     if (ctx.timeLeftMs && ctx.timeLeftMs() < MIN_TIME_FOR_A_DOMAIN_MS) return Promise.resolve(outOfTime(domain, ctx));
     return renewDomain(domain, options, ctx);
   });
-  const { outcomes, stopped } = accountFailureOnce(attempted);
+  const accountFailure = accountFailureOnce(attempted);
+  const { outcomes } = accountFailure;
+  // A clock too far off the CA's fails the run even when nothing was due: the next due domain would meet it.
+  const stopped = skew?.problem ? `clock: ${skew.problem}` : accountFailure.stopped;
   if (stopped) ctx.log('error', 'no domain could be renewed: the run could not load its ACME account', { step: 'account', reason: stopped });
 
   const count = (outcome: DomainOutcome['outcome']) => outcomes.filter((item) => item.outcome === outcome).length;

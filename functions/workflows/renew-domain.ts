@@ -17,9 +17,9 @@ import { createCsr, csrMatches, generateDomainKey } from '../core/keys.js';
 import { DomainFile, challengePath, challengeUrl, isChallengeToken } from '../core/layout.js';
 import { heldReason, judgeLock, lockBody, lockTtlMs, parseLockHolder, type LockHolder } from '../core/locks.js';
 import { decideRenewal, lapseWarning, replacementProblem } from '../core/renewal.js';
-import { failedAttemptStatus, formatStatus, issuedStatus, parseStatus, repairedStatus, statusRepairReason } from '../core/status.js';
+import { failedAttemptStatus, formatStatus, issuedStatus, parseStatus, repairedStatus, statusRepairReason, type DomainStatus } from '../core/status.js';
 import { verifyCertificate } from '../core/verify.js';
-import { judgeDomain, type LoadedDomain } from './load-domain.js';
+import { loadDomain, type LoadedDomain } from './load-domain.js';
 import type { HeldLock, Issuer, PendingChallenge, RenewalContext, StoredDomainFiles } from './ports.js';
 
 /** What happened to a domain; `events` are things worth telling once (a lock taken over). */
@@ -34,17 +34,20 @@ export type DomainOutcome = (
 
 type Step = <T>(name: RenewStep, message: string, run: () => Promise<T> | T, fields?: Record<string, unknown>) => Promise<T>;
 
-/** What a run was asked to do for the domains it renews. */
+/** What a run was asked to do for the domains it renews, and what it knows of its clock. */
 export interface RenewOptions {
   /** Renew regardless of the renewal window. */
   force: boolean;
   /** Take a domain's lock even when another run's lock looks live (after a crash, by hand). */
   breakLocks: boolean;
+  /** Why this run may place no order (its clock is too far off the CA's), or null. */
+  ordersBlocked: string | null;
+  /** True when this run's clock was measured against the CA's and is within the allowance. */
+  clockConfirmed: boolean;
 }
 
-/** Renews `domain` when it is due (or forced), repairs a folder whose status.json is lost, and returns what happened. */
+/** Renews `domain` when it is due (or forced), repairs a folder whose status.json or pair is off, and returns what happened. */
 export async function renewDomain(domain: string, options: RenewOptions, ctx: RenewalContext): Promise<DomainOutcome> {
-  const { force } = options;
   const step: Step = async (name, message, run, fields = {}) => {
     ctx.log('info', message, { domain, step: name, ...fields });
     try {
@@ -55,13 +58,15 @@ export async function renewDomain(domain: string, options: RenewOptions, ctx: Re
   };
   // What the folder held when last read: a failure is recorded against it, never against a guess.
   let read: StoredDomainFiles | null = null;
+  const load = () => loadDomain(domain, ctx, (files) => (read = files));
   try {
-    let loaded = await step('load', 'loading domain folder', () => load(domain, ctx));
-    read = loaded.files;
-    let decision = await step('decide', 'deciding', () => decide(loaded, force, ctx));
-    if (!decision.renew && !statusRepairReason(loaded.files.status, loaded.verified)) return notDue(domain, loaded, decision.reason, ctx);
+    let loaded = await step('load', 'loading domain folder', () => load());
+    let decision = await step('decide', 'deciding', () => decide(loaded, options, ctx));
+    let repair = repairReason(loaded, decision);
+    if (!decision.renew && !repair) return await notDue(domain, loaded, decision.reason, ctx);
+    if (decision.renew && options.ordersBlocked) return blocked(domain, decision.reason, ctx);
 
-    const lock = await step('lock', decision.renew ? `renewal due: ${decision.reason}; taking the renewal lock` : 'status.json to repair; taking the renewal lock', () => takeLock(domain, options.breakLocks, ctx));
+    const lock = await step('lock', decision.renew ? `renewal due: ${decision.reason}; taking the renewal lock` : `${repair}; taking the renewal lock`, () => takeLock(domain, options.breakLocks, ctx));
     if (!lock.held) {
       ctx.log('warn', 'another run holds the renewal lock; leaving the domain to it', { domain, step: 'lock', holder: lock.holder });
       return { domain, outcome: 'skipped', reason: heldReason(lock.holder) };
@@ -70,12 +75,11 @@ export async function renewDomain(domain: string, options: RenewOptions, ctx: Re
     try {
       // Another run may have renewed the domain between the first look and the lock.
       read = null;
-      loaded = await step('load', 'loading the folder again under the lock', () => load(domain, ctx));
-      read = loaded.files;
-      decision = await step('decide', 'deciding again under the lock', () => decide(loaded, force, ctx));
-      const repair = !decision.renew && statusRepairReason(loaded.files.status, loaded.verified);
-      if (repair) return withEvents(await step('store', `${repair}; rewriting it from the verified certificate and key`, () => repairStatus(domain, loaded, repair, ctx)), events);
-      if (!decision.renew) return withEvents(notDue(domain, loaded, decision.reason, ctx), events);
+      loaded = await step('load', 'loading the folder again under the lock', () => load());
+      decision = await step('decide', 'deciding again under the lock', () => decide(loaded, options, ctx));
+      repair = repairReason(loaded, decision);
+      if (repair) return withEvents(await step('store', `${repair}; repairing the folder from the verified certificate and key`, () => repairFolder(domain, loaded, repair as string, ctx)), events);
+      if (!decision.renew) return withEvents(await notDue(domain, loaded, decision.reason, ctx), events);
       return withEvents(await issue(domain, loaded, decision.reason, ctx, step), events);
     } catch (error) {
       if (error instanceof DomainStepError) error.events = events;
@@ -89,6 +93,18 @@ export async function renewDomain(domain: string, options: RenewOptions, ctx: Re
     await recordFailure(domain, failure, read, ctx);
     return withEvents({ domain, outcome: 'failed', step: failure.step, reason: failure.reason }, failure.events ?? []);
   }
+}
+
+/** Why the folder needs a repair rather than an order (a pair to put back, a status.json to rewrite), or null. */
+function repairReason(loaded: LoadedDomain, decision: { renew: boolean }): string | null {
+  if (decision.renew) return null;
+  return loaded.restore?.reason ?? statusRepairReason(loaded.files.status, loaded.verified);
+}
+
+/** A due domain this run may not order for (its clock is off the CA's: renew-all.ts says why, once). */
+function blocked(domain: string, reason: string, ctx: RenewalContext): DomainOutcome {
+  ctx.log('warn', 'due, but this run places no order: its clock is too far off the CA\'s', { domain, step: 'decide', reason });
+  return { domain, outcome: 'skipped', reason: 'not renewed: this run\'s clock is too far off the CA\'s (the run\'s failure says why)' };
 }
 
 function withEvents(outcome: DomainOutcome, events: string[]): DomainOutcome {
@@ -120,13 +136,26 @@ async function takeLock(domain: string, breakLocks: boolean, ctx: RenewalContext
   return { held: null, holder: parseLockHolder(existing?.text) ?? { runId: 'unknown', acquiredAt: 'unknown', expiresAt: 'unknown' } };
 }
 
-/** Rewrites a lost status.json from the folder's verified certificate and key, and records that it did. */
-async function repairStatus(domain: string, loaded: LoadedDomain, reason: string, ctx: RenewalContext): Promise<DomainOutcome> {
+/**
+ * Repairs a folder without an order, and records that it did: puts back the pair status.json
+ * commits to (a renewal wrote other files and failed before its commit), or rewrites a status.json
+ * that is lost or describes other files from the folder's verified certificate and key.
+ */
+async function repairFolder(domain: string, loaded: LoadedDomain, reason: string, ctx: RenewalContext): Promise<DomainOutcome> {
   const certificate = loaded.certificate as CertificateFacts;
+  const now = ctx.now();
+  if (loaded.restore) {
+    const versions = await ctx.store.restorePair(domain, { key: loaded.restore.key, fullChain: loaded.restore.fullChain });
+    const status = loaded.status as DomainStatus;
+    const restored: DomainStatus = { ...status, ...(Object.keys(versions).length === 2 ? { versions } : {}), lastAttempt: { at: now.toISOString(), runId: ctx.runId, outcome: 'repaired', reason } };
+    await ctx.store.commitStatus(domain, formatStatus(restored));
+    ctx.log('warn', 'the pair status.json commits to was put back', { domain, step: 'store', reason, serial: certificate.serial });
+    return { domain, outcome: 'repaired', reason, serial: certificate.serial, names: certificate.names, notAfter: certificate.notAfter.toISOString(), events: [`${domain}: ${reason}; put back the pair status.json commits to (serial ${certificate.serial})`] };
+  }
   const { files } = loaded;
   const digests: Record<string, string> = {};
   for (const [file, text] of [[DomainFile.key, files.key], [DomainFile.csr, files.csr], [DomainFile.fullChain, files.fullChain]] as const) if (text !== null) digests[file] = sha256(text);
-  const status = repairedStatus({ domain, keyType: loaded.config.keyType, certificate, files: digests, versions: loaded.files.versions, at: ctx.now(), runId: ctx.runId, reason });
+  const status = repairedStatus({ domain, keyType: loaded.config.keyType, certificate, files: digests, versions: pairVersions(files.versions), at: now, runId: ctx.runId, reason });
   await ctx.store.commitStatus(domain, formatStatus(status));
   ctx.log('warn', 'status.json repaired', { domain, step: 'store', reason, serial: certificate.serial });
   return { domain, outcome: 'repaired', reason, serial: certificate.serial, names: certificate.names, notAfter: certificate.notAfter.toISOString(), events: [`${domain}: ${reason}; rewritten from the verified certificate and key (serial ${certificate.serial})`] };
@@ -261,17 +290,8 @@ function pairVersions(versions: Record<string, string>): Record<string, string> 
   return fullChain && key ? { [DomainFile.fullChain]: fullChain, [DomainFile.key]: key } : {};
 }
 
-async function load(domain: string, ctx: RenewalContext): Promise<LoadedDomain> {
-  const files = await ctx.store.readDomain(domain);
-  try {
-    return judgeDomain(domain, files, ctx.trustedRoots, ctx.now(), ctx.skewAllowanceMs);
-  } catch (error) {
-    throw new DomainStepError(domain, 'load', describeError(error), { cause: error });
-  }
-}
-
 /** The renewal decision; throws when the stored certificate says this run's clock is wrong (no order would help). */
-function decide(loaded: LoadedDomain, force: boolean, ctx: RenewalContext) {
+function decide(loaded: LoadedDomain, options: RenewOptions, ctx: RenewalContext) {
   const now = ctx.now();
   const decision = decideRenewal({
     certificate: loaded.certificate,
@@ -281,15 +301,26 @@ function decide(loaded: LoadedDomain, force: boolean, ctx: RenewalContext) {
     now,
     nextRunAt: ctx.nextRunAt(now),
     previousRunAt: ctx.previousRunAt(now),
-    force,
+    force: options.force,
     skewAllowanceMs: ctx.skewAllowanceMs,
+    clockConfirmed: options.clockConfirmed,
   });
   if ('clockProblem' in decision) throw new Error(decision.reason);
   return decision;
 }
 
-function notDue(domain: string, loaded: LoadedDomain, reason: string, ctx: RenewalContext): DomainOutcome {
+/**
+ * A domain not due. A status.json from before versions were pinned gets the versions of the pair
+ * it describes (quietly, with If-Match: a renewal writing meanwhile wins), so hosts read exactly
+ * that pair from now on.
+ */
+async function notDue(domain: string, loaded: LoadedDomain, reason: string, ctx: RenewalContext): Promise<DomainOutcome> {
   ctx.log('info', 'not due', { domain, step: 'decide', reason });
+  const versions = pairVersions(loaded.files.versions);
+  if (loaded.status && !loaded.status.versions && Object.keys(versions).length === 2 && loaded.verified && loaded.files.statusEtag) {
+    const pinned = await ctx.store.writeStatusIfMatch(domain, formatStatus({ ...loaded.status, versions }), loaded.files.statusEtag).catch(() => false);
+    if (pinned) ctx.log('info', 'status.json now names the S3 versions of its pair', { domain, step: 'store' });
+  }
   const certificate = loaded.certificate;
   return { domain, outcome: 'not due', reason, serial: certificate?.serial ?? null, names: certificate?.names ?? loaded.config.names, notAfter: certificate?.notAfter.toISOString() ?? null };
 }
@@ -316,6 +347,11 @@ async function recordFailure(domain: string, failure: DomainStepError, read: Sto
   }
   let current: { text: string | null; etag: string | null } = { text: read.status, etag: read.statusEtag };
   for (let attempt = 1; attempt <= 3; attempt += 1) {
+    if (current.text !== null && parseStatus(current.text) === null) {
+      warn(ctx, domain, 'status.json cannot be parsed, so the failed attempt is not written over it (the next run repairs it from files that verify)', null);
+      return;
+    }
+    if (attempt > 1 && current.text === null && read.status !== null) return;
     const status = failedAttemptStatus(parseStatus(current.text), domain, { at: ctx.now(), runId: ctx.runId, step: failure.step, reason: failure.reason });
     try {
       if (await ctx.store.writeStatusIfMatch(domain, formatStatus(status), current.etag)) return;

@@ -50,8 +50,12 @@ export interface FaultProxy {
   url: string;
   /** How many requests passed, and how many got each fault. */
   counts: { passed: number; faulted: Partial<Record<Fault, number>> };
-  /** Every request the proxy saw, in order, with the fault it got (null: passed through) and the component's answer status (when it answered). */
-  log: { request: ProxiedRequest; fault: Fault | null; status?: number }[];
+  /**
+   * Every request the proxy saw, in order, with the fault it got (null: passed through), the
+   * component's answer status (when it answered) and, for a signed ACME request, the nonce its
+   * JWS carried (RFC 8555 §6.5: a nonce is good for one request).
+   */
+  log: { request: ProxiedRequest; fault: Fault | null; status?: number; nonce?: string }[];
   /** Replaces the rules (their counts start again). */
   setRules(rules: FaultRule[]): void;
   close(): Promise<void>;
@@ -83,6 +87,9 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
 
   const handle = (request: IncomingMessage, response: ServerResponse) => {
     const seen: ProxiedRequest = { method: request.method ?? 'GET', path: request.url ?? '/', service: options.tls ? 'acme' : serviceOf(request) };
+    const entry: FaultProxy['log'][number] = { request: seen, fault: null };
+    proxy.log.push(entry);
+    if (seen.service === 'acme' && seen.method === 'POST') recordNonce(request, entry);
     const chosen = rules.find((entry) => {
       if (entry.rule.match && !entry.rule.match(seen)) return false;
       if (entry.rule.times !== undefined) return entry.picked < entry.rule.times;
@@ -91,8 +98,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     if (chosen) {
       chosen.picked += 1;
       proxy.counts.faulted[chosen.rule.fault] = (proxy.counts.faulted[chosen.rule.fault] ?? 0) + 1;
-      const entry: FaultProxy['log'][number] = { request: seen, fault: chosen.rule.fault };
-      proxy.log.push(entry);
+      entry.fault = chosen.rule.fault;
       if (chosen.rule.fault === 'lost-answer') {
         forward(request, response, entry, true);
         return;
@@ -102,8 +108,6 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
       return;
     }
     proxy.counts.passed += 1;
-    const entry: FaultProxy['log'][number] = { request: seen, fault: null };
-    proxy.log.push(entry);
     forward(request, response, entry);
   };
 
@@ -176,6 +180,21 @@ function answerWithFault(rule: FaultRule, request: IncomingMessage, response: Se
     case 'lost-answer':
       return;
   }
+}
+
+/** Reads the nonce from a JWS request body (flattened JSON serialization) as it streams past. */
+function recordNonce(request: IncomingMessage, entry: { nonce?: string }): void {
+  const chunks: Buffer[] = [];
+  request.on('data', (chunk: Buffer) => chunks.push(chunk));
+  request.on('end', () => {
+    try {
+      const jws = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { protected?: string };
+      const header = JSON.parse(Buffer.from(jws.protected ?? '', 'base64url').toString('utf8')) as { nonce?: string };
+      if (header.nonce) entry.nonce = header.nonce;
+    } catch {
+      // Not a JWS: nothing to record.
+    }
+  });
 }
 
 function serviceOf(request: IncomingMessage): ProxiedRequest['service'] {

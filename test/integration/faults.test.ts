@@ -11,6 +11,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { DeleteObjectCommand } from '@aws-sdk/client-s3';
 import { startFaultProxy, type FaultProxy, type FaultRule } from '../../scripts/replica/fault-proxy.js';
 import { writeSite } from '../../scripts/replica/sites.js';
 import type { DomainOutcome } from '../../functions/workflows/renew-domain.js';
@@ -74,12 +75,20 @@ async function statusOf(bucket: string, domain: string): Promise<{ serial: strin
 
 const retriesLogged = (logs: string[]) => logs.filter((line) => line.includes('"retrying a request to the CA"')).map((line) => JSON.parse(line) as { request: string; cause: string });
 const awsTriesLogged = (logs: string[]) => logs.filter((line) => line.includes('"an AWS request failed; the SDK tries it again while tries remain"')).map((line) => JSON.parse(line) as { operation: string; cause: string });
+/** No nonce went out twice (RFC 8555 §6.5): every try was signed anew, with a nonce of its own. */
+function assertNoNonceReused(ca: FaultProxy): void {
+  const nonces = ca.log.flatMap((entry) => (entry.nonce ? [entry.nonce] : []));
+  assert.ok(nonces.length > 0, 'signed requests went through the proxy');
+  assert.equal(new Set(nonces).size, nonces.length, 'a nonce was sent twice');
+}
+
 const isPost = (path: RegExp) => (request: { method: string; path: string }) => request.method === 'POST' && path.test(request.path);
 
 describe('transient faults of the CA', () => {
   test('one 503 on the directory and one on the account lookup are retried: the account is found, not registered again, and the domain renewed', async () => {
     const ca = await caProxy([
-      { match: (request) => request.method === 'GET' && request.path === '/dir', times: 1, fault: 'server-error', retryAfterSeconds: 1 },
+      // The run's first GET of the directory measures its clock (a 503 has a Date header too); the second loads the account.
+      { match: (request) => request.method === 'GET' && request.path === '/dir', times: 2, fault: 'server-error', retryAfterSeconds: 1 },
       { match: isPost(/^\/sign-me-up$/), times: 1, fault: 'server-error', retryAfterSeconds: 1 },
     ]);
     const harness = await harnessThrough({ ca });
@@ -97,6 +106,33 @@ describe('transient faults of the CA', () => {
     assert.ok(lookups.some((entry) => entry.status === 200));
     assert.ok(!lookups.some((entry) => entry.status === 201), 'no new account');
     assert.ok(harness.logs.some((line) => line.includes('"ACME account ready"')));
+    assertNoNonceReused(ca);
+  });
+
+  test('a connection reset after a 503 is retried with a fresh nonce: the one the 503 carried is used once, never again', async () => {
+    const ca = await caProxy([
+      { match: isPost(/^\/order-plz$/), times: 1, fault: 'server-error', retryAfterSeconds: 0 },
+      { match: isPost(/^\/order-plz$/), times: 1, fault: 'reset' },
+    ]);
+    const harness = await harnessThrough({ ca });
+    const domain = await newDomain(harness.bucket, 'reset');
+
+    const report = await harness.run();
+
+    assert.equal(outcomeOf(report.outcomes, domain).outcome, 'renewed', JSON.stringify(report.outcomes));
+    assert.deepEqual(retriesLogged(harness.logs).map((line) => line.cause.split(':')[0]), ['HTTP 503 serverInternal, Retry-After 0', 'no answer (ECONNRESET)']);
+    assertNoNonceReused(ca);
+  });
+
+  test('a newNonce that never answers is given up after the request timeout and tried again', async () => {
+    const ca = await caProxy([{ match: (request) => request.method === 'HEAD' && request.path === '/nonce-plz', times: 1, fault: 'hang' }]);
+    const harness = await harnessThrough({ ca }, { ACME_TIMEOUT_MS: '1000' });
+    const domain = await newDomain(harness.bucket, 'hang');
+
+    const report = await harness.run();
+
+    assert.equal(outcomeOf(report.outcomes, domain).outcome, 'renewed', JSON.stringify(report.outcomes));
+    assert.match(retriesLogged(harness.logs)[0]?.cause ?? '', /^no answer \(ECONNABORTED\): request to the CA failed: HEAD \S+\/nonce-plz: timeout of 1000ms exceeded/);
   });
 
   test('a CA answering every request with 503 stops the run once, naming the 503, after its tries; no domain records a failure', async () => {
@@ -111,7 +147,7 @@ describe('transient faults of the CA', () => {
       assert.equal(outcomeOf(report.outcomes, domain).outcome, 'skipped');
       assert.equal(await getText(s3, harness.bucket, `${domain}/status.json`), null, 'the run\'s failure is not written into the domain');
     }
-    assert.equal(ca.counts.faulted['server-error'], 8, 'eight tries of the directory, one run');
+    assert.equal(ca.counts.faulted['server-error'], 9, 'one measurement of the clock, then eight tries of the directory, in one run');
   });
 
   test('a rate limit whose Retry-After is beyond what a run waits fails the domain at once, saying until when', async () => {
@@ -125,7 +161,9 @@ describe('transient faults of the CA', () => {
     assert.equal(outcome.step, 'order');
     assert.match(outcome.reason, /^placing order: too many requests \(injected by the fault proxy\) \(HTTP 429 rateLimited: the CA asks to wait 3600 s \(until \S+\), longer than a run waits \(120 s\)\)$/);
     assert.equal(ca.counts.faulted['rate-limited'], 1, 'not tried again');
-    assert.equal((await statusOf(harness.bucket, domain)).lastAttempt?.step, 'order');
+    const status = await statusOf(harness.bucket, domain);
+    assert.equal(status.lastAttempt?.step, 'order');
+    assert.equal(status.serial, null, 'a new domain: nothing known, nothing lost');
   });
 
   test('a finalize whose answer is lost is sent again; the order the CA already finalized is waited for, and the certificate stored', async () => {
@@ -138,14 +176,15 @@ describe('transient faults of the CA', () => {
     assert.equal(outcomeOf(report.outcomes, domain).outcome, 'renewed', JSON.stringify(report.outcomes));
     assert.equal(ca.counts.faulted['lost-answer'], 1);
     assert.match(retriesLogged(harness.logs)[0]?.cause ?? '', /^no answer \((ECONNRESET|ERR_BAD_RESPONSE|ECONNABORTED)\)/);
+    assertNoNonceReused(ca);
   });
 });
 
 describe('transient faults of S3 and SSM', () => {
-  test('with a fifth of S3 requests answered SlowDown and a fifth of SSM requests throttled, every domain renews; each failed try is logged', async () => {
+  test('with a fifth of S3 requests answered SlowDown and the account key\'s reads throttled twice, every domain renews; each failed try is logged', async () => {
     const aws = await awsProxy([
       { match: (request) => request.service === 's3', share: 0.2, fault: 'slowdown' },
-      { match: (request) => request.service === 'ssm', share: 0.2, fault: 'throttle' },
+      { match: (request) => request.service === 'ssm', times: 2, fault: 'throttle' },
     ]);
     const harness = await harnessThrough({ aws });
     const domains = [await newDomain(harness.bucket, 'slowdown'), await newDomain(harness.bucket, 'slowdown'), await newDomain(harness.bucket, 'slowdown')];
@@ -156,6 +195,7 @@ describe('transient faults of S3 and SSM', () => {
     const tries = awsTriesLogged(harness.logs);
     assert.ok((aws.counts.faulted.slowdown ?? 0) > 0, 'S3 was slowed down');
     assert.equal(tries.filter((line) => line.cause.startsWith('SlowDown')).length, aws.counts.faulted.slowdown, 'every SlowDown logged');
+    assert.deepEqual(tries.filter((line) => line.cause.startsWith('ThrottlingException')).map((line) => line.operation), ['GetParameterCommand', 'GetParameterCommand']);
     for (const domain of domains) assert.equal(Object.keys((await statusOf(harness.bucket, domain)).versions ?? {}).length, 2);
   });
 
@@ -205,6 +245,30 @@ describe('transient faults of S3 and SSM', () => {
     assert.notEqual(after.serial, previous.serial, 'the repair commits the renewal\'s certificate, without a new order');
     assert.notDeepEqual(after.versions, previous.versions);
   });
+
+  test('a renewal that wrote a new key and failed to write domain.crt is rolled back to the pair status.json commits to, without a new order', async () => {
+    const setup = await renewHarness();
+    const domain = await newDomain(setup.bucket, 'rollback');
+    await setup.run();
+    const committed = await statusOf(setup.bucket, domain);
+    // The key is gone (a renewal makes a new one); every try to write domain.crt fails.
+    await s3.send(new DeleteObjectCommand({ Bucket: setup.bucket, Key: `${domain}/domain.key` }));
+    const aws = await awsProxy([{ match: (request) => request.method === 'PUT' && request.path.includes(`/${domain}/domain.crt`), times: 8, fault: 'internal' }]);
+    const harness = await harnessThrough({ aws }, { CERTIFICATES_BUCKET: setup.bucket });
+
+    const failed = outcomeOf((await harness.run()).outcomes, domain);
+    const ca = await caProxy([]);
+    const next = await harnessThrough({ ca }, { CERTIFICATES_BUCKET: setup.bucket });
+    const rolledBack = outcomeOf((await next.run()).outcomes, domain);
+    const after = await statusOf(setup.bucket, domain);
+
+    assert.ok(failed.outcome === 'failed' && failed.step === 'store', JSON.stringify(failed));
+    assert.ok(rolledBack.outcome === 'repaired', JSON.stringify(rolledBack));
+    assert.match(rolledBack.reason, /^domain\.crt and domain\.key are not the pair status\.json commits to \(certificate public key does not match the domain key\): a renewal wrote them and failed before its commit$/);
+    assert.deepEqual([after.serial, after.files['domain.crt'], after.files['domain.key']], [committed.serial, committed.files['domain.crt'], committed.files['domain.key']]);
+    assert.equal(ca.log.filter((entry) => isPost(/^\/order-plz$/)(entry.request)).length, 0, 'no order');
+    assert.equal(outcomeOf((await next.run()).outcomes, domain).outcome, 'not due', 'consistent again');
+  });
 });
 
 describe('a clock off the CA\'s', () => {
@@ -224,7 +288,7 @@ describe('a clock off the CA\'s', () => {
     assert.equal(ca.log.filter((entry) => isPost(/^\/order-plz$/)(entry.request) && entry.status === 201).length, 1, 'one order in all');
   });
 
-  test('a run whose clock is 2 hours ahead of the CA stops before any order, naming the skew', async () => {
+  test('a run whose clock is 2 hours ahead of the CA places no order and fails, naming the skew', async () => {
     const ca = await caProxy([]);
     const harness = await harnessThrough({ ca }, {}, { now: () => new Date(Date.now() + 2 * 3_600_000) });
     const domain = await newDomain(harness.bucket, 'ahead');
@@ -232,7 +296,19 @@ describe('a clock off the CA\'s', () => {
     const report = await harness.run();
 
     assert.equal(outcomeOf(report.outcomes, domain).outcome, 'skipped');
-    assert.match(report.stopped ?? '', /^account: this run's clock is 2\.0 h ahead of the CA's \(its Date header: \S+\), more than the 60 min allowed \(CLOCK_SKEW_ALLOWANCE_SECONDS\): no order is placed with a clock this wrong$/);
+    assert.match(report.stopped ?? '', /^clock: this run's clock is 2\.0 h ahead of the CA's \(its Date header: \S+\), more than the 60 min allowed \(CLOCK_SKEW_ALLOWANCE_SECONDS\): no order is placed with a clock this wrong$/);
     assert.equal(ca.log.filter((entry) => isPost(/^\/order-plz$/)(entry.request)).length, 0, 'no order placed');
+  });
+
+  test('a run with nothing due fails too when its clock is 2 hours off the CA\'s: the next due domain would meet it', async () => {
+    const setup = await renewHarness();
+    const domain = await newDomain(setup.bucket, 'idle');
+    await setup.run();
+    const harness = await harnessThrough({}, { CERTIFICATES_BUCKET: setup.bucket }, { now: () => new Date(Date.now() + 2 * 3_600_000) });
+
+    const report = await harness.run();
+
+    assert.equal(outcomeOf(report.outcomes, domain).outcome, 'not due');
+    assert.match(report.stopped ?? '', /^clock: this run's clock is (2\.0 h|120 min) ahead of the CA's/);
   });
 });

@@ -159,7 +159,7 @@ describe('renew on the local replica', () => {
         assert.deepEqual(await listKeys(s3, harness.bucket, `${domain}/`), [`${domain}/`], `${domain}: no lock left, and no status.json written for the run's failure`);
       }
       assert.equal(runFailed(report), true);
-      assert.equal(connections, 3, 'three tries, each a new connection');
+      assert.equal(connections, 4, 'the clock measured once, then three tries, each a new connection');
       assert.equal(harness.logs.filter((line) => line.includes('"retrying a request to the CA"')).length, 2, 'each retry logged');
     } finally {
       for (const socket of held) socket.destroy();
@@ -183,21 +183,41 @@ describe('renew on the local replica', () => {
     assert.doesNotMatch(`${report.stopped} ${harness.logs.join('\n')}`, /s3cret|t0ken/, 'credentials and query of the URL are left out');
   });
 
-  test('a certificate tampered with in S3 is detected and replaced on the next run', async () => {
+  test('a certificate tampered with in S3 is detected and put back from the version status.json commits to, without a new order', async () => {
     const harness = await renewHarness();
     const [victim, other] = [`${uniqueLabel('victim')}.test`, `${uniqueLabel('other')}.test`];
     await addDomainFolder(s3, harness.bucket, victim);
     await addDomainFolder(s3, harness.bucket, other);
     await harness.run();
+    const original = await getText(s3, harness.bucket, `${victim}/domain.crt`);
     await putText(s3, harness.bucket, `${victim}/domain.crt`, (await getText(s3, harness.bucket, `${other}/domain.crt`)) ?? '');
 
     const report = await harness.run();
 
     const outcome = outcomeOf(report.outcomes, victim);
-    assert.equal(outcome.outcome, 'renewed');
+    assert.equal(outcome.outcome, 'repaired', JSON.stringify(outcome));
+    assert.match(outcome.reason, /^domain\.crt and domain\.key are not the pair status\.json commits to \(certificate public key does not match the domain key\)/);
     assert.equal(outcomeOf(report.outcomes, other).outcome, 'not due');
     const repaired = (await getText(s3, harness.bucket, `${victim}/domain.crt`)) ?? '';
+    assert.equal(repaired, original, 'the committed certificate is back');
     assert.deepEqual(opensslNames(repaired), [victim, `www.${victim}`].sort());
+  });
+
+  test('a tampered certificate in a folder whose status.json pins no versions is renewed', async () => {
+    const harness = await renewHarness();
+    const [victim, other] = [`${uniqueLabel('victim')}.test`, `${uniqueLabel('other')}.test`];
+    await addDomainFolder(s3, harness.bucket, victim);
+    await addDomainFolder(s3, harness.bucket, other);
+    await harness.run();
+    const status = JSON.parse((await getText(s3, harness.bucket, `${victim}/status.json`)) ?? '{}') as { versions?: unknown };
+    delete status.versions;
+    await putText(s3, harness.bucket, `${victim}/status.json`, JSON.stringify(status));
+    await putText(s3, harness.bucket, `${victim}/domain.crt`, (await getText(s3, harness.bucket, `${other}/domain.crt`)) ?? '');
+
+    const outcome = outcomeOf((await harness.run()).outcomes, victim);
+
+    assert.equal(outcome.outcome, 'renewed', JSON.stringify(outcome));
+    assert.deepEqual(opensslNames((await getText(s3, harness.bucket, `${victim}/domain.crt`)) ?? ''), [victim, `www.${victim}`].sort());
   });
 
   test('folders that are not valid domain names are reported and skipped; the others go on', async () => {

@@ -26,7 +26,7 @@ function certificate(lifetimeDays: number, ageDays: number, now: Date): Certific
 
 /** Returns the input of a run at `now` on the monthly schedule with nothing wrong but `change`. */
 function input(now: Date, stored: Certificate | null, change: Partial<RenewalInput> = {}): RenewalInput {
-  return { certificate: stored, problem: null, names, keySha256, now, nextRunAt: nextRunAfter(monthly, now), previousRunAt: previousRunAtOrBefore(monthly, now), force: false, skewAllowanceMs: HOUR, ...change };
+  return { certificate: stored, problem: null, names, keySha256, now, nextRunAt: nextRunAfter(monthly, now), previousRunAt: previousRunAtOrBefore(monthly, now), force: false, skewAllowanceMs: HOUR, clockConfirmed: false, ...change };
 }
 
 const byAge: { name: string; now: Date; lifetime: number; age: number; renew: boolean; reason: RegExp }[] = [
@@ -89,14 +89,15 @@ for (const { name, change, reason } of byState) {
 // Clock skew: a certificate that starts slightly after this clock's now is this period's (the CA's
 // clock is ahead); one that starts further ahead than clocks differ says this clock is wrong, and
 // ordering again would bring one that looks just the same: no order, a failure that says so.
-const skewCases: { name: string; now: Date; renew: boolean; clock: boolean; reason: RegExp }[] = [
+const skewCases: { name: string; now: Date; confirmed?: boolean; renew: boolean; clock: boolean; reason: RegExp }[] = [
   { name: 'a certificate starting 5 minutes after this clock is fresh, not renewed', now: new Date(fresh.notBefore.getTime() - 5 * 60_000), renew: false, clock: false, reason: /^valid until 2026-04-15T03:05:00.000Z/ },
   { name: 'a certificate starting 59 minutes after this clock is fresh, not renewed', now: new Date(fresh.notBefore.getTime() - 59 * 60_000), renew: false, clock: false, reason: /^valid until 2026-04-15T03:05:00.000Z/ },
+  { name: 'a certificate starting 2 hours after a clock that agrees with the CA\'s is itself wrong: renewed', now: new Date(fresh.notBefore.getTime() - 2 * HOUR), confirmed: true, renew: true, clock: false, reason: /^the stored certificate is not valid before 2026-01-15T03:05:00\.000Z, 120 min from now by a clock that agrees with the CA's: not trustworthy$/ },
   { name: 'a certificate starting 2 hours after this clock is a clock problem, not an order', now: new Date(fresh.notBefore.getTime() - 2 * HOUR), renew: false, clock: true, reason: /^the stored certificate is not valid before 2026-01-15T03:05:00\.000Z, 120 min after this run's clock \(more than the 60 min allowed for clock skew\): is this clock behind\?/ },
 ];
-for (const { name, now, renew, clock, reason } of skewCases) {
+for (const { name, now, confirmed, renew, clock, reason } of skewCases) {
   test(`clock skew: ${name}`, () => {
-    const decision = decideRenewal(input(now, fresh));
+    const decision = decideRenewal(input(now, fresh, { clockConfirmed: confirmed ?? false }));
 
     assert.equal(decision.renew, renew, decision.reason);
     assert.equal('clockProblem' in decision, clock);

@@ -102,6 +102,7 @@ test('the renew function role allows exactly the calls the function makes, each 
     's3:DeleteObject on ${CertificatesBucket.Arn}/*/renew.lock',
     's3:DeleteObject on ${ChallengesBucket.Arn}/.well-known/acme-challenge/*',
     's3:GetObject on ${CertificatesBucket.Arn}/*',
+    's3:GetObjectVersion on ${CertificatesBucket.Arn}/*',
     's3:ListBucket on CertificatesBucket.Arn',
     's3:PutObject on ${CertificatesBucket.Arn}/*',
     's3:PutObject on ${ChallengesBucket.Arn}/.well-known/acme-challenge/*',
