@@ -95,10 +95,15 @@ export interface ChallengeStore {
   remove(token: string): Promise<void>;
 }
 
-/** What a name answered for a path over plain HTTP (status and at most 4 KiB of body). */
+/**
+ * What a name answered for a path over HTTP, after the redirects the CA would follow (status and
+ * at most 4 KiB of body), and what the preflight could not check as the CA will (`warnings`,
+ * e.g. an IPv6 address this function cannot reach).
+ */
 export interface PreflightResponse {
   status: number;
   body: string;
+  warnings?: string[];
 }
 
 export interface Preflight {
