@@ -8,7 +8,8 @@
 
 import acme from 'acme-client';
 import axios, { type AxiosAdapter, type InternalAxiosRequestConfig } from 'axios';
-import type { Issuer, PendingChallenge, PlacedOrder } from '../workflows/ports.js';
+import { contactNeedsUpdate, type AccountRecord } from '../core/account.js';
+import { KeyRefusedError, type Issuer, type OrderRequest, type PendingChallenge, type PlacedOrder } from '../workflows/ports.js';
 import { AcmeProblemError, installAcmeRetries, type AcmeRetrySettings } from './acme-retry.js';
 
 /** What the CA sent for one pending challenge; kept here so acme-client's types stay in this adapter. */
@@ -101,18 +102,25 @@ export class AcmeIssuer implements Issuer {
   constructor(private readonly client: acme.Client) {}
 
   /**
-   * Finds the account of the client's key, or creates it (RFC 8555 §7.3, §7.3.1), and keeps its
-   * contact up to date (§7.3.2); returns the account URL. Never creates a second account for a key.
+   * Finds the account of the client's key, or creates it (RFC 8555 §7.3, §7.3.1), and updates its
+   * contact when it changed (§7.3.2; core/account.ts: the CA may not return it, and `record` says
+   * what was last set). Returns the account URL, and the record to keep when it changed (null:
+   * unchanged). Never creates a second account for a key.
    */
-  async registerAccount(contactEmail: string | undefined): Promise<string> {
-    const contact = contactEmail ? [`mailto:${contactEmail}`] : [];
+  async registerAccount(contact: string[], record: AccountRecord | null): Promise<{ accountUrl: string; record: AccountRecord | null }> {
     const existing = await this.step('looking up the account', () => this.lookUpAccount());
     if (!existing) {
       await this.step('registering account', () => this.client.createAccount({ termsOfServiceAgreed: true, ...(contact.length ? { contact } : {}) }));
-    } else if (contact.length > 0 && JSON.stringify(existing.contact ?? []) !== JSON.stringify(contact)) {
-      await this.step('updating account contact', () => this.client.updateAccount({ contact }));
+      return { accountUrl: this.client.getAccountUrl(), record: { accountUrl: this.client.getAccountUrl(), contact } };
     }
-    return this.client.getAccountUrl();
+    const accountUrl = this.client.getAccountUrl();
+    if (contactNeedsUpdate({ wanted: contact, returned: existing.contact, record, accountUrl })) {
+      await this.step('updating account contact', () => this.client.updateAccount({ contact }));
+      return { accountUrl, record: { accountUrl, contact } };
+    }
+    const known = existing.contact && existing.contact.length > 0 ? existing.contact : contact;
+    const unchanged = record?.accountUrl === accountUrl && record.contact.length === known.length && record.contact.every((item, index) => item === known[index]);
+    return { accountUrl, record: unchanged ? null : { accountUrl, contact: known } };
   }
 
   /**
@@ -129,9 +137,26 @@ export class AcmeIssuer implements Issuer {
     }
   }
 
-  /** Places a new order for `names` (RFC 8555 §7.4). */
-  placeOrder(names: readonly string[]): Promise<PlacedOrder> {
-    return this.step('placing order', () => this.client.createOrder({ identifiers: names.map((value) => ({ type: 'dns', value })) }));
+  /**
+   * Places a new order for `names` (RFC 8555 §7.4), with the profile and the ARI `replaces` field
+   * (RFC 9773 §5) when given. A CA that refuses `replaces` (`alreadyReplaced`: another order
+   * replaced that certificate; or any other refusal of the field) gets the order again without
+   * it: the renewal matters more than its rate-limit exemption.
+   */
+  async placeOrder(names: readonly string[], request: OrderRequest): Promise<{ order: PlacedOrder; replacesDropped: string | null }> {
+    const identifiers = names.map((value) => ({ type: 'dns', value }));
+    const base = { identifiers, ...(request.profile ? { profile: request.profile } : {}) };
+    if (request.replaces) {
+      try {
+        return { order: await this.step('placing order', () => this.client.createOrder({ ...base, replaces: request.replaces } as unknown as OrderPayload)), replacesDropped: null };
+      } catch (error) {
+        const problem = (error as { cause?: unknown }).cause;
+        if (!(problem instanceof AcmeProblemError) || !refusesReplaces(problem)) throw error;
+        const order = await this.step('placing order', () => this.client.createOrder(base as OrderPayload));
+        return { order, replacesDropped: `the CA refused "replaces": ${problem.message}` };
+      }
+    }
+    return { order: await this.step('placing order', () => this.client.createOrder(base as OrderPayload)), replacesDropped: null };
   }
 
   /**
@@ -188,6 +213,7 @@ export class AcmeIssuer implements Issuer {
         const finalized = await this.client.finalizeOrder(asOrder(order), csrPem);
         return await this.client.waitForValidStatus(finalized);
       } catch (error) {
+        if (error instanceof AcmeProblemError && refusesKey(error)) throw new KeyRefusedError(`the CA refused the domain key: ${error.message}; the next attempt uses a new key`, { cause: error });
         if (!(error instanceof AcmeProblemError && error.type === 'urn:ietf:params:acme:error:orderNotReady' && error.tries > 1)) throw error;
         const current = await this.client.getOrder(asOrder(order));
         if (current.status === 'invalid') throw new Error(`the CA marked the order invalid: ${orderError(current)}`);
@@ -212,9 +238,25 @@ export class AcmeIssuer implements Issuer {
     try {
       return await run();
     } catch (error) {
+      if (error instanceof KeyRefusedError) throw error;
       throw new AcmeError(operation, error);
     }
   }
+}
+
+/**
+ * True when the CA refused the key itself: `badPublicKey` (RFC 8555 §6.7), or what Let's Encrypt
+ * answers for a key it blocks (a `badCSR` whose detail speaks of the public key: "public key is
+ * forbidden", a key known to be compromised or weak).
+ */
+function refusesKey(problem: AcmeProblemError): boolean {
+  if (problem.type === 'urn:ietf:params:acme:error:badPublicKey') return true;
+  return problem.type === 'urn:ietf:params:acme:error:badCSR' && /public key|key is (blocked|forbidden|compromised|weak)/i.test(problem.detail);
+}
+
+/** True when an order was refused for its `replaces` field (RFC 9773 §5, §7.4 `alreadyReplaced`). */
+function refusesReplaces(problem: AcmeProblemError): boolean {
+  return problem.type === 'urn:ietf:params:acme:error:alreadyReplaced' || (problem.status >= 400 && problem.status < 500 && /replace/i.test(problem.detail));
 }
 
 /** The problem an invalid order carries (RFC 8555 §7.1.3 `error`), in words. */
@@ -222,6 +264,9 @@ function orderError(order: acme.Order): string {
   const problem = (order as { error?: { type?: string; detail?: string } }).error;
   return problem ? `${problem.detail ?? 'no detail'}${problem.type ? ` (${problem.type.replace('urn:ietf:params:acme:error:', '')})` : ''}` : 'no reason given';
 }
+
+/** acme-client 5.4 sends the order payload as given; its type predates `profile` and `replaces`. */
+type OrderPayload = Parameters<acme.Client['createOrder']>[0];
 
 /** Every PlacedOrder this adapter hands out is the acme-client Order the CA returned. */
 function asOrder(order: PlacedOrder): acme.Order {

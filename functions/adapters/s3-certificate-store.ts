@@ -3,7 +3,7 @@
  */
 
 import { DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { ATTENTION_STATE_KEY, DomainFile, domainObjectKey, HOST_REPORTS_PREFIX, parseObjectKey, type DomainFileName } from '../core/layout.js';
+import { ACCOUNT_RECORD_KEY, ATTENTION_STATE_KEY, DomainFile, domainObjectKey, HOST_REPORTS_PREFIX, parseObjectKey, type DomainFileName } from '../core/layout.js';
 import type { CertificateStore, FileVersions, HeldLock, IssuedDomainFiles, StoredDomainFiles } from '../workflows/ports.js';
 import { StorageError, isNotFound, isPreconditionFailed } from './aws-errors.js';
 
@@ -194,6 +194,17 @@ export class S3CertificateStore implements CertificateStore {
   async writeAttentionState(text: string): Promise<void> {
     await this.s3.send(new PutObjectCommand({ Bucket: this.bucket, Key: ATTENTION_STATE_KEY, Body: text, ContentType: 'application/json' })).catch((error: unknown) => {
       throw new StorageError('writing', `s3://${this.bucket}/${ATTENTION_STATE_KEY}`, error);
+    });
+  }
+
+  /** Returns what the function recorded of its ACME account (null: nothing yet). */
+  async readAccountRecord(): Promise<string | null> {
+    return (await this.readKey(ACCOUNT_RECORD_KEY))?.text ?? null;
+  }
+
+  async writeAccountRecord(text: string): Promise<void> {
+    await this.s3.send(new PutObjectCommand({ Bucket: this.bucket, Key: ACCOUNT_RECORD_KEY, Body: text, ContentType: 'application/json' })).catch((error: unknown) => {
+      throw new StorageError('writing', `s3://${this.bucket}/${ACCOUNT_RECORD_KEY}`, error);
     });
   }
 

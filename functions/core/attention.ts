@@ -34,7 +34,7 @@ export interface AttentionInput {
   backlog: readonly { domain: string; reason: string }[];
   served: readonly ServedFinding[];
   hosts: readonly HostFinding[];
-  /** Certificates renewed that expire before the next scheduled run (the schedule is too sparse for their lifetime). */
+  /** Certificates renewed whose runs are too sparse to keep them (less than a quarter of their lifetime left at the next run). */
   schedule: readonly { domain: string; warning: string }[];
   /** What the watch could not check. */
   unchecked: readonly { what: string; reason: string }[];

@@ -12,16 +12,22 @@ export interface DomainConfig {
   /** Every name the certificate covers, sorted, without duplicates; includes the domain itself. */
   names: string[];
   keyType: KeyType;
+  /** The CA profile to order with (the directory's `meta.profiles` must offer it); null: the CA's default. */
+  profile: string | null;
+  /** Keep the domain key from one renewal to the next; by default every renewal makes a new one. */
+  reuseKey: boolean;
 }
 
 /** Let's Encrypt's limit on names per certificate. */
 const MAX_NAMES = 100;
-const FIELDS = new Set(['names', 'keyType']);
+const FIELDS = new Set(['names', 'keyType', 'profile', 'reuseKey']);
+/** A profile name as ACME profiles look (draft-aaron-acme-profiles): a short token. */
+const PROFILE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 /** Returns the default configuration: the domain and `www.` the domain (when that is a valid name), ECDSA P-256. */
 export function defaultDomainConfig(domain: string): DomainConfig {
   const www = `www.${domain}`;
-  return { names: sortNames(domainNameProblem(www) ? [domain] : [domain, www]), keyType: 'ecdsa-p256' };
+  return { names: sortNames(domainNameProblem(www) ? [domain] : [domain, www]), keyType: 'ecdsa-p256', profile: null, reuseKey: false };
 }
 
 /**
@@ -41,10 +47,15 @@ export function parseDomainConfig(domain: string, text: string | null): DomainCo
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new Error('config.json must be a JSON object');
   const fields = raw as Record<string, unknown>;
   for (const field of Object.keys(fields)) {
-    if (!FIELDS.has(field)) throw new Error(`config.json has unknown field "${printable(field)}" (known: names, keyType)`);
+    if (!FIELDS.has(field)) throw new Error(`config.json has unknown field "${printable(field)}" (known: names, keyType, profile, reuseKey)`);
   }
   if (fields.names !== undefined) config.names = parseNames(domain, fields.names);
   if (fields.keyType !== undefined) config.keyType = parseKeyType(fields.keyType);
+  if (fields.profile !== undefined && fields.profile !== null) config.profile = parseProfile(fields.profile);
+  if (fields.reuseKey !== undefined) {
+    if (typeof fields.reuseKey !== 'boolean') throw new Error('config.json "reuseKey" must be true or false');
+    config.reuseKey = fields.reuseKey;
+  }
   return config;
 }
 
@@ -64,6 +75,11 @@ function parseNames(domain: string, value: unknown): string[] {
 function parseKeyType(value: unknown): KeyType {
   if (typeof value === 'string' && (KEY_TYPES as readonly string[]).includes(value)) return value as KeyType;
   throw new Error(`config.json "keyType" must be one of ${KEY_TYPES.join(', ')}`);
+}
+
+function parseProfile(value: unknown): string {
+  if (typeof value === 'string' && PROFILE_NAME.test(value)) return value;
+  throw new Error(`config.json "profile" must be a profile name such as "tlsserver" (letters, digits, ".", "_", "-"), not ${typeof value === 'string' ? `"${printable(value.slice(0, 70))}"` : JSON.stringify(value)}`);
 }
 
 /** Returns the names sorted and without duplicates: the canonical form compared everywhere. */

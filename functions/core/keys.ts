@@ -24,25 +24,33 @@ export function keyTypeOf(key: KeyObject): KeyType | null {
   return null;
 }
 
-/** Returns a CSR (PEM) for `names` signed with `keyPem`; the first name is the common name when it fits (64 characters). */
-export async function createCsr(names: readonly string[], keyPem: string): Promise<string> {
-  const [commonName] = names;
+/**
+ * Returns a CSR (PEM) for `names` signed with `keyPem`. The common name is the domain itself when
+ * it fits (64 characters, RFC 5280's upper bound): the name people look for in a certificate,
+ * whatever other names sort before it. Every name is in subjectAltName, which is what clients check.
+ */
+export async function createCsr(domain: string, names: readonly string[], keyPem: string): Promise<string> {
   const [, csr] = await acme.crypto.createCsr(
-    { ...(commonName && commonName.length <= 64 ? { commonName } : {}), altNames: [...names] },
+    { ...(fitsCommonName(domain) ? { commonName: domain } : {}), altNames: [...names] },
     keyPem,
   );
   return csr.toString();
 }
 
+function fitsCommonName(domain: string): boolean {
+  return domain.length <= 64;
+}
+
 /**
- * Returns true when `csrPem` is a validly signed request for exactly `names` whose public key is
- * exactly the domain key's (CSRs are reused only then). The CSR is parsed, not searched: a planted
+ * Returns true when `csrPem` is a validly signed request for exactly `names`, with the domain as
+ * its common name, whose public key is exactly the domain key's (CSRs are reused only then). The CSR is parsed, not searched: a planted
  * CSR cannot pass by carrying the key's bytes somewhere else.
  */
-export async function csrMatches(csrPem: string, names: readonly string[], key: KeyObject): Promise<boolean> {
+export async function csrMatches(csrPem: string, domain: string, names: readonly string[], key: KeyObject): Promise<boolean> {
   try {
     const request = new Pkcs10CertificateRequest(csrPem);
     const requested = acme.crypto.readCsrDomains(csrPem);
+    if ((requested.commonName ?? null) !== (fitsCommonName(domain) ? domain : null)) return false;
     const csrNames = new Set([...(requested.commonName ? [requested.commonName] : []), ...requested.altNames]);
     if (csrNames.size !== names.length || !names.every((name) => csrNames.has(name))) return false;
     const ours = createPublicKey(key).export({ type: 'spki', format: 'der' });

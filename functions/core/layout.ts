@@ -14,6 +14,7 @@
  *
  *   .host-report.<identity>.<hostname>.json  each host agent's latest report (written with the host's own identity)
  *   .attention.json              what the renew function last told people (so it tells them only of changes)
+ *   .acme-account.json           the ACME account's URL and the contact this tool last set (CAs may not return it)
  * (Top-level objects, not folders: every agent and renew run, older ones too, passes over them.)
  *
  * Challenges bucket (anonymous read on the challenge prefix only):
@@ -63,6 +64,9 @@ export function isReportKeyOf(key: string, identity: string): boolean {
 
 /** The key of what the renew function last told people (a top-level object, like the reports). */
 export const ATTENTION_STATE_KEY = '.attention.json';
+
+/** The key of what the renew function knows of its ACME account (a top-level object, like the reports). */
+export const ACCOUNT_RECORD_KEY = '.acme-account.json';
 
 /** The prefix under which HTTP-01 challenge responses are published (RFC 8555 §8.3). */
 export const CHALLENGE_PREFIX = '.well-known/acme-challenge/';

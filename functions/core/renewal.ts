@@ -3,6 +3,7 @@
  * key, the time now and the time of the next scheduled run.
  */
 
+import { renewalInfoReason, type StoredRenewalInfo } from './ari.js';
 import type { CertificateFacts } from './certificate.js';
 import { sameNames } from './domain-config.js';
 
@@ -18,6 +19,10 @@ export interface RenewalInput {
   now: Date;
   /** When the schedule next runs: a certificate must not enter its last third before then. */
   nextRunAt: Date;
+  /** When the next run of any kind comes (a check run, or the schedule's): the horizon of ARI and of short lifetimes. */
+  nextCheckAt: Date;
+  /** The CA's renewal window for the stored certificate (ARI, RFC 9773), or null: none offered, or none could be fetched. */
+  renewalInfo: StoredRenewalInfo | null;
   /** When the schedule last ran (at or before `now`): a certificate issued since then is this period's. */
   previousRunAt: Date;
   force: boolean;
@@ -37,10 +42,18 @@ export type RenewalDecision =
 export const RENEW_AFTER_FRACTION = 2 / 3;
 
 /**
+ * The least fraction of its lifetime a certificate issued at one scheduled run must have left at
+ * the next; the hourly watch raises the alarm below the same quarter (SERVED_LAPSE_FRACTION).
+ */
+export const MIN_LEFT_AT_NEXT_RUN = 1 / 4;
+
+/**
  * Returns whether to renew now, and why. A certificate is renewed when it is missing, untrustworthy,
- * for other names or another key, outside its validity period, or when it would reach the last third
- * of its lifetime before the next scheduled run: so a run that skips it leaves it a third of its
- * lifetime after the next run, whatever the lifetime and the cadence.
+ * for other names or another key, outside its validity period, when the CA's renewal window (ARI)
+ * puts its renewal before the next run, or when it would reach the last third of its lifetime before
+ * the next scheduled run: so a run that skips it leaves it a third of its lifetime after the next
+ * run, whatever the lifetime and the cadence. A lifetime too short for the schedule (see
+ * scheduleTooSparse) is renewed by the check runs instead, in the same way.
  */
 export function decideRenewal(input: RenewalInput): RenewalDecision {
   const { certificate, now, nextRunAt } = input;
@@ -56,11 +69,36 @@ export function decideRenewal(input: RenewalInput): RenewalDecision {
     return { renew: false, clockProblem: true, reason: `the stored certificate is not valid before ${certificate.notBefore.toISOString()}, ${ahead} min after this run's clock (more than the ${Math.round(input.skewAllowanceMs / 60_000)} min allowed for clock skew): is this clock behind? Not renewed: a new certificate would look the same` };
   }
   if (input.problem) return { renew: true, reason: `stored certificate is not trustworthy: ${input.problem}` };
+  // The CA's window comes before freshness: a CA asks a certificate issued today back when it must revoke it.
+  const byWindow = input.renewalInfo ? renewalInfoReason(input.renewalInfo, input.nextCheckAt) : null;
+  if (byWindow) return { renew: true, reason: byWindow };
   const renewAt = renewalPoint(certificate.notBefore, certificate.notAfter);
+  if (scheduleTooSparse(certificate, input.previousRunAt, nextRunAt)) {
+    const horizon = input.nextCheckAt < nextRunAt ? input.nextCheckAt : nextRunAt;
+    if (renewAt > horizon) return { renew: false, reason: `valid until ${certificate.notAfter.toISOString()}; renews after ${renewAt.toISOString()} (its lifetime is too short for the schedule: the check runs renew it)`, renewAt };
+    if (youngerThanADay(certificate, now)) return { renew: false, reason: `issued ${certificate.notBefore.toISOString()}, less than a day ago: renews at the next run`, renewAt };
+    return { renew: true, reason: `enters its last third (${renewAt.toISOString()}) before the next check run (${horizon.toISOString()})` };
+  }
   const fresh = renewAt <= nextRunAt ? freshness(certificate, now, input.previousRunAt, nextRunAt) : null;
   if (fresh) return { renew: false, reason: `issued ${certificate.notBefore.toISOString()}, ${fresh}: renews at the next run`, renewAt };
   if (renewAt <= nextRunAt) return { renew: true, reason: `enters its last third (${renewAt.toISOString()}) before the next run (${nextRunAt.toISOString()})` };
   return { renew: false, reason: `valid until ${certificate.notAfter.toISOString()}; renews after ${renewAt.toISOString()}`, renewAt };
+}
+
+/**
+ * True when the schedule's period is too long for the certificate's lifetime: one issued at a
+ * scheduled run would have less than a quarter of its lifetime left at the next (6-day
+ * certificates and a monthly schedule). Such certificates are renewed by the check runs.
+ */
+export function scheduleTooSparse(certificate: Pick<CertificateFacts, 'notBefore' | 'notAfter'>, previousRunAt: Date, nextRunAt: Date): boolean {
+  const lifetime = certificate.notAfter.getTime() - certificate.notBefore.getTime();
+  const period = nextRunAt.getTime() - previousRunAt.getTime();
+  return lifetime - period < lifetime * MIN_LEFT_AT_NEXT_RUN;
+}
+
+function youngerThanADay(certificate: Pick<CertificateFacts, 'notBefore' | 'notAfter'>, now: Date): boolean {
+  const lifetime = certificate.notAfter.getTime() - certificate.notBefore.getTime();
+  return now.getTime() - certificate.notBefore.getTime() < Math.min(DAY_MS, lifetime / 3);
 }
 
 /**
@@ -72,9 +110,8 @@ export function decideRenewal(input: RenewalInput): RenewalDecision {
  * a third of its lifetime, if shorter).
  */
 function freshness(certificate: Pick<CertificateFacts, 'notBefore' | 'notAfter'>, now: Date, previousRunAt: Date, nextRunAt: Date): string | null {
-  const lifetime = certificate.notAfter.getTime() - certificate.notBefore.getTime();
   if (certificate.notBefore.getTime() >= previousRunAt.getTime() - DAY_MS && certificate.notAfter > nextRunAt) return 'in this schedule period';
-  if (now.getTime() - certificate.notBefore.getTime() < Math.min(DAY_MS, lifetime / 3)) return 'less than a day ago';
+  if (youngerThanADay(certificate, now)) return 'less than a day ago';
   return null;
 }
 
@@ -87,12 +124,32 @@ export function renewalPoint(notBefore: Date, notAfter: Date): Date {
 }
 
 /**
- * Returns a warning when a certificate valid until `notAfter` expires before the next run: its
- * lifetime is shorter than the schedule's interval, and only a more frequent schedule can help.
+ * Returns a warning when the runs are too sparse for a certificate's lifetime, or null: when the
+ * check runs leave less than a quarter of it (`checkPeriodMs`: the longest time between two
+ * runs of any kind), the certificate may lapse; when only the schedule is too sparse (see
+ * scheduleTooSparse), the check runs renew it, which works but is not the cadence people chose.
  */
-export function lapseWarning(notAfter: Date, nextRunAt: Date): string | null {
-  if (notAfter > nextRunAt) return null;
-  return `certificate expires ${notAfter.toISOString()}, before the next scheduled run ${nextRunAt.toISOString()}: schedule runs more often than the certificate lifetime`;
+export function scheduleWarning(args: { certificate: Pick<CertificateFacts, 'notBefore' | 'notAfter'>; previousRunAt: Date; nextRunAt: Date; checkPeriodMs: number }): { lapseRisk: boolean; warning: string } | null {
+  const { certificate } = args;
+  const lifetime = certificate.notAfter.getTime() - certificate.notBefore.getTime();
+  const days = formatDays(lifetime);
+  if (lifetime - args.checkPeriodMs < lifetime * MIN_LEFT_AT_NEXT_RUN) {
+    return { lapseRisk: true, warning: `${days} certificates outlast too few runs: the runs come up to ${formatSpan(args.checkPeriodMs)} apart, which leaves less than a quarter of the lifetime; run the checks twice daily (stack parameter checkFrequency=twice-daily) or choose a longer-lived profile` };
+  }
+  if (scheduleTooSparse(certificate, args.previousRunAt, args.nextRunAt)) {
+    return { lapseRisk: false, warning: `${days} certificates are too short-lived for the renewal schedule (runs ${formatSpan(args.nextRunAt.getTime() - args.previousRunAt.getTime())} apart): the check runs renew them instead, up to ${formatSpan(args.checkPeriodMs)} apart (see the README's table of profiles and schedules)` };
+  }
+  return null;
+}
+
+function formatSpan(ms: number): string {
+  const hours = Math.round(ms / 3_600_000);
+  return hours > 48 ? `${Math.round(ms / DAY_MS)} days` : `${hours} hours`;
+}
+
+function formatDays(ms: number): string {
+  const days = ms / DAY_MS;
+  return days >= 2 ? `${Math.round(days)}-day` : `${Math.round(ms / 3_600_000)}-hour`;
 }
 
 /**
@@ -106,12 +163,13 @@ export function replacementProblem(args: {
   storedProblem: string | null;
   issued: Pick<CertificateFacts, 'notBefore'>;
   names: readonly string[];
-  keySha256: string;
+  /** The stored domain key's public key digest (null: none usable): a renewal may use a new key. */
+  storedKeySha256: string | null;
   now: Date;
 }): string | null {
   const { stored } = args;
   if (!stored || args.storedProblem) return null;
-  const storedIsGood = stored.publicKeySha256 === args.keySha256 && sameNames(stored.names, args.names) && args.now >= stored.notBefore && args.now < stored.notAfter;
+  const storedIsGood = stored.publicKeySha256 === args.storedKeySha256 && sameNames(stored.names, args.names) && args.now >= stored.notBefore && args.now < stored.notAfter;
   if (storedIsGood && args.issued.notBefore < stored.notBefore) {
     return `new certificate is older (notBefore ${args.issued.notBefore.toISOString()}) than the stored one (${stored.notBefore.toISOString()})`;
   }

@@ -4,6 +4,7 @@
  * A reader trusts a key and certificate only when their digests match the status.
  */
 
+import type { StoredRenewalInfo } from './ari.js';
 import type { CertificateFacts } from './certificate.js';
 import { DomainFile } from './layout.js';
 import type { KeyType } from './domain-config.js';
@@ -16,6 +17,8 @@ export interface LastAttempt {
   outcome: 'renewed' | 'failed' | 'repaired';
   step?: string;
   reason?: string;
+  /** The CA refused the domain key: the next attempt makes a new one, even with `reuseKey`. */
+  keyRefused?: boolean;
 }
 
 export interface DomainStatus {
@@ -36,6 +39,8 @@ export interface DomainStatus {
    */
   versions?: Record<string, string>;
   lastAttempt: LastAttempt | null;
+  /** The CA's renewal window for this certificate (ARI, RFC 9773), as last asked. */
+  renewalInfo?: StoredRenewalInfo;
   /** What each name served when last checked from outside (see core/served.ts). */
   served?: Record<string, ServedRecord>;
 }
@@ -95,9 +100,9 @@ export function repairedStatus(args: { domain: string; keyType: KeyType; certifi
 }
 
 /** Returns `previous` (or an empty status) with a failed attempt recorded; the certificate facts and digests are kept. */
-export function failedAttemptStatus(previous: DomainStatus | null, domain: string, attempt: { at: Date; runId: string; step: string; reason: string }): DomainStatus {
+export function failedAttemptStatus(previous: DomainStatus | null, domain: string, attempt: { at: Date; runId: string; step: string; reason: string; keyRefused?: boolean }): DomainStatus {
   const base: DomainStatus = previous ?? { domain, names: [], keyType: null, serial: null, issuer: null, notBefore: null, notAfter: null, renewedAt: null, files: {}, lastAttempt: null };
-  return { ...base, lastAttempt: { at: attempt.at.toISOString(), runId: attempt.runId, outcome: 'failed', step: attempt.step, reason: attempt.reason } };
+  return { ...base, lastAttempt: { at: attempt.at.toISOString(), runId: attempt.runId, outcome: 'failed', step: attempt.step, reason: attempt.reason, ...(attempt.keyRefused ? { keyRefused: true } : {}) } };
 }
 
 /** Returns the parsed status, or null for absent or unreadable text (an unreadable status is treated as none). */

@@ -17,6 +17,8 @@ export interface RenewConfig {
   contactEmail: string | undefined;
   trustedRoots: string[];
   schedule: Schedule;
+  /** The daily (or twice-daily) check runs: they renew too, and ARI renews before the next of any run. */
+  checkSchedule: Schedule;
   concurrency: number;
   preflight: { port: number; dnsServer: string | undefined; timeoutMs: number };
   acme: { requestTimeoutMs: number; pollMinMs: number; pollMaxMs: number; pollAttempts: number };
@@ -38,6 +40,7 @@ export interface RenewConfig {
 }
 
 export const DEFAULT_SCHEDULE = 'cron(5 3 15 * ? *)';
+export const DEFAULT_CHECK_SCHEDULE = 'cron(35 4 * * ? *)';
 export const DEFAULT_TRUSTED_ROOTS = 'ISRG Root X1,ISRG Root X2';
 
 /** Returns the configuration in `env`; throws ConfigurationError naming the first bad variable. */
@@ -90,6 +93,7 @@ export function readRenewConfig(env: NodeJS.ProcessEnv, rootStore: readonly stri
     contactEmail,
     trustedRoots: rootsPem ? attempt('TRUSTED_ROOTS_PEM', () => rootsFromPem(rootsPem)) : attempt('TRUSTED_ROOTS', () => selectRootsByName(rootStore, rootNames)),
     schedule: attempt('SCHEDULE', () => parseSchedule(optional('SCHEDULE') ?? DEFAULT_SCHEDULE)),
+    checkSchedule: attempt('CHECK_SCHEDULE', () => parseSchedule(optional('CHECK_SCHEDULE') ?? DEFAULT_CHECK_SCHEDULE)),
     concurrency: integer('CONCURRENCY', 4, 1, 64),
     preflight: {
       port: integer('PREFLIGHT_PORT', 80, 1, 65535),

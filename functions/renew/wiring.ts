@@ -3,7 +3,7 @@
  * constructed for the renew function.
  */
 
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomInt } from 'node:crypto';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { SSMClient } from '@aws-sdk/client-ssm';
@@ -11,11 +11,13 @@ import { awsRetrySettings, reportAwsRetries, type AwsRetryEvent } from '../adapt
 import { AcmeIssuer, createAcmeClient } from '../adapters/acme-issuer.js';
 import type { AcmeRetryEvent } from '../adapters/acme-retry.js';
 import { judgeClockSkew, type ClockSkew } from '../core/clock.js';
-import { CaClock } from '../adapters/ca-clock.js';
+import { CaDirectoryClient } from '../adapters/ca-directory.js';
 import { HttpPreflight } from '../adapters/http-preflight.js';
 import { S3CertificateStore } from '../adapters/s3-certificate-store.js';
 import { S3ChallengeStore } from '../adapters/s3-challenge-store.js';
 import { SsmAccountKeyStore } from '../adapters/ssm-account-key.js';
+import { contactFor, formatAccountRecord, parseAccountRecord } from '../core/account.js';
+import { describeError } from '../core/errors.js';
 import { generateDomainKey } from '../core/keys.js';
 import { nextRunAfter, previousRunAtOrBefore } from '../core/schedule.js';
 import { TlsServedProbe } from '../adapters/tls-served-probe.js';
@@ -49,21 +51,26 @@ export function createRenewClients(config: RenewConfig, onFailedTry: (event: Aws
  */
 export function buildRenewalContext(config: RenewConfig, clients: { s3: S3Client; ssm: SSMClient }, log: Logger, runId: string, options: { timeLeftMs?: () => number; now?: () => Date } = {}): RenewalContext {
   const { timeLeftMs, now = () => new Date() } = options;
+  const store = new S3CertificateStore(clients.s3, config.certificatesBucket);
+  const directory = new CaDirectoryClient(config.directoryUrl, config.skewAllowanceMs, now, config.acme.requestTimeoutMs);
   return {
-    store: new S3CertificateStore(clients.s3, config.certificatesBucket),
+    store,
     challenges: new S3ChallengeStore(clients.s3, config.challengesBucket),
-    issuer: accountIssuer(config, new SsmAccountKeyStore(clients.ssm, config.accountKeyParameter, config.accountKeyKmsKeyId), log, { timeLeftMs, now }),
-    caClock: new CaClock(config.directoryUrl, config.skewAllowanceMs, now, config.acme.requestTimeoutMs),
+    issuer: accountIssuer(config, new SsmAccountKeyStore(clients.ssm, config.accountKeyParameter, config.accountKeyKmsKeyId), store, log, { timeLeftMs, now }),
+    caClock: directory,
+    directory,
     preflight: new HttpPreflight(config.preflight),
     log,
     now,
     nextRunAt: (now) => nextRunAfter(config.schedule, now),
     previousRunAt: (now) => previousRunAtOrBefore(config.schedule, now),
+    nextCheckAt: (now) => earliest(nextRunAfter(config.schedule, now), nextRunAfter(config.checkSchedule, now)),
     trustedRoots: config.trustedRoots,
     skewAllowanceMs: config.skewAllowanceMs,
     runId,
     lockTtlMs: config.lockTtlMs,
     randomToken: () => randomBytes(24).toString('base64url'),
+    random: () => randomInt(0, 2 ** 48) / 2 ** 48,
     ...(timeLeftMs ? { timeLeftMs } : {}),
   };
 }
@@ -73,7 +80,7 @@ export function buildRenewalContext(config: RenewConfig, clients: { s3: S3Client
  * is measured against the CA's on the first answer: beyond the allowance the account fails (no
  * order is placed with a clock that wrong), above a minute it is logged.
  */
-function accountIssuer(config: RenewConfig, accountKeys: SsmAccountKeyStore, log: Logger, clock: { timeLeftMs: (() => number) | undefined; now: () => Date }): IssuerProvider {
+function accountIssuer(config: RenewConfig, accountKeys: SsmAccountKeyStore, store: S3CertificateStore, log: Logger, clock: { timeLeftMs: (() => number) | undefined; now: () => Date }): IssuerProvider {
   let issuer: Promise<AcmeIssuer> | undefined;
   return () => {
     issuer ??= (async () => {
@@ -89,7 +96,8 @@ function accountIssuer(config: RenewConfig, accountKeys: SsmAccountKeyStore, log
         onAnswer: (date: string | undefined, receivedAt: Date) => void (skew ??= judgeClockSkew(date, receivedAt, config.skewAllowanceMs)),
       };
       const acmeIssuer = new AcmeIssuer(createAcmeClient({ directoryUrl: config.directoryUrl, accountKeyPem: keyPem, ...config.acme, retry }));
-      const accountUrl = await acmeIssuer.registerAccount(config.contactEmail);
+      const { accountUrl, record } = await acmeIssuer.registerAccount(contactFor(config.contactEmail), parseAccountRecord(await store.readAccountRecord()));
+      if (record) await store.writeAccountRecord(formatAccountRecord(record)).catch((error: unknown) => log('warn', 'could not record the account\'s contact (the next run sets it again)', { step: 'account', reason: describeError(error) }));
       const measured = skew as ClockSkew | null;
       if (measured?.problem) throw new Error(measured.problem);
       if (measured?.warning) log('warn', measured.warning, { step: 'account', skewSeconds: measured.skewMs / 1000 });
@@ -98,6 +106,10 @@ function accountIssuer(config: RenewConfig, accountKeys: SsmAccountKeyStore, log
     })();
     return issuer;
   };
+}
+
+function earliest(a: Date, b: Date): Date {
+  return a < b ? a : b;
 }
 
 /** Returns the context of a watch: what is served (TLS, as the preflight resolves names) and the hosts' reports. */

@@ -4,6 +4,7 @@
  * SDK or ACME library type appears here.
  */
 
+import type { RenewalInfo } from '../core/ari.js';
 import type { ClockSkew } from '../core/clock.js';
 import type { ServedAnswer } from '../core/served.js';
 
@@ -71,12 +72,31 @@ export interface CertificateStore {
   readHostReport(key: string): Promise<string | null>;
   readAttentionState(): Promise<string | null>;
   writeAttentionState(text: string): Promise<void>;
+  /** What the renew function recorded of its ACME account (core/account.ts), or null. */
+  readAccountRecord(): Promise<string | null>;
+  writeAccountRecord(text: string): Promise<void>;
 }
 
 /** This run's clock against the CA's. */
 export interface ClockCheck {
   /** The skew, or null when it could not be measured. Never throws. */
   measure(): Promise<ClockSkew | null>;
+}
+
+/** What the CA's directory offers beyond RFC 8555. */
+export interface CaDirectoryFacts {
+  /** The renewalInfo resource (RFC 9773 §3), or null: the CA has no ARI. */
+  renewalInfoUrl: string | null;
+  /** `meta.profiles`: profile name → description, or null: the CA offers no choice. */
+  profiles: Record<string, string> | null;
+}
+
+/** The CA's directory and its renewal windows: nothing here needs the account. */
+export interface CaDirectory {
+  /** What the directory offers, read once per run; null when it could not be read. Never throws. */
+  facts(): Promise<CaDirectoryFacts | null>;
+  /** The suggested renewal window of the certificate `certId` (RFC 9773 §4.1); throws naming what failed. */
+  renewalInfo(url: string, certId: string): Promise<RenewalInfo>;
 }
 
 /** What a name serves over TLS, asked from outside. */
@@ -122,13 +142,32 @@ export interface PendingChallenge {
   readonly keyAuthorization: string;
 }
 
+/** What an order asks for beyond its names. */
+export interface OrderRequest {
+  /** The CA profile (its directory's `meta.profiles` offers it), or null: the CA's default. */
+  profile: string | null;
+  /** The ARI identifier of the certificate this order replaces (RFC 9773 §5), or null. */
+  replaces: string | null;
+}
+
+/** A CA refused the domain key (RFC 8555 `badPublicKey`, or a key it blocks): the next attempt must use a new one. */
+export class KeyRefusedError extends Error {
+  override readonly name = 'KeyRefusedError';
+}
+
 /** The CA, one protocol step per method (RFC 8555 §7.4–7.5). */
 export interface Issuer {
-  placeOrder(names: readonly string[]): Promise<PlacedOrder>;
+  /**
+   * Places an order (RFC 8555 §7.4). When the CA refuses `replaces` (the certificate was replaced
+   * already, or the CA does not know it), the order is placed without it, and `replacesDropped`
+   * says why.
+   */
+  placeOrder(names: readonly string[], request: OrderRequest): Promise<{ order: PlacedOrder; replacesDropped: string | null }>;
   pendingChallenges(order: PlacedOrder): Promise<PendingChallenge[]>;
   answerChallenge(challenge: PendingChallenge): Promise<void>;
   /** Deactivates the authorizations of these challenges; returns the names it could not deactivate. */
   abandon(challenges: readonly PendingChallenge[]): Promise<string[]>;
+  /** Sends the CSR and waits for the certificate; throws KeyRefusedError when the CA refuses the key. */
   finalize(order: PlacedOrder, csrPem: string): Promise<PlacedOrder>;
   downloadCertificate(order: PlacedOrder): Promise<string>;
 }
@@ -157,6 +196,8 @@ export interface RenewalContext {
   store: CertificateStore;
   /** Measured once at the start of each renewal run. */
   caClock: ClockCheck;
+  /** The CA's directory (ARI, profiles), read once per run. */
+  directory: CaDirectory;
   challenges: ChallengeStore;
   issuer: IssuerProvider;
   preflight: Preflight;
@@ -164,6 +205,8 @@ export interface RenewalContext {
   now: () => Date;
   /** Returns when the schedule next runs after `now`. */
   nextRunAt: (now: Date) => Date;
+  /** Returns when the next run of any kind (the schedule's, or a check run's) comes after `now`: ARI renews before it. */
+  nextCheckAt: (now: Date) => Date;
   /** Returns when the schedule last ran, at or before `now`. */
   previousRunAt: (now: Date) => Date;
   /** Milliseconds left in this invocation (Lambda's getRemainingTimeInMillis); unbounded when absent. */
@@ -176,4 +219,6 @@ export interface RenewalContext {
   lockTtlMs: number;
   /** Returns a fresh random base64url token (preflight probes). */
   randomToken: () => string;
+  /** Returns a random number in [0, 1) (the point chosen in a renewal window). */
+  random: () => number;
 }

@@ -1,7 +1,8 @@
 /**
  * Renewing one domain, top to bottom in protocol order:
- * load → decide → lock → prepare key → preflight → account → order → authorize → publish challenge
- * → validate → finalize → download → verify → store → clean up.
+ * load → decide (with the CA's renewal window, RFC 9773) → lock → prepare key → preflight →
+ * account → order (profile, `replaces`) → authorize → publish challenge → validate → finalize →
+ * download → verify → store → clean up.
  * A folder whose status.json is missing or unreadable, but whose certificate and key verify, is
  * repaired instead: load → decide → lock → repair (status.json rewritten from the verified files).
  *
@@ -11,20 +12,22 @@
  */
 
 import type { KeyObject } from 'node:crypto';
-import { keySha256, parsePrivateKey, sha256, splitCertificates, type CertificateFacts } from '../core/certificate.js';
+import { parsePrivateKey, sha256, splitCertificates, type CertificateFacts } from '../core/certificate.js';
 import { describeError, DomainStepError, type RenewStep } from '../core/errors.js';
+import { certificateRenewalInfoId, renewalInfoFresh, renewalInfoWorthStoring, storedRenewalInfo, type StoredRenewalInfo } from '../core/ari.js';
 import { createCsr, csrMatches, generateDomainKey } from '../core/keys.js';
 import { DomainFile, challengePath, challengeUrl, isChallengeToken } from '../core/layout.js';
 import { heldReason, judgeLock, lockBody, lockTtlMs, parseLockHolder, type LockHolder } from '../core/locks.js';
-import { decideRenewal, lapseWarning, replacementProblem } from '../core/renewal.js';
+import { decideRenewal, replacementProblem, scheduleWarning } from '../core/renewal.js';
 import { failedAttemptStatus, formatStatus, issuedStatus, parseStatus, repairedStatus, statusRepairReason, type DomainStatus } from '../core/status.js';
 import { verifyCertificate } from '../core/verify.js';
 import { loadDomain, type LoadedDomain } from './load-domain.js';
-import type { HeldLock, Issuer, PendingChallenge, RenewalContext, StoredDomainFiles } from './ports.js';
+import { KeyRefusedError, type HeldLock, type Issuer, type PendingChallenge, type RenewalContext, type StoredDomainFiles } from './ports.js';
 
 /** What happened to a domain; `events` are things worth telling once (a lock taken over). */
 export type DomainOutcome = (
-  | { domain: string; outcome: 'renewed'; reason: string; serial: string; names: string[]; notAfter: string; warning?: string }
+  /** `warnings`: what could not be checked as the CA will, or a schedule too sparse for the lifetime; `lapseRisk`: the runs are too sparse to keep the certificate (people are told). */
+  | { domain: string; outcome: 'renewed'; reason: string; serial: string; names: string[]; notAfter: string; warnings?: string[]; lapseRisk?: string }
   | { domain: string; outcome: 'repaired'; reason: string; serial: string; names: string[]; notAfter: string }
   | { domain: string; outcome: 'not due'; reason: string; serial: string | null; names: string[]; notAfter: string | null }
   /** Due, but not renewed in this run (another run holds the lock, or too little time was left): the backlog. */
@@ -61,9 +64,11 @@ export async function renewDomain(domain: string, options: RenewOptions, ctx: Re
   const load = () => loadDomain(domain, ctx, (files) => (read = files));
   try {
     let loaded = await step('load', 'loading domain folder', () => load());
-    let decision = await step('decide', 'deciding', () => decide(loaded, options, ctx));
+    // Asked once per run: the decision under the lock uses the same answer.
+    const window = await renewalWindow(domain, loaded, ctx);
+    let decision = await step('decide', 'deciding', () => decide(loaded, window?.stored ?? null, options, ctx));
     let repair = repairReason(loaded, decision);
-    if (!decision.renew && !repair) return await notDue(domain, loaded, decision.reason, ctx);
+    if (!decision.renew && !repair) return await notDue(domain, loaded, decision.reason, window, ctx);
     if (decision.renew && options.ordersBlocked) return blocked(domain, decision.reason, ctx);
 
     const lock = await step('lock', decision.renew ? `renewal due: ${decision.reason}; taking the renewal lock` : `${repair}; taking the renewal lock`, () => takeLock(domain, options.breakLocks, ctx));
@@ -76,10 +81,11 @@ export async function renewDomain(domain: string, options: RenewOptions, ctx: Re
       // Another run may have renewed the domain between the first look and the lock.
       read = null;
       loaded = await step('load', 'loading the folder again under the lock', () => load());
-      decision = await step('decide', 'deciding again under the lock', () => decide(loaded, options, ctx));
+      const windowNow = window && storedCertificateId(loaded) === window.stored.certId ? window : null;
+      decision = await step('decide', 'deciding again under the lock', () => decide(loaded, windowNow?.stored ?? null, options, ctx));
       repair = repairReason(loaded, decision);
       if (repair) return withEvents(await step('store', `${repair}; repairing the folder from the verified certificate and key`, () => repairFolder(domain, loaded, repair as string, ctx)), events);
-      if (!decision.renew) return withEvents(await notDue(domain, loaded, decision.reason, ctx), events);
+      if (!decision.renew) return withEvents(await notDue(domain, loaded, decision.reason, windowNow, ctx), events);
       return withEvents(await issue(domain, loaded, decision.reason, ctx, step), events);
     } catch (error) {
       if (error instanceof DomainStepError) error.events = events;
@@ -163,11 +169,18 @@ async function repairFolder(domain: string, loaded: LoadedDomain, reason: string
 
 /** The ACME exchange and the store, for a domain that is due and locked. */
 async function issue(domain: string, loaded: LoadedDomain, reason: string, ctx: RenewalContext, step: Step): Promise<DomainOutcome> {
-  const { names, keyType } = loaded.config;
-  const prepared = await step('prepare key', loaded.key ? 'reusing domain key' : 'creating domain key', () => prepareKey(loaded), { keyType });
-  await step('preflight', 'checking that every name serves the challenge prefix', () => preflight(domain, names, ctx), { names });
+  const { names, keyType, profile } = loaded.config;
+  const keyPlan = planKey(loaded);
+  const prepared = await step('prepare key', keyPlan.message, () => prepareKey(domain, loaded, keyPlan.reuse), { keyType });
+  const directory = await ctx.directory.facts();
+  if (profile) await step('order', `checking profile "${profile}" against the CA's directory`, () => checkProfile(profile, directory));
+  const warnings = await step('preflight', 'checking that every name serves the challenge prefix', () => preflight(domain, names, ctx), { names });
   const issuer = await step('account', 'loading ACME account', () => ctx.issuer());
-  const order = await step('order', 'placing order', () => issuer.placeOrder(names), { names });
+  // RFC 9773 §5: name the certificate this order replaces, only to a CA that offers ARI.
+  const replaces = directory?.renewalInfoUrl ? storedCertificateId(loaded) : null;
+  const placed = await step('order', 'placing order', () => issuer.placeOrder(names, { profile, replaces }), { names, ...(profile ? { profile } : {}), ...(replaces ? { replaces } : {}) });
+  if (placed.replacesDropped) ctx.log('warn', `ordered without "replaces": ${placed.replacesDropped}`, { domain, step: 'order' });
+  const { order } = placed;
   const challenges = await step('authorize', 'fetching authorizations', () => issuer.pendingChallenges(order));
 
   const published: string[] = [];
@@ -181,12 +194,65 @@ async function issue(domain: string, loaded: LoadedDomain, reason: string, ctx: 
   const valid = await step('finalize', 'finalizing order', () => issuer.finalize(order, prepared.csrPem));
   const chainPem = await step('download', 'downloading certificate', () => issuer.downloadCertificate(valid));
   const facts = await step('verify', 'verifying certificate chain, key, names and dates', () => verifyIssued(chainPem, prepared.key, loaded, ctx));
-  await step('store', 'storing certificate', () => store(domain, loaded, prepared, chainPem, facts, ctx), { serial: facts.serial, notAfter: facts.notAfter.toISOString() });
+  await step('store', 'storing certificate', () => store(domain, loaded, prepared, chainPem, facts, ctx), { serial: facts.serial, notAfter: facts.notAfter.toISOString(), newKey: prepared.isNew });
 
-  const warning = lapseWarning(facts.notAfter, ctx.nextRunAt(ctx.now())) ?? undefined;
-  if (warning) ctx.log('warn', warning, { domain, step: 'store' });
+  const now = ctx.now();
+  const cadence = scheduleWarning({ certificate: facts, previousRunAt: ctx.previousRunAt(now), nextRunAt: ctx.nextRunAt(now), checkPeriodMs: longestCheckPeriod(ctx, now) });
+  if (cadence) warnings.push(cadence.warning);
+  for (const warning of warnings) ctx.log('warn', warning, { domain, step: 'store' });
   ctx.log('info', 'renewed', { domain, step: 'store', serial: facts.serial, notAfter: facts.notAfter.toISOString() });
-  return { domain, outcome: 'renewed', reason, serial: facts.serial, names: facts.names, notAfter: facts.notAfter.toISOString(), ...(warning ? { warning } : {}) };
+  return { domain, outcome: 'renewed', reason, serial: facts.serial, names: facts.names, notAfter: facts.notAfter.toISOString(), ...(warnings.length > 0 ? { warnings } : {}), ...(cadence?.lapseRisk ? { lapseRisk: cadence.warning } : {}) };
+}
+
+/** The longest time between two runs of any kind over the coming month (the check runs' period, or the schedule's when that is shorter). */
+function longestCheckPeriod(ctx: RenewalContext, now: Date): number {
+  let longest = 0;
+  let at = ctx.nextCheckAt(now);
+  for (let run = 0; run < 62; run += 1) {
+    const next = ctx.nextCheckAt(at);
+    longest = Math.max(longest, next.getTime() - at.getTime());
+    at = next;
+  }
+  return longest;
+}
+
+/** Throws naming the profiles on offer when the CA's directory does not offer `profile` (before any order is placed). */
+function checkProfile(profile: string, directory: { profiles: Record<string, string> | null } | null): void {
+  if (!directory) throw new Error(`config.json asks for profile "${profile}", and the CA's directory could not be read to check it`);
+  if (!directory.profiles) throw new Error(`config.json asks for profile "${profile}", and the CA offers no profiles (its directory has no meta.profiles): remove "profile" to use the CA's default`);
+  if (!Object.hasOwn(directory.profiles, profile)) throw new Error(`config.json asks for profile "${profile}", which the CA does not offer (it offers: ${Object.keys(directory.profiles).sort().join(', ')})`);
+}
+
+/** The ARI identifier of the stored certificate (the leaf of domain.crt), or null. */
+function storedCertificateId(loaded: LoadedDomain): string | null {
+  const [leaf] = loaded.files.fullChain ? splitCertificates(loaded.files.fullChain) : [];
+  return leaf ? certificateRenewalInfoId(leaf) : null;
+}
+
+/**
+ * The CA's renewal window for the stored certificate (RFC 9773 §4): from status.json while the
+ * last answer's Retry-After stands, else asked anew. Null when the CA offers no ARI, when there is
+ * no verified certificate to ask about, or when the CA's answer failed and nothing is stored for
+ * this certificate (then the schedule alone decides, as RFC 9773 §4.3 asks). Never throws.
+ */
+async function renewalWindow(domain: string, loaded: LoadedDomain, ctx: RenewalContext): Promise<{ stored: StoredRenewalInfo; changed: boolean } | null> {
+  if (!loaded.verified) return null;
+  const certId = storedCertificateId(loaded);
+  const url = (await ctx.directory.facts())?.renewalInfoUrl;
+  if (!certId || !url) return null;
+  const now = ctx.now();
+  const previous = loaded.status?.renewalInfo ?? null;
+  if (previous && renewalInfoFresh(previous, certId, now)) return { stored: previous, changed: false };
+  try {
+    const info = await ctx.directory.renewalInfo(url, certId);
+    const stored = storedRenewalInfo(certId, info, previous, now, ctx.random());
+    ctx.log('info', 'the CA\'s renewal window', { domain, step: 'decide', windowStart: stored.windowStart, windowEnd: stored.windowEnd, selectedAt: stored.selectedAt, ...(stored.explanationUrl ? { explanationURL: stored.explanationUrl } : {}) });
+    return { stored, changed: renewalInfoWorthStoring(stored, previous, ctx.nextCheckAt(now)) };
+  } catch (error) {
+    const kept = previous?.certId === certId ? previous : null;
+    ctx.log('warn', kept ? 'could not ask the CA for the renewal window; using the one it gave last' : 'could not ask the CA for the renewal window; the schedule decides', { domain, step: 'decide', reason: describeError(error) });
+    return kept ? { stored: kept, changed: false } : null;
+  }
 }
 
 interface PreparedKey {
@@ -196,28 +262,42 @@ interface PreparedKey {
   csrPem: string;
 }
 
-/** Reuses the domain key and CSR when they still fit; makes new ones when the key type or the names changed. */
-async function prepareKey(loaded: LoadedDomain): Promise<PreparedKey> {
+/**
+ * Whether this renewal keeps the domain key: only with `"reuseKey": true`, a usable key, and no
+ * refusal of it by the CA at the last attempt (a blocked key would fail every renewal after).
+ */
+function planKey(loaded: LoadedDomain): { reuse: boolean; message: string } {
+  if (loaded.key === null) return { reuse: false, message: 'creating domain key' };
+  if (loaded.status?.lastAttempt?.keyRefused) return { reuse: false, message: 'creating a new domain key: the CA refused the last one' };
+  if (!loaded.config.reuseKey) return { reuse: false, message: 'creating a new domain key (one for every renewal; "reuseKey": true in config.json keeps it)' };
+  return { reuse: true, message: 'reusing domain key ("reuseKey": true)' };
+}
+
+/** Reuses the domain key (and its CSR when it still fits), or makes a new key and CSR. */
+async function prepareKey(domain: string, loaded: LoadedDomain, reuse: boolean): Promise<PreparedKey> {
   const { names, keyType } = loaded.config;
-  const keyPem = loaded.key?.pem ?? generateDomainKey(keyType);
-  const key = loaded.key?.object ?? parsePrivateKey(keyPem);
-  const reusable = loaded.key !== null && loaded.files.csr !== null && (await csrMatches(loaded.files.csr, names, key));
-  return { keyPem, key, isNew: loaded.key === null, csrPem: reusable ? (loaded.files.csr as string) : await createCsr(names, keyPem) };
+  const kept = reuse ? loaded.key : null;
+  const keyPem = kept?.pem ?? generateDomainKey(keyType);
+  const key = kept?.object ?? parsePrivateKey(keyPem);
+  const csrFits = kept !== null && loaded.files.csr !== null && (await csrMatches(loaded.files.csr, domain, names, key));
+  return { keyPem, key, isNew: kept === null, csrPem: csrFits ? (loaded.files.csr as string) : await createCsr(domain, names, keyPem) };
 }
 
 /**
  * Publishes a probe object and fetches it through every name as the CA would. A name that does not
  * answer with the probe fails the domain before any order is placed.
  */
-async function preflight(domain: string, names: readonly string[], ctx: RenewalContext): Promise<void> {
+async function preflight(domain: string, names: readonly string[], ctx: RenewalContext): Promise<string[]> {
   const token = ctx.randomToken();
   const body = `preflight ${ctx.randomToken()}`;
   await ctx.challenges.publish(token, body);
+  const warnings: string[] = [];
   try {
     const failures = await Promise.all(names.map(async (name) => {
       const url = challengeUrl(name, token);
       try {
         const response = await ctx.preflight.fetch(name, challengePath(token));
+        warnings.push(...(response.warnings ?? []));
         if (response.status === 200 && response.body.trim() === body) return null;
         const answer = `${response.status} ${JSON.stringify(response.body.slice(0, 120))}`;
         return response.status === 200 ? `${url} answered ${answer}, not the probe the run published (another server answers for this name, or the challenge proxy points elsewhere)` : `${url} answered ${answer}`;
@@ -227,6 +307,7 @@ async function preflight(domain: string, names: readonly string[], ctx: RenewalC
     }));
     const problems = failures.filter((failure): failure is string => failure !== null).sort();
     if (problems.length > 0) throw new DomainStepError(domain, 'preflight', problems.join('; '));
+    return warnings.sort();
   } finally {
     await removeAll([token], ctx, domain);
   }
@@ -258,7 +339,7 @@ async function validateAll(domain: string, challenges: readonly PendingChallenge
 function verifyIssued(chainPem: string, key: KeyObject, loaded: LoadedDomain, ctx: RenewalContext): CertificateFacts {
   const now = ctx.now();
   const facts = verifyCertificate({ chainPem, key, names: loaded.config.names, namesMatch: 'exact', trustedRoots: ctx.trustedRoots, now, skewAllowanceMs: ctx.skewAllowanceMs });
-  const refusal = replacementProblem({ stored: loaded.certificate, storedProblem: loaded.problem, issued: facts, names: loaded.config.names, keySha256: keySha256(key), now });
+  const refusal = replacementProblem({ stored: loaded.certificate, storedProblem: loaded.problem, issued: facts, names: loaded.config.names, storedKeySha256: loaded.key?.sha256 ?? null, now });
   if (refusal) throw new Error(refusal);
   return facts;
 }
@@ -291,9 +372,11 @@ function pairVersions(versions: Record<string, string>): Record<string, string> 
 }
 
 /** The renewal decision; throws when the stored certificate says this run's clock is wrong (no order would help). */
-function decide(loaded: LoadedDomain, options: RenewOptions, ctx: RenewalContext) {
+function decide(loaded: LoadedDomain, renewalInfo: StoredRenewalInfo | null, options: RenewOptions, ctx: RenewalContext) {
   const now = ctx.now();
   const decision = decideRenewal({
+    renewalInfo,
+    nextCheckAt: ctx.nextCheckAt(now),
     certificate: loaded.certificate,
     problem: loaded.problem,
     names: loaded.config.names,
@@ -310,16 +393,19 @@ function decide(loaded: LoadedDomain, options: RenewOptions, ctx: RenewalContext
 }
 
 /**
- * A domain not due. A status.json from before versions were pinned gets the versions of the pair
- * it describes (quietly, with If-Match: a renewal writing meanwhile wins), so hosts read exactly
- * that pair from now on.
+ * A domain not due. status.json is rewritten quietly (with If-Match: a renewal writing meanwhile
+ * wins) only when there is something to keep: a new renewal window from the CA, or the versions
+ * of the pair it describes, for a status.json from before versions were pinned.
  */
-async function notDue(domain: string, loaded: LoadedDomain, reason: string, ctx: RenewalContext): Promise<DomainOutcome> {
+async function notDue(domain: string, loaded: LoadedDomain, reason: string, window: { stored: StoredRenewalInfo; changed: boolean } | null, ctx: RenewalContext): Promise<DomainOutcome> {
   ctx.log('info', 'not due', { domain, step: 'decide', reason });
   const versions = pairVersions(loaded.files.versions);
-  if (loaded.status && !loaded.status.versions && Object.keys(versions).length === 2 && loaded.verified && loaded.files.statusEtag) {
-    const pinned = await ctx.store.writeStatusIfMatch(domain, formatStatus({ ...loaded.status, versions }), loaded.files.statusEtag).catch(() => false);
-    if (pinned) ctx.log('info', 'status.json now names the S3 versions of its pair', { domain, step: 'store' });
+  const pinVersions = !loaded.status?.versions && Object.keys(versions).length === 2;
+  const keepWindow = window?.changed === true;
+  if (loaded.status && (pinVersions || keepWindow) && loaded.verified && loaded.files.statusEtag) {
+    const next = { ...loaded.status, ...(pinVersions ? { versions } : {}), ...(keepWindow && window ? { renewalInfo: window.stored } : {}) };
+    const written = await ctx.store.writeStatusIfMatch(domain, formatStatus(next), loaded.files.statusEtag).catch(() => false);
+    if (written && pinVersions) ctx.log('info', 'status.json now names the S3 versions of its pair', { domain, step: 'store' });
   }
   const certificate = loaded.certificate;
   return { domain, outcome: 'not due', reason, serial: certificate?.serial ?? null, names: certificate?.names ?? loaded.config.names, notAfter: certificate?.notAfter.toISOString() ?? null };
@@ -352,7 +438,7 @@ async function recordFailure(domain: string, failure: DomainStepError, read: Sto
       return;
     }
     if (attempt > 1 && current.text === null && read.status !== null) return;
-    const status = failedAttemptStatus(parseStatus(current.text), domain, { at: ctx.now(), runId: ctx.runId, step: failure.step, reason: failure.reason });
+    const status = failedAttemptStatus(parseStatus(current.text), domain, { at: ctx.now(), runId: ctx.runId, step: failure.step, reason: failure.reason, keyRefused: failure.cause instanceof KeyRefusedError });
     try {
       if (await ctx.store.writeStatusIfMatch(domain, formatStatus(status), current.etag)) return;
       const again = await ctx.store.readStatus(domain);

@@ -98,7 +98,7 @@ function keptFindings(input: TellInput, kept: KeptState | null): RunFindings {
     stopped: input.run.stopped ? [{ what: input.manual ? 'manual renewal run' : 'renewal run', reason: input.run.stopped }] : [],
     failed: outcomes.flatMap((outcome) => (outcome.outcome === 'failed' ? [{ domain: outcome.domain, step: outcome.step, reason: outcome.reason }] : [])),
     backlog: outcomes.flatMap((outcome) => (outcome.outcome === 'skipped' ? [{ domain: outcome.domain, reason: outcome.reason }] : [])),
-    schedule: outcomes.flatMap((outcome) => (outcome.outcome === 'renewed' && outcome.warning ? [{ domain: outcome.domain, warning: outcome.warning }] : [])),
+    schedule: outcomes.flatMap((outcome) => (outcome.outcome === 'renewed' && outcome.lapseRisk ? [{ domain: outcome.domain, warning: outcome.lapseRisk }] : [])),
   };
   if (!input.manual) return now;
   const manual = input.manual;

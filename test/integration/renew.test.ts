@@ -39,9 +39,9 @@ function recordOrders(harness: RenewHarness): string[][] {
       abandon: (challenges) => issuer.abandon(challenges),
       finalize: (order, csr) => issuer.finalize(order, csr),
       downloadCertificate: (order) => issuer.downloadCertificate(order),
-      placeOrder: (names) => {
+      placeOrder: (names, request) => {
         orders.push([...names]);
-        return issuer.placeOrder(names);
+        return issuer.placeOrder(names, request);
       },
     };
   };
@@ -86,7 +86,7 @@ describe('renew on the local replica', () => {
     assertNoSecretsLogged(harness.logs, await Promise.all(domains.map(async (domain) => (await getText(s3, harness.bucket, `${domain}/domain.key`)) ?? '')));
   });
 
-  test('a second run renews nothing, and force renews only the named domain with the same key', async () => {
+  test('a second run renews nothing, and force renews only the named domain, with a new key (keys rotate by default)', async () => {
     const harness = await renewHarness();
     const [first, second] = [`${uniqueLabel('delta')}.test`, `${uniqueLabel('echo')}.test`];
     await addDomainFolder(s3, harness.bucket, first);
@@ -105,7 +105,25 @@ describe('renew on the local replica', () => {
     const after = outcomeOf(forced.outcomes, first);
     assert.ok(before.outcome === 'renewed' && after.outcome === 'renewed');
     assert.notEqual(after.serial, before.serial);
-    assert.equal(await getText(s3, harness.bucket, `${first}/domain.key`), keyBefore, 'domain key reused');
+    const keyAfter = await getText(s3, harness.bucket, `${first}/domain.key`);
+    assert.notEqual(keyAfter, keyBefore, 'a new domain key');
+    assert.equal(opensslPublicKey(await getText(s3, harness.bucket, `${first}/domain.crt`) ?? '', 'certificate'), opensslPublicKey(keyAfter ?? '', 'private key'), 'the certificate is for the new key');
+  });
+
+  test('with "reuseKey": true a renewal keeps the domain key and its CSR', async () => {
+    const harness = await renewHarness();
+    const domain = `${uniqueLabel('reuse')}.test`;
+    await addDomainFolder(s3, harness.bucket, domain);
+    await putText(s3, harness.bucket, `${domain}/config.json`, JSON.stringify({ reuseKey: true }));
+    await harness.run();
+    const [keyBefore, csrBefore] = [await getText(s3, harness.bucket, `${domain}/domain.key`), await getText(s3, harness.bucket, `${domain}/domain.csr`)];
+
+    const forced = await harness.run({ domains: [domain], force: true });
+
+    assert.equal(forced.outcomes[0]?.outcome, 'renewed');
+    assert.equal(await getText(s3, harness.bucket, `${domain}/domain.key`), keyBefore);
+    assert.equal(await getText(s3, harness.bucket, `${domain}/domain.csr`), csrBefore);
+    assert.ok(harness.logs.some((line) => line.includes('reusing domain key (\\"reuseKey\\": true)')), 'the log says the key is kept, and why');
   });
 
   test('a domain whose www. name is not served fails at preflight, places no order, and the others succeed', async () => {

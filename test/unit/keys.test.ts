@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import acme from 'acme-client';
 import { KEY_TYPES } from '../../functions/core/domain-config.js';
 import { createCsr, csrMatches, generateDomainKey, keyTypeOf } from '../../functions/core/keys.js';
 import { csrWithExtension, newKey } from '../helpers/pki.js';
@@ -36,28 +37,38 @@ const otherKey = createPrivateKey(generateDomainKey('ecdsa-p256'));
 const names = ['a.test', 'www.a.test'];
 const longName = `${'a'.repeat(63)}.test`;
 
-const matches: { name: string; csrNames: string[]; names: string[]; key: KeyObject; matches: boolean }[] = [
+const matches: { name: string; csrDomain?: string; csrNames: string[]; domain?: string; names: string[]; key: KeyObject; matches: boolean }[] = [
   { name: 'matches a CSR for the same names and key', csrNames: names, names, key: domainKey, matches: true },
   { name: 'matches a CSR for the same names in another order', csrNames: names, names: ['www.a.test', 'a.test'], key: domainKey, matches: true },
-  { name: 'matches a CSR whose first name is too long for a common name', csrNames: [longName, 'a.test'], names: [longName, 'a.test'], key: domainKey, matches: true },
+  { name: 'matches a CSR for a domain too long for a common name', csrDomain: longName, csrNames: [longName, 'a.test'], domain: longName, names: [longName, 'a.test'], key: domainKey, matches: true },
   { name: 'does not match a CSR for another key', csrNames: names, names, key: otherKey, matches: false },
   { name: 'does not match a CSR for fewer names', csrNames: names, names: [...names, 'api.a.test'], key: domainKey, matches: false },
   { name: 'does not match a CSR for more names', csrNames: names, names: ['a.test'], key: domainKey, matches: false },
   { name: 'does not match a CSR for other names', csrNames: names, names: ['a.test', 'api.a.test'], key: domainKey, matches: false },
+  { name: 'does not match a CSR whose common name is another of the names', csrDomain: 'www.a.test', csrNames: names, names, key: domainKey, matches: false },
 ];
 
-for (const { name, csrNames, names: wanted, key, matches: expected } of matches) {
+for (const { name, csrDomain = 'a.test', csrNames, domain = 'a.test', names: wanted, key, matches: expected } of matches) {
   test(name, async () => {
-    const csr = await createCsr(csrNames, domainKeyPem);
+    const csr = await createCsr(csrDomain, csrNames, domainKeyPem);
 
-    const result = await csrMatches(csr, wanted, key);
+    const result = await csrMatches(csr, domain, wanted, key);
 
     assert.equal(result, expected);
   });
 }
 
+test('makes the domain itself the common name, though another of the names sorts first', async () => {
+  const csr = await createCsr('example.test', ['api.example.test', 'example.test'], domainKeyPem);
+
+  const requested = acme.crypto.readCsrDomains(csr);
+
+  assert.equal(requested.commonName, 'example.test');
+  assert.deepEqual([...requested.altNames].sort(), ['api.example.test', 'example.test']);
+});
+
 test('creates a PEM certificate signing request', async () => {
-  const csr = await createCsr(names, domainKeyPem);
+  const csr = await createCsr('a.test', names, domainKeyPem);
 
   assert.match(csr, /^-----BEGIN CERTIFICATE REQUEST-----\n[\s\S]+-----END CERTIFICATE REQUEST-----\n?$/);
 });
@@ -65,7 +76,7 @@ test('creates a PEM certificate signing request', async () => {
 test('does not match text that is not a CSR', async () => {
   const garbage = '-----BEGIN CERTIFICATE REQUEST-----\nbm90IGEgY3Ny\n-----END CERTIFICATE REQUEST-----\n';
 
-  const result = await csrMatches(garbage, names, domainKey);
+  const result = await csrMatches(garbage, 'a.test', names, domainKey);
 
   assert.equal(result, false);
 });
@@ -76,8 +87,8 @@ test("does not match a CSR for another key that carries the domain key's bytes i
   const attackerKey = newKey();
   const planted = csrWithExtension(names, attackerKey, createPublicKey(domainKey).export({ type: 'spki', format: 'der' }));
 
-  const result = await csrMatches(planted, names, domainKey);
+  const result = await csrMatches(planted, 'a.test', names, domainKey);
 
-  assert.equal(await csrMatches(planted, names, attackerKey.object), true, 'the planted CSR is for the attacker key');
+  assert.equal(await csrMatches(planted, 'a.test', names, attackerKey.object), true, 'the planted CSR is for the attacker key');
   assert.equal(result, false);
 });

@@ -21,7 +21,7 @@ test('reads the defaults when only the required variables are set', () => {
 
   const config = readRenewConfig(env, rootStore);
 
-  assert.deepEqual({ ...config, schedule: config.schedule.expression }, {
+  assert.deepEqual({ ...config, schedule: config.schedule.expression, checkSchedule: config.checkSchedule.expression }, {
     certificatesBucket: 'acme-certificates',
     challengesBucket: 'acme-challenges',
     accountKeyParameter: '/acme/account-key',
@@ -30,6 +30,7 @@ test('reads the defaults when only the required variables are set', () => {
     contactEmail: undefined,
     trustedRoots: letsEncryptRoots,
     schedule: 'cron(5 3 15 * ? *)',
+    checkSchedule: 'cron(35 4 * * ? *)',
     concurrency: 4,
     preflight: { port: 80, dnsServer: undefined, timeoutMs: 5000 },
     acme: { requestTimeoutMs: 30000, pollMinMs: 1000, pollMaxMs: 10000, pollAttempts: 12 },
@@ -54,6 +55,7 @@ const read: { name: string; env: Record<string, string>; check: (config: ReturnT
   { name: 'reads how long a host may be silent', env: { HOST_STALE_MINUTES: '90' }, check: (c) => c.watch.hostStaleMs, expected: 5_400_000 },
   { name: 'reads the preflight port and DNS server', env: { PREFLIGHT_PORT: '5002', PREFLIGHT_DNS_SERVER: '127.0.0.1' }, check: (c) => c.preflight, expected: { port: 5002, dnsServer: '127.0.0.1', timeoutMs: 5000 } },
   { name: 'reads the schedule', env: { SCHEDULE: 'rate(1 day)' }, check: (c) => c.schedule, expected: { kind: 'rate', everyMs: 86_400_000, expression: 'rate(1 day)' } },
+  { name: 'reads the check runs\' schedule (twice daily)', env: { CHECK_SCHEDULE: 'rate(12 hours)' }, check: (c) => c.checkSchedule, expected: { kind: 'rate', everyMs: 43_200_000, expression: 'rate(12 hours)' } },
   { name: 'selects trusted roots by name', env: { TRUSTED_ROOTS: ' ISRG Root X1 ' }, check: (c) => c.trustedRoots, expected: letsEncryptRoots.slice(0, 1) },
   { name: 'reads trusted roots from PEM', env: { TRUSTED_ROOTS_PEM: testRootPem }, check: (c) => c.trustedRoots, expected: [testRootPem.trim()] },
   { name: 'prefers trusted roots PEM over names', env: { TRUSTED_ROOTS_PEM: testRootPem, TRUSTED_ROOTS: 'No Such Root' }, check: (c) => c.trustedRoots, expected: [testRootPem.trim()] },
@@ -96,6 +98,7 @@ const refused: { name: string; env: Record<string, string>; message: RegExp }[] 
   { name: 'refuses an alarm topic that is not an SNS ARN', env: { ALARM_TOPIC_ARN: 'arn:aws:sqs:us-east-1:123456789012:q' }, message: /ALARM_TOPIC_ARN is not an SNS topic ARN/ },
   { name: 'refuses a negative poll count', env: { ACME_POLL_ATTEMPTS: '-1' }, message: /ACME_POLL_ATTEMPTS must be an integer/ },
   { name: 'refuses a malformed schedule, naming the variable and the expression', env: { SCHEDULE: 'cron(5 3 15 * ?)' }, message: /environment variable SCHEDULE: schedule "cron\(5 3 15 \* \?\)": cron needs 6 fields/ },
+  { name: 'refuses a malformed check schedule, naming the variable', env: { CHECK_SCHEDULE: 'daily' }, message: /environment variable CHECK_SCHEDULE: schedule "daily"/ },
   { name: 'refuses a trusted root name that is not in the store', env: { TRUSTED_ROOTS: 'ISRG Root X1,No Such Root' }, message: /environment variable TRUSTED_ROOTS: trusted root "No Such Root" is not in the root store/ },
   { name: 'refuses trusted roots PEM without a certificate', env: { TRUSTED_ROOTS_PEM: 'not a pem' }, message: /environment variable TRUSTED_ROOTS_PEM: no certificate in the trusted roots PEM/ },
   // Roots that can verify nothing would make every stored certificate fail verification, and each run

@@ -1,11 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { decideRenewal, lapseWarning, renewalPoint, replacementProblem, type RenewalInput } from '../../functions/core/renewal.js';
+import type { StoredRenewalInfo } from '../../functions/core/ari.js';
+import { decideRenewal, renewalPoint, replacementProblem, scheduleWarning, type RenewalInput } from '../../functions/core/renewal.js';
 import { nextRunAfter, parseSchedule, previousRunAtOrBefore, type Schedule } from '../../functions/core/schedule.js';
 
 const DAY = 86_400_000;
 const HOUR = 3_600_000;
 const monthly = parseSchedule('cron(5 3 15 * ? *)');
+const daily = parseSchedule('cron(35 4 * * ? *)');
 const names = ['a.test', 'www.a.test'];
 const keySha256 = 'a'.repeat(64);
 
@@ -26,7 +28,13 @@ function certificate(lifetimeDays: number, ageDays: number, now: Date): Certific
 
 /** Returns the input of a run at `now` on the monthly schedule with nothing wrong but `change`. */
 function input(now: Date, stored: Certificate | null, change: Partial<RenewalInput> = {}): RenewalInput {
-  return { certificate: stored, problem: null, names, keySha256, now, nextRunAt: nextRunAfter(monthly, now), previousRunAt: previousRunAtOrBefore(monthly, now), force: false, skewAllowanceMs: HOUR, clockConfirmed: false, ...change };
+  return { certificate: stored, problem: null, names, keySha256, now, nextRunAt: nextRunAfter(monthly, now), nextCheckAt: nextCheck(monthly, now), previousRunAt: previousRunAtOrBefore(monthly, now), force: false, skewAllowanceMs: HOUR, clockConfirmed: false, renewalInfo: null, ...change };
+}
+
+/** The next run of any kind: the schedule's or the daily check run's. */
+function nextCheck(schedule: Schedule, now: Date): Date {
+  const [a, b] = [nextRunAfter(schedule, now), nextRunAfter(daily, now)];
+  return a < b ? a : b;
 }
 
 const byAge: { name: string; now: Date; lifetime: number; age: number; renew: boolean; reason: RegExp }[] = [
@@ -44,8 +52,9 @@ const byAge: { name: string; now: Date; lifetime: number; age: number; renew: bo
   { name: 'does not re-order a 45-day certificate a manual run issued the day before this run', now: januaryRun, lifetime: 45, age: 1, renew: false, reason: /in this schedule period/ },
   { name: 'renews a 45-day certificate issued two days before this run when the month has 31 days', now: januaryRun, lifetime: 45, age: 2, renew: true, reason: /enters its last third \(2026-02-12T03:05:00.000Z\)/ },
   { name: 'skips a 45-day certificate issued at this run when the month has 28 days', now: februaryRun, lifetime: 45, age: 0, renew: false, reason: /renews after 2026-03-17T03:05:00.000Z/ },
-  { name: 'does not re-order a 6-day certificate issued at this run', now: januaryRun, lifetime: 6, age: 0, renew: false, reason: /less than a day ago/ },
-  { name: 'renews a 6-day certificate issued two days ago', now: januaryRun, lifetime: 6, age: 2, renew: true, reason: /enters its last third \(2026-01-17T03:05:00.000Z\)/ },
+  { name: 'does not re-order a 6-day certificate issued at this run', now: januaryRun, lifetime: 6, age: 0, renew: false, reason: /renews after 2026-01-19T03:05:00.000Z/ },
+  { name: 'leaves a 6-day certificate two days old to the check run before its last third (the monthly schedule is too sparse for it)', now: januaryRun, lifetime: 6, age: 2, renew: false, reason: /renews after 2026-01-17T03:05:00.000Z \(its lifetime is too short for the schedule: the check runs renew it\)/ },
+  { name: 'renews a 6-day certificate entering its last third before the next daily check run', now: januaryRun, lifetime: 6, age: 4, renew: true, reason: /enters its last third \(2026-01-15T03:05:00.000Z\) before the next check run \(2026-01-15T04:35:00.000Z\)/ },
   { name: 'skips a 90-day certificate 5 days old at a manual run mid-month', now: manualRun, lifetime: 90, age: 5, renew: false, reason: /renews after 2026-03-16T12:00:00.000Z/ },
   { name: 'skips a 90-day certificate 34 days old at a manual run mid-month', now: manualRun, lifetime: 90, age: 34, renew: false, reason: /renews after 2026-02-15T12:00:00.000Z/ },
   { name: 'renews a 90-day certificate 35 days old at a manual run mid-month', now: manualRun, lifetime: 90, age: 35, renew: true, reason: /enters its last third \(2026-02-14T12:00:00.000Z\)/ },
@@ -134,21 +143,46 @@ test('keeps a 45-day certificate valid at every monthly run for three years', ()
   assert.deepEqual(expiredAt, []);
 });
 
-const warnings: { name: string; lifetime: number; warns: boolean }[] = [
-  { name: 'warns that a 6-day certificate renewed now lapses before the next monthly run', lifetime: 6, warns: true },
-  { name: 'warns about a certificate that expires exactly at the next run', lifetime: 31, warns: true },
-  { name: 'does not warn about a certificate that outlives the next run by a second', lifetime: 31 + 1 / 86_400, warns: false },
-  { name: 'does not warn about a 90-day certificate renewed now', lifetime: 90, warns: false },
+const scheduleWarnings: { name: string; lifetime: number; checkPeriodDays: number; lapseRisk: boolean | null; warning?: RegExp }[] = [
+  { name: 'says 6-day certificates are renewed by the daily check runs, not the monthly schedule', lifetime: 6, checkPeriodDays: 1, lapseRisk: false, warning: /^6-day certificates are too short-lived for the renewal schedule \(runs 31 days apart\): the check runs renew them instead, up to 24 hours apart/ },
+  { name: 'warns of a lapse risk when even the check runs leave a 6-day certificate less than a quarter', lifetime: 6, checkPeriodDays: 5, lapseRisk: true, warning: /^6-day certificates outlast too few runs: the runs come up to 5 days apart, which leaves less than a quarter of the lifetime; run the checks twice daily \(stack parameter checkFrequency=twice-daily\)/ },
+  { name: 'does not warn about 45-day certificates and a monthly schedule (14 days left at the next run)', lifetime: 45, checkPeriodDays: 1, lapseRisk: null },
+  { name: 'does not warn about 64-day certificates and a monthly schedule', lifetime: 64, checkPeriodDays: 1, lapseRisk: null },
+  { name: 'does not warn about 90-day certificates and a monthly schedule', lifetime: 90, checkPeriodDays: 1, lapseRisk: null },
 ];
 
-for (const { name, lifetime, warns } of warnings) {
+for (const { name, lifetime, checkPeriodDays, lapseRisk, warning } of scheduleWarnings) {
   test(name, () => {
     const issued = certificateIssuedAt(januaryRun, lifetime);
 
-    const warning = lapseWarning(issued.notAfter, nextRunAfter(monthly, januaryRun));
+    const result = scheduleWarning({ certificate: issued, previousRunAt: januaryRun, nextRunAt: nextRunAfter(monthly, januaryRun), checkPeriodMs: checkPeriodDays * DAY });
 
-    if (warns) assert.match(warning ?? '', new RegExp(`expires ${escape(issued.notAfter.toISOString())}, before the next scheduled run 2026-02-15T03:05:00.000Z`));
-    else assert.equal(warning, null);
+    if (lapseRisk === null) assert.equal(result, null);
+    else {
+      assert.equal(result?.lapseRisk, lapseRisk);
+      assert.match(result?.warning ?? '', warning as RegExp);
+    }
+  });
+}
+
+/** A renewal window as status.json keeps it, with its selected point `selectedAt`. */
+function window(selectedAt: Date, explanationUrl?: string): StoredRenewalInfo {
+  return { certId: 'aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE', windowStart: new Date(selectedAt.getTime() - HOUR).toISOString(), windowEnd: new Date(selectedAt.getTime() + HOUR).toISOString(), selectedAt: selectedAt.toISOString(), nextFetchAt: new Date(januaryRun.getTime() + 6 * HOUR).toISOString(), ...(explanationUrl ? { explanationUrl } : {}) };
+}
+
+const byWindow: { name: string; stored: Certificate; renewalInfo: StoredRenewalInfo; renew: boolean; reason: RegExp }[] = [
+  { name: 'renews a certificate issued at this run when the CA moves its window to now (a revocation), naming the explanation', stored: fresh, renewalInfo: window(januaryRun, 'https://ca.test/incident'), renew: true, reason: /^the CA's renewal window \(2026-01-15T02:05:00.000Z to 2026-01-15T04:05:00.000Z\) puts its renewal at 2026-01-15T03:05:00.000Z, before the next run \(2026-01-15T04:35:00.000Z\); the CA explains: https:\/\/ca.test\/incident$/ },
+  { name: 'renews when the point chosen in the window falls before the next check run', stored: fresh, renewalInfo: window(new Date('2026-01-15T04:00:00Z')), renew: true, reason: /puts its renewal at 2026-01-15T04:00:00.000Z, before the next run/ },
+  { name: 'does not renew when the point chosen in the window falls after the next check run', stored: fresh, renewalInfo: window(new Date('2026-01-15T05:00:00Z')), renew: false, reason: /^valid until/ },
+  { name: 'renews by the schedule rule when the window lies later than it', stored: certificate(90, 50, januaryRun), renewalInfo: window(new Date('2026-03-01T00:00:00Z')), renew: true, reason: /enters its last third/ },
+];
+
+for (const { name, stored, renewalInfo, renew, reason } of byWindow) {
+  test(`ARI: ${name}`, () => {
+    const decision = decideRenewal(input(januaryRun, stored, { renewalInfo }));
+
+    assert.equal(decision.renew, renew, decision.reason);
+    assert.match(decision.reason, reason);
   });
 }
 
@@ -187,14 +221,15 @@ const replacements: { name: string; stored: Certificate | null; storedProblem: s
   { name: 'replaces a good certificate with a newer one, whatever its lifetime', stored: fresh, storedProblem: null, issuedNotBefore: new Date(fresh.notBefore.getTime() + DAY), refused: null },
   { name: 'replaces a missing certificate', stored: null, storedProblem: null, issuedNotBefore: januaryRun, refused: null },
   { name: 'replaces an untrustworthy certificate with an older one', stored: fresh, storedProblem: 'broken chain', issuedNotBefore: new Date(januaryRun.getTime() - DAY), refused: null },
-  { name: 'replaces a certificate for another key with an older one', stored: { ...fresh, publicKeySha256: 'b'.repeat(64) }, storedProblem: null, issuedNotBefore: new Date(januaryRun.getTime() - DAY), refused: null },
+  { name: 'replaces a certificate for another key than the stored one with an older one', stored: { ...fresh, publicKeySha256: 'b'.repeat(64) }, storedProblem: null, issuedNotBefore: new Date(januaryRun.getTime() - DAY), refused: null },
   { name: 'replaces a certificate for other names with an older one', stored: { ...fresh, names: ['a.test'] }, storedProblem: null, issuedNotBefore: new Date(januaryRun.getTime() - DAY), refused: null },
   { name: 'replaces an expired certificate', stored: certificate(90, 90, januaryRun), storedProblem: null, issuedNotBefore: new Date(januaryRun.getTime() - 100 * DAY), refused: null },
 ];
+// A renewal with a new key (the default) is judged against the stored pair, not the new key.
 
 for (const { name, stored, storedProblem, issuedNotBefore, refused } of replacements) {
   test(name, () => {
-    const args = { stored, storedProblem, issued: { notBefore: issuedNotBefore }, names, keySha256, now: januaryRun };
+    const args = { stored, storedProblem, issued: { notBefore: issuedNotBefore }, names, storedKeySha256: keySha256, now: januaryRun };
 
     const problem = replacementProblem(args);
 
@@ -223,7 +258,7 @@ function simulateServed(lifetime: number, schedule: Schedule): { issued: Date[];
   let lowestFractionLeft = 1;
   for (let run = januaryRun; run < end; run = new Date(Math.min(nextRunAfter(schedule, run).getTime(), nextRunAfter(daily, run).getTime()))) {
     assert.ok(run < held.notAfter, `${lifetime}-day certificate lapsed before the run of ${run.toISOString()}`);
-    const decision = decideRenewal({ ...input(run, held), nextRunAt: nextRunAfter(schedule, run), previousRunAt: previousRunAtOrBefore(schedule, run) });
+    const decision = decideRenewal({ ...input(run, held), nextRunAt: nextRunAfter(schedule, run), nextCheckAt: nextCheck(schedule, run), previousRunAt: previousRunAtOrBefore(schedule, run) });
     const servedUntil = decision.renew ? run.getTime() + 3_600_000 : run.getTime();
     lowestFractionLeft = Math.min(lowestFractionLeft, (held.notAfter.getTime() - servedUntil) / (held.notAfter.getTime() - held.notBefore.getTime()));
     if (decision.renew) {
@@ -239,6 +274,7 @@ function simulateServed(lifetime: number, schedule: Schedule): { issued: Date[];
 // is served for about a day each month with less than a third left, before the run replaces it.
 const servedCases: { lifetime: number; lowest: [number, number] }[] = [
   { lifetime: 90, lowest: [1 / 3, 1] },
+  { lifetime: 6, lowest: [0.25, 1 / 3 + 0.01] },
   { lifetime: 64, lowest: [1 / 3, 1] },
   { lifetime: 45, lowest: [0.25, 1 / 3] },
 ];
@@ -262,6 +298,13 @@ test('with the daily check run, a 90-day certificate is renewed at monthly runs 
 
   assert.ok(issued.length >= 6 && issued.length <= 12, `${issued.length} issuances`);
   assert.ok(issued.every((date) => date.getUTCDate() === 15 && date.getUTCHours() === 3));
+});
+
+test('with the daily check run, a 6-day certificate is renewed by the check runs every 3 to 4 days, never more often', () => {
+  const issued = simulateWithDailyRuns(6, monthly);
+
+  const gaps = issued.slice(1).map((date, i) => (date.getTime() - (issued[i] as Date).getTime()) / DAY);
+  assert.ok(gaps.every((days) => days >= 3 && days <= 4), `gaps between issuances: ${gaps.join(', ')}`);
 });
 
 test('puts the renewal point two thirds into the lifetime', () => {
