@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # npm run package: builds the function and packages the stack for each stage into .serverless-<stage>/
-# (CloudFormation templates and the zip), offline: dummy credentials, no metadata lookups, no account
+# (CloudFormation templates and the zip), and production with every option set into
+# .serverless-production-options/, offline: dummy credentials, no metadata lookups, no account
 # lookups. Then lints every template with cfn-lint, which must report nothing at all.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,6 +17,19 @@ for stage in "${stages[@]}"; do
   npx --no-install serverless package --stage "$stage" --package ".serverless-$stage"
   templates+=(".serverless-$stage/cloudformation-template-update-stack.json")
 done
+
+# Production again with every option an operator may set: challenges behind CloudFront, a reserved
+# instance, the twice-daily check, and the bucket and key a removed stack kept (docs/deploy.md).
+options=(
+  --param=challengeServing=cloudfront
+  --param=reservedConcurrency=1
+  --param=checkFrequency=twice-daily
+  --param=existingCertificatesBucket=true
+  --param=existingStorageKeyArn=arn:aws:kms:us-east-1:123456789012:key/00000000-0000-0000-0000-000000000000
+)
+rm -rf .serverless-production-options
+npx --no-install serverless package --stage production --package .serverless-production-options "${options[@]}"
+templates+=(".serverless-production-options/cloudformation-template-update-stack.json")
 
 echo "cfn-lint: ${templates[*]}"
 cfn-lint --format parseable -- "${templates[@]}"

@@ -25,7 +25,11 @@ export const localStackName = 'acme-certificates-local';
 /** The template osls writes for a deploy, in the directory given to `--package`. */
 export const templateFileName = 'cloudformation-template-update-stack.json';
 
-export type Template = { Resources: Record<string, { Type: string; Properties?: Record<string, unknown> }> };
+export type Template = {
+  Resources: Record<string, { Type: string; Condition?: string; Properties?: Record<string, unknown> }>;
+  Parameters?: Record<string, { Default?: string }>;
+  Conditions?: Record<string, unknown>;
+};
 
 /** moto's fixed account: what CloudFormation would put in `${AWS::AccountId}`. */
 const motoAccountId = '123456789012';
@@ -72,16 +76,20 @@ export async function deployStack(state: ReplicaState, packageDir: string, logFi
 
 /**
  * Applies to each named bucket of `template` the settings moto's CloudFormation ignores (public access
- * block, ownership, versioning, lifecycle, bucket policy), as the template states them, except the
- * TLS-only statement (see withoutTlsOnlyStatements). Encryption is left out: moto's CloudFormation
- * applies it itself.
+ * block, ownership, versioning, lifecycle, bucket policy), as the template states them for its
+ * parameters' defaults (a resource whose Condition is false is skipped), except the TLS-only
+ * statement (see withoutTlsOnlyStatements). Encryption is left out: moto's CloudFormation applies it
+ * itself.
  */
 export async function applyBucketSettings(s3: S3Client, template: Template, region: string): Promise<void> {
   const resolve = resolver(template, region);
   for (const [logicalId, resource] of Object.entries(template.Resources)) {
     const properties = resource.Properties ?? {};
+    if (resource.Condition !== undefined && resolve({ Condition: resource.Condition }) !== true) continue;
     if (resource.Type === 'AWS::S3::Bucket' && properties.BucketName !== undefined) {
-      await applyBucketProperties(s3, resolve({ Ref: logicalId }) as string, properties);
+      const { PublicAccessBlockConfiguration, OwnershipControls, VersioningConfiguration, LifecycleConfiguration } = properties;
+      const settings = resolve({ PublicAccessBlockConfiguration, OwnershipControls, VersioningConfiguration, LifecycleConfiguration }) as Record<string, unknown>;
+      await applyBucketProperties(s3, resolve({ Ref: logicalId }) as string, settings);
     } else if (resource.Type === 'AWS::S3::BucketPolicy' && namesItsBucket(template, properties.Bucket)) {
       const Bucket = resolve(properties.Bucket) as string;
       const policy = withoutTlsOnlyStatements(resolve(properties.PolicyDocument) as PolicyDocument);
@@ -154,8 +162,9 @@ export function lifecycleRule(rule: CfnLifecycleRule): LifecycleRule {
 
 /**
  * Returns a function that evaluates the intrinsics the bucket resources use (Ref, Fn::GetAtt .Arn,
- * Fn::Sub) the way CloudFormation would in moto's account; throws on anything else, so a template
- * change that this cannot follow fails loudly instead of applying a wrong policy.
+ * Fn::Sub, and Fn::If on the template's conditions, for its parameters' defaults) the way
+ * CloudFormation would in moto's account; throws on anything else, so a template change that this
+ * cannot follow fails loudly instead of applying a wrong policy.
  */
 export function resolver(template: Template, region: string): (value: unknown) => unknown {
   const pseudo: Record<string, string> = { 'AWS::Partition': 'aws', 'AWS::Region': region, 'AWS::AccountId': motoAccountId };
@@ -165,21 +174,36 @@ export function resolver(template: Template, region: string): (value: unknown) =
     if (typeof name !== 'string') throw new Error(`template: cannot resolve ${logicalId}: not a bucket with a BucketName`);
     return name;
   };
-  const reference = (name: string): string => {
+  const noValue = Symbol('AWS::NoValue');
+  const reference = (name: string): string | symbol => {
+    if (name === 'AWS::NoValue') return noValue;
     if (name in pseudo) return pseudo[name] as string;
+    const parameter = template.Parameters?.[name];
+    if (parameter) return parameter.Default ?? '';
     if (name.endsWith('.Arn')) return `arn:aws:s3:::${bucketName(name.slice(0, -4))}`;
     return bucketName(name);
   };
+  const condition = (name: string): boolean => {
+    if (!template.Conditions || !(name in template.Conditions)) throw new Error(`template: no condition ${name}`);
+    return resolve(template.Conditions[name]) === true;
+  };
   const resolve = (value: unknown): unknown => {
-    if (Array.isArray(value)) return value.map(resolve);
+    if (Array.isArray(value)) return value.map(resolve).filter((item) => item !== noValue);
     if (value === null || typeof value !== 'object') return value;
     const entries = Object.entries(value);
     const [key, argument] = entries[0] ?? [];
     if (entries.length === 1 && key === 'Ref') return reference(argument as string);
+    if (entries.length === 1 && key === 'Condition') return condition(argument as string);
     if (entries.length === 1 && key === 'Fn::GetAtt') return reference(`${(argument as string[])[0]}.${(argument as string[])[1]}`);
-    if (entries.length === 1 && key === 'Fn::Sub' && typeof argument === 'string') return argument.replace(/\$\{([^}]+)\}/g, (_, name: string) => reference(name));
+    if (entries.length === 1 && key === 'Fn::Sub' && typeof argument === 'string') return argument.replace(/\$\{([^}]+)\}/g, (_, name: string) => String(reference(name)));
+    if (entries.length === 1 && key === 'Fn::If') {
+      const [name, whenTrue, whenFalse] = argument as [string, unknown, unknown];
+      return resolve(condition(name) ? whenTrue : whenFalse);
+    }
+    if (entries.length === 1 && key === 'Fn::Equals') return JSON.stringify(resolve((argument as unknown[])[0])) === JSON.stringify(resolve((argument as unknown[])[1]));
+    if (entries.length === 1 && key === 'Fn::Not') return resolve((argument as unknown[])[0]) !== true;
     if (entries.length === 1 && key?.startsWith('Fn::')) throw new Error(`template: ${key} is not supported here`);
-    return Object.fromEntries(entries.map(([name, item]) => [name, resolve(item)]));
+    return Object.fromEntries(entries.map(([name, item]) => [name, resolve(item)]).filter(([, item]) => item !== noValue));
   };
   return resolve;
 }

@@ -1,6 +1,7 @@
 /**
- * The CloudFormation template `serverless package` produces for a stage, built once per test process
- * into a temporary directory, offline (dummy credentials, no metadata or account look-ups).
+ * The CloudFormation template `serverless package` produces for a stage (and serverless params),
+ * built once per test process into a temporary directory, offline (dummy credentials, no metadata or
+ * account look-ups).
  */
 
 import { execFileSync } from 'node:child_process';
@@ -20,7 +21,8 @@ export interface Resource {
 export interface Template {
   Resources: Record<string, Resource>;
   Parameters?: Record<string, { Default?: string }>;
-  Outputs?: Record<string, unknown>;
+  Conditions?: Record<string, unknown>;
+  Outputs?: Record<string, { Value: unknown; Condition?: string }>;
 }
 
 export interface Statement {
@@ -34,18 +36,30 @@ export interface Statement {
 
 const templates = new Map<string, Template>();
 
-/** Returns the packaged template of `stage` (production, staging or local). */
-export function packagedTemplate(stage: string): Template {
-  const cached = templates.get(stage);
+/**
+ * Returns the packaged template of `stage` (production, staging or local), with `params` given as
+ * `--param="name=value"` the way an operator deploys.
+ */
+export function packagedTemplate(stage: string, params: Record<string, string> = {}): Template {
+  const paramOptions = Object.entries(params).map(([name, value]) => `--param=${name}=${value}`);
+  const key = [stage, ...paramOptions].join(' ');
+  const cached = templates.get(key);
   if (cached) return cached;
   const dir = tempDir(`acme-package-${stage}`);
   const env: NodeJS.ProcessEnv = { ...process.env, AWS_ACCESS_KEY_ID: 'offline', AWS_SECRET_ACCESS_KEY: 'offline', AWS_EC2_METADATA_DISABLED: 'true', SLS_TELEMETRY_DISABLED: '1', SLS_NOTIFICATIONS_MODE: 'off' };
   delete env.AWS_ENDPOINT_URL;
   delete env.AWS_PROFILE;
-  execFileSync('npx', ['--no-install', 'serverless', 'package', '--stage', stage, '--package', dir], { cwd: replicaRepoRoot, env, stdio: 'pipe', timeout: 120_000 });
+  execFileSync('npx', ['--no-install', 'serverless', 'package', '--stage', stage, '--package', dir, ...paramOptions], { cwd: replicaRepoRoot, env, stdio: 'pipe', timeout: 120_000 });
   const template = JSON.parse(readFileSync(join(dir, templateFileName), 'utf8')) as Template;
-  templates.set(stage, template);
+  templates.set(key, template);
   return template;
+}
+
+/** Returns the logical ids of the resources CloudFormation creates for the given stack parameters (their Condition holds). */
+export function createdResources(template: Template, parameters: Record<string, string>): string[] {
+  return Object.entries(template.Resources)
+    .filter(([, resource]) => resource.Condition === undefined || evaluate(template, { Condition: resource.Condition }, parameters) === true)
+    .map(([logicalId]) => logicalId);
 }
 
 /** Returns the resources of `type`, by logical id. */
@@ -82,10 +96,10 @@ export function grants(statements: Statement[]): string[] {
 /**
  * Evaluates the intrinsic functions of a template value the way CloudFormation would, for the given
  * parameter values: Ref (parameters, AWS::NoValue, pseudo parameters), Fn::GetAtt and Sub's
- * ${Resource.Attr} (as "<Resource>.<Attr>", readable in assertions), Fn::If, Fn::Equals, Fn::Join,
- * Fn::Split, Fn::Sub, Fn::Select. Throws on anything else, so an untested intrinsic fails loudly.
+ * ${Resource.Attr} (as "<Resource>.<Attr>", readable in assertions), Condition, Fn::If, Fn::Equals,
+ * Fn::Not, Fn::Join, Fn::Split, Fn::Sub, Fn::Select. Throws on anything else, so an untested intrinsic fails loudly.
  */
-export function evaluate(template: Template & { Conditions?: Record<string, unknown> }, value: unknown, parameters: Record<string, string>): unknown {
+export function evaluate(template: Template, value: unknown, parameters: Record<string, string>): unknown {
   const pseudo: Record<string, string> = { 'AWS::Partition': 'aws', 'AWS::Region': 'us-east-1', 'AWS::AccountId': '123456789012', 'AWS::URLSuffix': 'amazonaws.com' };
   const NO_VALUE = Symbol('AWS::NoValue');
   const parameter = (name: string): string | string[] => {
@@ -125,6 +139,7 @@ export function evaluate(template: Template & { Conditions?: Record<string, unkn
       switch (key) {
         case 'Fn::If': return run(condition(args[0] as string) ? args[1] : args[2]);
         case 'Fn::Equals': return JSON.stringify(run(args[0])) === JSON.stringify(run(args[1]));
+        case 'Fn::Not': return run(args[0]) !== true;
         case 'Fn::Join': return (run(args[1]) as unknown[]).join(args[0] as string);
         case 'Fn::Split': return String(run(args[1])).split(args[0] as string);
         case 'Fn::Select': return (run(args[1]) as unknown[])[Number(run(args[0]))];

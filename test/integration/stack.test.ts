@@ -3,15 +3,30 @@
  * template defines exist with its settings, and anonymous callers reach challenge objects only.
  * moto does not enforce list or write restrictions for anonymous callers: test/unit/template.test.ts
  * asserts those on the template.
+ *
+ * Also `serverless remove` and a new deploy, in a stage of its own: moto keeps what DeletionPolicy
+ * Retain keeps and refuses a bucket name that exists, as AWS does.
+ *
+ * Not here: the cloudfront challenge mode. moto 5.2's CloudFormation does not model
+ * AWS::CloudFront::Distribution or AWS::CloudFront::OriginAccessControl (a deploy of that mode ends
+ * "complete" with neither created and no outputs), and moto's S3 does not enforce a public access
+ * block or a bucket policy's service principal. What that mode must be is asserted on the packaged
+ * template (test/unit/template.test.ts) and by cfn-lint (npm run package).
  */
 
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { after, before, test } from 'node:test';
+import { promisify } from 'node:util';
 import {
+  DeleteBucketCommand,
   DeleteObjectCommand,
+  DeleteObjectsCommand,
+  GetObjectCommand,
+  ListObjectVersionsCommand,
   GetBucketEncryptionCommand,
   GetBucketLifecycleConfigurationCommand,
   GetBucketPolicyCommand,
@@ -21,6 +36,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { challengePrefix } from '../../scripts/replica/provision.js';
 import { lifecycleRule, resolver, withoutTlsOnlyStatements, type Template } from '../../scripts/replica/stack.js';
+import { replicaRepoRoot } from '../../scripts/replica/state.js';
 import { replicaState, s3Client } from '../helpers/replica-clients.js';
 
 const state = replicaState();
@@ -52,6 +68,51 @@ function send(port: number, method: string, path: string, headers: Record<string
     req.on('error', reject);
     req.end();
   });
+}
+
+/** Calls a moto JSON API (KMS) with one action. */
+async function motoJson(service: string, target: string, body: Record<string, unknown>): Promise<Record<string, unknown>> {
+  const authorization = `AWS4-HMAC-SHA256 Credential=test/20260101/${state.region}/${service}/aws4_request, SignedHeaders=host, Signature=0`;
+  const response = await fetch(state.awsEndpoint, {
+    method: 'POST',
+    headers: { authorization, 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': target },
+    body: JSON.stringify(body),
+  });
+  const text = await response.text();
+  assert.ok(response.ok, `${target}: ${response.status} ${text.slice(0, 300)}`);
+  return JSON.parse(text) as Record<string, unknown>;
+}
+
+/** Runs `serverless <command>` for `stage` against moto with `params`; resolves with its output, rejects with it. */
+async function serverless(command: 'deploy' | 'remove', stage: string, params: Record<string, string>): Promise<string> {
+  const env = {
+    ...process.env,
+    AWS_ENDPOINT_URL: state.awsEndpoint,
+    AWS_ACCESS_KEY_ID: 'test',
+    AWS_SECRET_ACCESS_KEY: 'test',
+    AWS_REGION: state.region,
+    AWS_EC2_METADATA_DISABLED: 'true',
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+    SLS_TELEMETRY_DISABLED: '1',
+    SLS_NOTIFICATIONS_MODE: 'off',
+    SLS_AWS_MONITORING_FREQUENCY: '250',
+  };
+  const options = Object.entries(params).map(([name, value]) => `--param=${name}=${value}`);
+  try {
+    const { stdout, stderr } = await promisify(execFile)('npx', ['--no-install', 'serverless', command, '--stage', stage, ...options], { cwd: replicaRepoRoot, env, timeout: 180_000, maxBuffer: 16 * 1024 * 1024 });
+    return `${stdout}${stderr}`;
+  } catch (error) {
+    const { stdout = '', stderr = '' } = error as { stdout?: string; stderr?: string };
+    throw new Error(`serverless ${command} --stage ${stage}: ${stdout}${stderr}`, { cause: error });
+  }
+}
+
+/** Returns the logical id → physical id of each resource of a stack in moto. */
+async function stackResources(stackName: string): Promise<Map<string, string>> {
+  const listing = await moto('cloudformation', '/', { Action: 'DescribeStackResources', StackName: stackName, Version: '2010-05-15' });
+  const members = [...listing.matchAll(/<member>([\s\S]*?)<\/member>/g)].map((match) => match[1] ?? '');
+  const field = (member: string, name: string) => new RegExp(`<${name}>([^<]*)</${name}>`).exec(member)?.[1] ?? '';
+  return new Map(members.map((member) => [field(member, 'LogicalResourceId'), field(member, 'PhysicalResourceId')]));
 }
 
 /** Calls a moto query or REST API for `service` (moto accepts any signature; only the scope names the service). */
@@ -87,18 +148,19 @@ test('serverless deploy created the stack in moto: buckets, role, host policy, f
   assert.doesNotMatch(listing, /_FAILED/);
 });
 
-test('the deployed function has the template role, one reserved instance and the KMS alias', async () => {
+test('the deployed function has the template role, the template\'s reserved concurrency (none by default) and the KMS alias', async () => {
   const functionName = template.Resources.RenewLambdaFunction?.Properties?.FunctionName as string;
   const configuration = JSON.parse(await moto('lambda', `/2015-03-31/functions/${functionName}/configuration`)) as {
     Role: string;
     Environment: { Variables: Record<string, string> };
   };
-  const concurrency = JSON.parse(await moto('lambda', `/2019-09-30/functions/${functionName}/concurrency`)) as { ReservedConcurrentExecutions: number };
+  const concurrency = JSON.parse(await moto('lambda', `/2019-09-30/functions/${functionName}/concurrency`)) as { ReservedConcurrentExecutions?: number };
 
   assert.match(configuration.Role, /:role\/acme-certificates-local-RenewFunctionRole-/);
   assert.equal(configuration.Environment.Variables.ACCOUNT_KEY_KMS_KEY_ID, stack.kmsKeyAlias);
   assert.equal(configuration.Environment.Variables.CERTIFICATES_BUCKET, state.buckets.certificates);
-  assert.equal(concurrency.ReservedConcurrentExecutions, 1);
+  assert.equal(concurrency.ReservedConcurrentExecutions ?? null, null, 'no reservation: refused where the account quota is 10');
+  assert.equal(configuration.Environment.Variables.CHECK_SCHEDULE, 'cron(35 4 * * ? *)');
 });
 
 test('the certificates bucket is encrypted with the stack key by CloudFormation, versioned and private', async () => {
@@ -163,4 +225,58 @@ test('through nginx a challenge object is served and a certificate or key path i
     assert.notEqual(response.status, 200);
     assert.ok(!response.body.includes(secret), response.body);
   }
+});
+
+test('after serverless remove the bucket and key stay; a new deploy fails on the bucket, and one with existingCertificatesBucket and existingStorageKeyArn uses both', async (t) => {
+  const stage = `redeploy${randomBytes(3).toString('hex')}`;
+  const names = { certificatesBucket: `acme-${stage}-certificates`, challengesBucket: `acme-${stage}-challenges` };
+  const stackName = `acme-certificates-${stage}`;
+  const kept = { Bucket: names.certificatesBucket, Key: 'example.com/status.json', Body: `{"kept":"${secret}"}` };
+  const keys = new Set<string>();
+  t.after(async () => {
+    await serverless('remove', stage, names).catch(() => undefined);
+    const versions = await s3.send(new ListObjectVersionsCommand({ Bucket: kept.Bucket })).catch(() => undefined);
+    const objects = [...(versions?.Versions ?? []), ...(versions?.DeleteMarkers ?? [])].map(({ Key, VersionId }) => ({ Key, VersionId }));
+    if (objects.length > 0) await s3.send(new DeleteObjectsCommand({ Bucket: kept.Bucket, Delete: { Objects: objects } }));
+    await s3.send(new DeleteBucketCommand({ Bucket: kept.Bucket })).catch(() => undefined);
+    for (const KeyId of keys) await motoJson('kms', 'TrentService.ScheduleKeyDeletion', { KeyId, PendingWindowInDays: 7 }).catch(() => undefined);
+  });
+  const keyIds = async () => ((await motoJson('kms', 'TrentService.ListKeys', {})).Keys as { KeyId: string }[]).map((key) => key.KeyId);
+  const aliases = async () => ((await motoJson('kms', 'TrentService.ListAliases', {})).Aliases as { AliasName: string; TargetKeyId?: string }[]).filter((alias) => alias.AliasName === `alias/${stackName}`);
+
+  await serverless('deploy', stage, names);
+  const keyId = (await stackResources(stackName)).get('StorageKey') ?? '';
+  keys.add(keyId);
+  const encryption = await s3.send(new GetBucketEncryptionCommand({ Bucket: kept.Bucket }));
+  const keyArn = encryption.ServerSideEncryptionConfiguration?.Rules?.[0]?.ApplyServerSideEncryptionByDefault?.KMSMasterKeyID ?? '';
+  await s3.send(new PutObjectCommand(kept));
+  await serverless('remove', stage, names);
+
+  assert.ok(keyArn.endsWith(`:key/${keyId}`), `the bucket names the stack's key: ${keyArn}`);
+  assert.equal(await (await s3.send(new GetObjectCommand(kept))).Body?.transformToString(), kept.Body, 'the certificates bucket and its objects stay');
+  assert.ok((await keyIds()).includes(keyId), 'the key stays');
+  assert.deepEqual(await aliases(), [], 'the alias went with the stack');
+
+  // The refused deploy has created a new key before the bucket failed (a key created by a failed
+  // deploy is kept too): the keys that appeared meanwhile are this test's to delete.
+  const keysBefore = await keyIds();
+  const refused = await serverless('deploy', stage, names).then(() => 'deployed', (error: Error) => error.message);
+  for (const id of await keyIds()) if (!keysBefore.includes(id)) keys.add(id);
+  await serverless('remove', stage, names);
+
+  assert.match(refused, /bucket name is not available|already exists/);
+
+  const output = await serverless('deploy', stage, { ...names, existingCertificatesBucket: 'true', existingStorageKeyArn: keyArn });
+  const resources = await stackResources(stackName);
+  const functionName = `acme-certificates-${stage}-renew`;
+  const configuration = JSON.parse(await moto('lambda', `/2015-03-31/functions/${functionName}/configuration`)) as { Role: string; Environment: { Variables: Record<string, string> } };
+  const roleName = configuration.Role.split('/').pop() ?? '';
+  const rolePolicy = decodeURIComponent(/<PolicyDocument>([^<]*)<\/PolicyDocument>/.exec(await moto('iam', '/', { Action: 'GetRolePolicy', RoleName: roleName, PolicyName: 'renew', Version: '2010-05-08' }))?.[1] ?? '');
+
+  assert.match(output, /deployed/);
+  assert.ok(!resources.has('CertificatesBucket') && !resources.has('StorageKey'), `no bucket and no key created: ${[...resources.keys()].join(', ')}`);
+  assert.deepEqual((await aliases()).map((alias) => alias.TargetKeyId), [keyId], 'a new alias names the kept key');
+  assert.equal(configuration.Environment.Variables.CERTIFICATES_BUCKET, kept.Bucket);
+  assert.ok(rolePolicy.includes(keyArn), 'the role may use the kept key');
+  assert.equal(await (await s3.send(new GetObjectCommand(kept))).Body?.transformToString(), kept.Body);
 });

@@ -8,9 +8,20 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { replicaRepoRoot } from '../../scripts/replica/state.js';
-import { asList, evaluate, grants, packagedTemplate, resourcesOfType, show, type Statement } from '../helpers/packaged-template.js';
+import { asList, createdResources, evaluate, grants, packagedTemplate, resourcesOfType, show, type Statement } from '../helpers/packaged-template.js';
 
 const template = packagedTemplate('production');
+const cloudfront = { ChallengeServing: 'cloudfront' };
+const keptKeyArn = 'arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab';
+const bucketArn = 'arn:aws:s3:::acme-certificates-production-certificates';
+/** Every option an operator may set, as `--param` values. */
+const everyOption = {
+  reservedConcurrency: '1',
+  checkFrequency: 'twice-daily',
+  challengeServing: 'cloudfront',
+  existingCertificatesBucket: 'true',
+  existingStorageKeyArn: keptKeyArn,
+};
 const { Resources: resources } = template;
 const properties = (logicalId: string) => {
   const resource = resources[logicalId];
@@ -27,14 +38,15 @@ test('the certificates bucket blocks all public access, enforces ownership, keep
   assert.deepEqual(bucket.PublicAccessBlockConfiguration, { BlockPublicAcls: true, IgnorePublicAcls: true, BlockPublicPolicy: true, RestrictPublicBuckets: true });
   assert.deepEqual(bucket.OwnershipControls, { Rules: [{ ObjectOwnership: 'BucketOwnerEnforced' }] });
   assert.deepEqual(bucket.VersioningConfiguration, { Status: 'Enabled' });
-  assert.deepEqual(bucket.BucketEncryption.ServerSideEncryptionConfiguration, [
-    { ServerSideEncryptionByDefault: { SSEAlgorithm: 'aws:kms', KMSMasterKeyID: { 'Fn::GetAtt': ['StorageKey', 'Arn'] } }, BucketKeyEnabled: true },
+  assert.deepEqual(evaluate(template, bucket.BucketEncryption.ServerSideEncryptionConfiguration, {}), [
+    { ServerSideEncryptionByDefault: { SSEAlgorithm: 'aws:kms', KMSMasterKeyID: 'StorageKey.Arn' }, BucketKeyEnabled: true },
   ]);
   assert.equal(bucket.BucketName, environment.CERTIFICATES_BUCKET);
+  assert.equal(`arn:aws:s3:::${bucket.BucketName}`, bucketArn, 'the ARN the grants write from parameters names the stack\'s bucket');
 });
 
 test('the certificates bucket policy only denies requests without TLS, on the bucket and every object', () => {
-  const statements = policyStatements('CertificatesBucketPolicy');
+  const statements = evaluate(template, policyStatements('CertificatesBucketPolicy'), {});
 
   assert.deepEqual(statements, [
     {
@@ -42,33 +54,37 @@ test('the certificates bucket policy only denies requests without TLS, on the bu
       Effect: 'Deny',
       Principal: '*',
       Action: 's3:*',
-      Resource: [{ 'Fn::GetAtt': ['CertificatesBucket', 'Arn'] }, { 'Fn::Sub': '${CertificatesBucket.Arn}/*' }],
+      Resource: [bucketArn, `${bucketArn}/*`],
       Condition: { Bool: { 'aws:SecureTransport': false } },
     },
   ]);
-  assert.deepEqual(properties('CertificatesBucketPolicy').Bucket, { Ref: 'CertificatesBucket' });
+  assert.equal(evaluate(template, properties('CertificatesBucketPolicy').Bucket, {}), 'CertificatesBucket');
 });
 
-test('the only public statement in the stack is anonymous s3:GetObject on the challenge prefix of the challenges bucket', () => {
-  const publicStatements = Object.entries(resourcesOfType(template, 'AWS::S3::BucketPolicy')).flatMap(([logicalId]) =>
-    policyStatements(logicalId)
+/** Returns the Allow statements of every bucket policy whose principal names anyone, for the given stack parameters. */
+function publicStatements(parameters: Record<string, string>) {
+  return Object.keys(resourcesOfType(template, 'AWS::S3::BucketPolicy')).flatMap((logicalId) =>
+    (evaluate(template, policyStatements(logicalId), parameters) as Statement[])
       .filter((statement) => statement.Effect === 'Allow' && JSON.stringify(statement.Principal).includes('*'))
-      .map((statement) => ({ bucket: show(properties(logicalId).Bucket), statement })),
+      .map((statement) => ({ bucket: evaluate(template, properties(logicalId).Bucket, parameters), statement })),
   );
+}
 
-  assert.deepEqual(publicStatements, [
+test('the only public statement in the stack is anonymous s3:GetObject on the challenge prefix of the challenges bucket', () => {
+  assert.equal(template.Parameters?.ChallengeServing?.Default, 'public-bucket');
+  assert.deepEqual(publicStatements({}), [
     {
       bucket: 'ChallengesBucket',
-      statement: { Sid: 'PublicReadAcmeChallenges', Effect: 'Allow', Principal: '*', Action: 's3:GetObject', Resource: { 'Fn::Sub': '${ChallengesBucket.Arn}/.well-known/acme-challenge/*' } },
+      statement: { Sid: 'PublicReadAcmeChallenges', Effect: 'Allow', Principal: '*', Action: 's3:GetObject', Resource: 'ChallengesBucket.Arn/.well-known/acme-challenge/*' },
     },
   ]);
-  assert.deepEqual(policyStatements('ChallengesBucketPolicy').length, 1, 'no list, no put, no other prefix');
+  assert.equal((evaluate(template, policyStatements('ChallengesBucketPolicy'), {}) as Statement[]).length, 1, 'no list, no put, no other prefix');
 });
 
 test('the challenges bucket keeps ACLs blocked and disabled, uses SSE-S3, and expires challenges after a day', () => {
   const bucket = properties('ChallengesBucket');
 
-  assert.deepEqual(bucket.PublicAccessBlockConfiguration, { BlockPublicAcls: true, IgnorePublicAcls: true, BlockPublicPolicy: false, RestrictPublicBuckets: false });
+  assert.deepEqual(evaluate(template, bucket.PublicAccessBlockConfiguration, {}), { BlockPublicAcls: true, IgnorePublicAcls: true, BlockPublicPolicy: false, RestrictPublicBuckets: false });
   assert.deepEqual(bucket.OwnershipControls, { Rules: [{ ObjectOwnership: 'BucketOwnerEnforced' }] });
   assert.deepEqual(bucket.BucketEncryption.ServerSideEncryptionConfiguration, [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }]);
   assert.deepEqual(bucket.LifecycleConfiguration.Rules[0], {
@@ -84,14 +100,20 @@ test('the challenges bucket keeps ACLs blocked and disabled, uses SSE-S3, and ex
 test('the KMS key rotates, and the function names it by the alias the stack creates', () => {
   assert.equal(properties('StorageKey').EnableKeyRotation, true);
   assert.equal(properties('StorageKeyAlias').AliasName, 'alias/acme-certificates-production');
-  assert.deepEqual(properties('StorageKeyAlias').TargetKeyId, { Ref: 'StorageKey' });
+  assert.equal(evaluate(template, properties('StorageKeyAlias').TargetKeyId, {}), 'StorageKey.Arn');
   assert.equal(environment.ACCOUNT_KEY_KMS_KEY_ID, 'alias/acme-certificates-production');
 });
 
+/** Returns the renew function role's statements, for the given stack parameters. */
+function renewRoleStatements(parameters: Record<string, string>): Statement[] {
+  const role = evaluate(template, properties('RenewFunctionRole'), parameters) as { Policies: { PolicyDocument: { Statement: Statement[] } }[] };
+  return role.Policies.flatMap((policy) => policy.PolicyDocument.Statement);
+}
+
 test('the renew function role allows exactly the calls the function makes, each on its one resource', () => {
   const role = properties('RenewFunctionRole');
-  const statements = role.Policies.flatMap((policy: { PolicyDocument: { Statement: Statement[] } }) => policy.PolicyDocument.Statement) as Statement[];
-  const viaS3AndSsm = ' if {"StringEquals":{"kms:ViaService":["s3.${AWS::Region}.amazonaws.com","ssm.${AWS::Region}.amazonaws.com"]}}';
+  const statements = renewRoleStatements({});
+  const viaS3AndSsm = ' if {"StringEquals":{"kms:ViaService":["s3.us-east-1.amazonaws.com","ssm.us-east-1.amazonaws.com"]}}';
 
   assert.deepEqual(grants(statements), [
     'kms:Decrypt on StorageKey.Arn' + viaS3AndSsm,
@@ -99,16 +121,16 @@ test('the renew function role allows exactly the calls the function makes, each 
     'kms:GenerateDataKey on StorageKey.Arn' + viaS3AndSsm,
     'logs:CreateLogStream on RenewLogGroup.Arn',
     'logs:PutLogEvents on RenewLogGroup.Arn',
-    's3:DeleteObject on ${CertificatesBucket.Arn}/*/renew.lock',
-    's3:DeleteObject on ${ChallengesBucket.Arn}/.well-known/acme-challenge/*',
-    's3:GetObject on ${CertificatesBucket.Arn}/*',
-    's3:GetObjectVersion on ${CertificatesBucket.Arn}/*',
-    's3:ListBucket on CertificatesBucket.Arn',
-    's3:PutObject on ${CertificatesBucket.Arn}/*',
-    's3:PutObject on ${ChallengesBucket.Arn}/.well-known/acme-challenge/*',
+    's3:DeleteObject on ChallengesBucket.Arn/.well-known/acme-challenge/*',
+    `s3:DeleteObject on ${bucketArn}/*/renew.lock`,
+    `s3:GetObject on ${bucketArn}/*`,
+    `s3:GetObjectVersion on ${bucketArn}/*`,
+    `s3:ListBucket on ${bucketArn}`,
+    's3:PutObject on ChallengesBucket.Arn/.well-known/acme-challenge/*',
+    `s3:PutObject on ${bucketArn}/*`,
     'sns:Publish on AlarmTopic',
-    'ssm:GetParameter on arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/acme-certificates/production/account-key',
-    'ssm:PutParameter on arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/acme-certificates/production/account-key',
+    'ssm:GetParameter on arn:aws:ssm:us-east-1:123456789012:parameter/acme-certificates/production/account-key',
+    'ssm:PutParameter on arn:aws:ssm:us-east-1:123456789012:parameter/acme-certificates/production/account-key',
   ]);
   assert.ok(statements.every((statement) => statement.Effect === 'Allow'));
   assert.deepEqual(role.AssumeRolePolicyDocument.Statement, [{ Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' }, Action: 'sts:AssumeRole' }]);
@@ -133,10 +155,10 @@ test('the host agent policy allows listing and reading the certificates bucket a
   assert.deepEqual(grants(statements), [
     'kms:Decrypt on StorageKey.Arn if {"StringEquals":{"kms:ViaService":"s3.us-east-1.amazonaws.com"}}',
     'kms:GenerateDataKey on StorageKey.Arn if {"StringEquals":{"kms:ViaService":"s3.us-east-1.amazonaws.com"}}',
-    's3:GetObject on CertificatesBucket.Arn/*',
-    's3:GetObjectVersion on CertificatesBucket.Arn/*',
-    's3:ListBucket on CertificatesBucket.Arn',
-    's3:PutObject on CertificatesBucket.Arn/.host-report.${aws:userid}.*',
+    `s3:GetObject on ${bucketArn}/*`,
+    `s3:GetObjectVersion on ${bucketArn}/*`,
+    `s3:ListBucket on ${bucketArn}`,
+    `s3:PutObject on ${bucketArn}/.host-report.\${aws:userid}.*`,
   ]);
   assert.equal(template.Parameters?.HostDomainPrefixes?.Default, '*');
   assert.deepEqual(Object.keys(resourcesOfType(template, 'AWS::IAM::ManagedPolicy')), ['HostAgentPolicy']);
@@ -144,7 +166,6 @@ test('the host agent policy allows listing and reading the certificates bucket a
 
 test('scoped to some domain folders, the host policy lists and reads only those', () => {
   const statements = evaluate(template, policyStatements('HostAgentPolicy'), { HostDomainPrefixes: 'example.com,example.org' }) as Statement[];
-  const bucketArn = 'arn:aws:s3:::acme-certificates-production-certificates';
 
   assert.deepEqual(grants(statements), [
     'kms:Decrypt on StorageKey.Arn if {"StringEquals":{"kms:ViaService":"s3.us-east-1.amazonaws.com"}}',
@@ -153,10 +174,9 @@ test('scoped to some domain folders, the host policy lists and reads only those'
     `s3:GetObject on ${bucketArn}/example.org/*`,
     `s3:GetObjectVersion on ${bucketArn}/example.com/*`,
     `s3:GetObjectVersion on ${bucketArn}/example.org/*`,
-    's3:ListBucket on CertificatesBucket.Arn if {"StringLike":{"s3:prefix":["example.com/*","example.org/*"]}}',
-    's3:PutObject on CertificatesBucket.Arn/.host-report.${aws:userid}.*',
+    `s3:ListBucket on ${bucketArn} if {"StringLike":{"s3:prefix":["example.com/*","example.org/*"]}}`,
+    `s3:PutObject on ${bucketArn}/.host-report.\${aws:userid}.*`,
   ]);
-  assert.equal(properties('CertificatesBucket').BucketName, bucketArn.split(':::')[1], 'the ARN written from parameters names the stack\'s bucket');
 });
 
 test('no IAM grant in the stack has a wildcard action or a wildcard resource', () => {
@@ -165,17 +185,21 @@ test('no IAM grant in the stack has a wildcard action or a wildcard resource', (
     ...policyStatements('HostAgentPolicy'),
   ] as Statement[];
 
-  for (const statement of identityPolicies) {
+  for (const statement of evaluate(template, identityPolicies, {}) as Statement[]) {
     for (const action of asList(statement.Action)) assert.ok(!action.includes('*'), `action ${action}`);
     for (const resource of asList(statement.Resource)) assert.notEqual(show(resource), '*', `${statement.Sid}: resource *`);
   }
 });
 
-test('the schedule event and the function read the same expression; a daily heartbeat run feeds the missed-run alarm; an hourly run only watches', () => {
-  const rules = Object.values(resourcesOfType(template, 'AWS::Events::Rule')).map((rule) => [rule.Properties.ScheduleExpression, JSON.stringify((rule.Properties.Targets as { Input?: string }[])[0]?.Input ?? '')]);
+/** Returns each schedule rule as [expression, input]. */
+function scheduleRules(packaged = template): string[][] {
+  return Object.values(resourcesOfType(packaged, 'AWS::Events::Rule')).map((rule) => [rule.Properties.ScheduleExpression as string, JSON.stringify((rule.Properties.Targets as { Input?: string }[])[0]?.Input ?? '')]);
+}
 
-  assert.deepEqual(rules, [['cron(5 3 15 * ? *)', '"{}"'], ['cron(35 4 * * ? *)', '"{}"'], ['cron(50 * * * ? *)', JSON.stringify('{"mode":"watch"}')]]);
+test('the schedule event and the function read the same expression; a daily check run feeds the missed-run alarm; an hourly run only watches', () => {
+  assert.deepEqual(scheduleRules(), [['cron(5 3 15 * ? *)', '"{}"'], ['cron(35 4 * * ? *)', '"{}"'], ['cron(50 * * * ? *)', JSON.stringify('{"mode":"watch"}')]]);
   assert.equal(environment.SCHEDULE, 'cron(5 3 15 * ? *)');
+  assert.equal(environment.CHECK_SCHEDULE, 'cron(35 4 * * ? *)');
 });
 
 test('the function reaches the stack\'s own alarm topic', () => {
@@ -193,8 +217,8 @@ test('each stuck state has an alarm to the topic: backlog, a lapsing served cert
   for (const id of ['BacklogAlarm', 'ServedLifetimeAlarm', 'ServedMismatchAlarm', 'ServedUnreachableAlarm', 'HostsAlarm']) assert.deepEqual(alarm(id).AlarmActions, [{ Ref: 'AlarmTopic' }], id);
 });
 
-test('one instance at a time, with no automatic retry of a failed run', () => {
-  assert.equal(functionProperties.ReservedConcurrentExecutions, 1);
+test('no reserved concurrency by default (refused where the account quota is 10), and no automatic retry of a failed run', () => {
+  assert.ok(!('ReservedConcurrentExecutions' in functionProperties), 'ReservedConcurrentExecutions is left out');
   assert.equal(properties('RenewLambdaEvConf').MaximumRetryAttempts, 0);
 });
 
@@ -237,4 +261,121 @@ test('a stage with no settings of its own (dev) pairs Let\'s Encrypt staging wit
 
   assert.equal(variables.ACME_DIRECTORY_URL, 'https://acme-staging-v02.api.letsencrypt.org/directory');
   assert.equal(variables.TRUSTED_ROOTS_PEM?.trim(), stagingRoots.trim());
+});
+
+test('behind CloudFront the challenges bucket blocks all public access and has no public statement', () => {
+  const bucket = properties('ChallengesBucket');
+
+  assert.deepEqual(evaluate(template, bucket.PublicAccessBlockConfiguration, cloudfront), { BlockPublicAcls: true, IgnorePublicAcls: true, BlockPublicPolicy: true, RestrictPublicBuckets: true });
+  assert.deepEqual(publicStatements(cloudfront), []);
+});
+
+test('behind CloudFront only the stack\'s distribution reads the challenge prefix, and only over TLS', () => {
+  const statements = evaluate(template, policyStatements('ChallengesBucketPolicy'), cloudfront) as Statement[];
+
+  assert.deepEqual(statements, [
+    {
+      Sid: 'DenyNonTlsRequests',
+      Effect: 'Deny',
+      Principal: '*',
+      Action: 's3:*',
+      Resource: ['ChallengesBucket.Arn', 'ChallengesBucket.Arn/*'],
+      Condition: { Bool: { 'aws:SecureTransport': false } },
+    },
+    {
+      Sid: 'CloudFrontReadsAcmeChallenges',
+      Effect: 'Allow',
+      Principal: { Service: 'cloudfront.amazonaws.com' },
+      Action: 's3:GetObject',
+      Resource: 'ChallengesBucket.Arn/.well-known/acme-challenge/*',
+      Condition: { StringEquals: { 'AWS:SourceArn': 'arn:aws:cloudfront::123456789012:distribution/ChallengeDistribution' } },
+    },
+  ]);
+});
+
+test('the distribution reads the bucket with origin access control (SigV4, always) and caches nothing, not even an error', () => {
+  const control = evaluate(template, properties('ChallengeOriginAccessControl'), cloudfront) as { OriginAccessControlConfig: Record<string, string> };
+  const distribution = (evaluate(template, properties('ChallengeDistribution'), cloudfront) as { DistributionConfig: Record<string, any> }).DistributionConfig; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+  assert.deepEqual([control.OriginAccessControlConfig.OriginAccessControlOriginType, control.OriginAccessControlConfig.SigningBehavior, control.OriginAccessControlConfig.SigningProtocol], ['s3', 'always', 'sigv4']);
+  assert.deepEqual(distribution.Origins, [
+    { Id: 'challenges', DomainName: 'ChallengesBucket.RegionalDomainName', OriginAccessControlId: 'ChallengeOriginAccessControl.Id', S3OriginConfig: { OriginAccessIdentity: '' } },
+  ]);
+  assert.equal(distribution.DefaultCacheBehavior.TargetOriginId, 'challenges');
+  assert.equal(distribution.DefaultCacheBehavior.CachePolicyId, '4135ea2d-6df8-44a3-9df3-4b5a84be39ad', 'the managed CachingDisabled policy');
+  assert.equal(distribution.DefaultCacheBehavior.ViewerProtocolPolicy, 'allow-all', 'nginx may proxy over http or https');
+  assert.deepEqual(distribution.DefaultCacheBehavior.AllowedMethods, ['GET', 'HEAD']);
+  assert.deepEqual(distribution.CustomErrorResponses, [{ ErrorCode: 403, ErrorCachingMinTTL: 0 }, { ErrorCode: 404, ErrorCachingMinTTL: 0 }]);
+  assert.equal(distribution.Enabled, true);
+});
+
+test('the hosts\' challenge origin is the distribution behind CloudFront, the bucket\'s S3 URL otherwise', () => {
+  const origin = template.Outputs?.ChallengeOrigin?.Value;
+
+  assert.equal(evaluate(template, origin, {}), 'https://s3.us-east-1.amazonaws.com/ChallengesBucket');
+  assert.equal(evaluate(template, origin, cloudfront), 'https://ChallengeDistribution.DomainName');
+  assert.equal(template.Outputs?.ChallengeDistributionDomainName?.Condition, 'ServeChallengesThroughCloudFront');
+});
+
+test('the two challenge modes differ only in the challenges bucket, its policy and the CloudFront resources', () => {
+  const publicBucket = createdResources(template, {});
+  const behindCloudFront = createdResources(template, cloudfront);
+  const differing = behindCloudFront.filter((logicalId) => JSON.stringify(evaluate(template, resources[logicalId], {})) !== JSON.stringify(evaluate(template, resources[logicalId], cloudfront)));
+
+  assert.deepEqual(behindCloudFront.filter((logicalId) => !publicBucket.includes(logicalId)), ['ChallengeOriginAccessControl', 'ChallengeDistribution']);
+  assert.deepEqual(publicBucket.filter((logicalId) => !behindCloudFront.includes(logicalId)), []);
+  assert.deepEqual(differing.filter((logicalId) => publicBucket.includes(logicalId)), ['ChallengesBucket', 'ChallengesBucketPolicy']);
+  assert.deepEqual(renewRoleStatements(cloudfront), renewRoleStatements({}));
+});
+
+test('with a kept certificates bucket the stack creates none, and every grant and the TLS-only policy name the kept one', () => {
+  const kept = { ExistingCertificatesBucket: 'true' };
+
+  assert.equal(template.Parameters?.ExistingCertificatesBucket?.Default, 'false');
+  assert.ok(createdResources(template, {}).includes('CertificatesBucket'));
+  assert.ok(!createdResources(template, kept).includes('CertificatesBucket'));
+  assert.equal(evaluate(template, properties('CertificatesBucketPolicy').Bucket, kept), 'acme-certificates-production-certificates');
+  assert.deepEqual(renewRoleStatements(kept), renewRoleStatements({}));
+  assert.deepEqual(evaluate(template, policyStatements('HostAgentPolicy'), kept), evaluate(template, policyStatements('HostAgentPolicy'), {}));
+  assert.equal(evaluate(template, template.Outputs?.CertificatesBucketName?.Value, kept), 'acme-certificates-production-certificates');
+});
+
+test('with a kept KMS key the stack creates none: the alias, the bucket, the role and the host policy use the kept one', () => {
+  const kept = { ExistingStorageKeyArn: keptKeyArn };
+  const keyGrants = (statements: Statement[]) => statements.filter((statement) => asList(statement.Action).some((action) => action.startsWith('kms:'))).map((statement) => statement.Resource);
+
+  assert.ok(!createdResources(template, kept).includes('StorageKey'));
+  assert.ok(createdResources(template, kept).includes('StorageKeyAlias'), 'the removed stack took its alias along: the new one names the kept key');
+  assert.equal(evaluate(template, properties('StorageKeyAlias').TargetKeyId, kept), keptKeyArn);
+  assert.equal((evaluate(template, properties('CertificatesBucket').BucketEncryption, kept) as { ServerSideEncryptionConfiguration: { ServerSideEncryptionByDefault: { KMSMasterKeyID: string } }[] }).ServerSideEncryptionConfiguration[0]?.ServerSideEncryptionByDefault.KMSMasterKeyID, keptKeyArn);
+  assert.deepEqual(keyGrants(renewRoleStatements(kept)), [keptKeyArn]);
+  assert.deepEqual(keyGrants(evaluate(template, policyStatements('HostAgentPolicy'), kept) as Statement[]), [keptKeyArn]);
+  assert.equal(evaluate(template, template.Outputs?.StorageKeyArn?.Value, kept), keptKeyArn);
+});
+
+test('every option set as an operator deploys it: a reservation, the twice-daily check, CloudFront, the kept bucket and key', () => {
+  const options = packagedTemplate('production', everyOption);
+  const renew = options.Resources.RenewLambdaFunction?.Properties as { ReservedConcurrentExecutions?: number; Environment: { Variables: Record<string, string> } };
+
+  assert.equal(renew.ReservedConcurrentExecutions, 1);
+  assert.equal(renew.Environment.Variables.CHECK_SCHEDULE, 'cron(35 4,16 * * ? *)');
+  assert.deepEqual(scheduleRules(options).map(([expression]) => expression), ['cron(5 3 15 * ? *)', 'cron(35 4,16 * * ? *)', 'cron(50 * * * ? *)']);
+  assert.deepEqual(
+    ['ChallengeServing', 'ExistingCertificatesBucket', 'ExistingStorageKeyArn'].map((name) => options.Parameters?.[name]?.Default),
+    ['cloudfront', 'true', keptKeyArn],
+  );
+});
+
+test('the check run, daily or twice daily, gives the missed-run alarm a datapoint in every daily period', () => {
+  const missed = properties('RenewMissedRunAlarm');
+  const twiceDaily = packagedTemplate('production', everyOption).Resources.RenewLambdaFunction?.Properties.Environment as { Variables: Record<string, string> };
+  const runsPerDay = (expression: string) => {
+    const [, , hours, dayOfMonth, month, dayOfWeek] = /^cron\((\S+) (\S+) (\S+) (\S+) (\S+) (\S+)\)$/.exec(expression) ?? [];
+    assert.deepEqual([dayOfMonth, month, dayOfWeek], ['*', '*', '?'], `${expression} runs every day`);
+    return hours?.split(',').length;
+  };
+
+  assert.equal(missed.Period, 86400);
+  assert.equal(runsPerDay(environment.CHECK_SCHEDULE as string), 1);
+  assert.equal(runsPerDay(twiceDaily.Variables.CHECK_SCHEDULE ?? ''), 2);
 });
