@@ -107,20 +107,20 @@ export class AcmeIssuer implements Issuer {
    * what was last set). Returns the account URL, and the record to keep when it changed (null:
    * unchanged). Never creates a second account for a key.
    */
-  async registerAccount(contact: string[], record: AccountRecord | null): Promise<{ accountUrl: string; record: AccountRecord | null }> {
+  async registerAccount(contact: string[], record: AccountRecord | null): Promise<{ accountUrl: string; record: AccountRecord | null; contactUpdated: boolean }> {
     const existing = await this.step('looking up the account', () => this.lookUpAccount());
     if (!existing) {
       await this.step('registering account', () => this.client.createAccount({ termsOfServiceAgreed: true, ...(contact.length ? { contact } : {}) }));
-      return { accountUrl: this.client.getAccountUrl(), record: { accountUrl: this.client.getAccountUrl(), contact } };
+      return { accountUrl: this.client.getAccountUrl(), record: { accountUrl: this.client.getAccountUrl(), contact }, contactUpdated: false };
     }
     const accountUrl = this.client.getAccountUrl();
     if (contactNeedsUpdate({ wanted: contact, returned: existing.contact, record, accountUrl })) {
       await this.step('updating account contact', () => this.client.updateAccount({ contact }));
-      return { accountUrl, record: { accountUrl, contact } };
+      return { accountUrl, record: { accountUrl, contact }, contactUpdated: true };
     }
     const known = existing.contact && existing.contact.length > 0 ? existing.contact : contact;
     const unchanged = record?.accountUrl === accountUrl && record.contact.length === known.length && record.contact.every((item, index) => item === known[index]);
-    return { accountUrl, record: unchanged ? null : { accountUrl, contact: known } };
+    return { accountUrl, record: unchanged ? null : { accountUrl, contact: known }, contactUpdated: false };
   }
 
   /**

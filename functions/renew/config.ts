@@ -20,7 +20,8 @@ export interface RenewConfig {
   /** The daily (or twice-daily) check runs: they renew too, and ARI renews before the next of any run. */
   checkSchedule: Schedule;
   concurrency: number;
-  preflight: { port: number; dnsServer: string | undefined; timeoutMs: number };
+  /** `port` and `httpsPort`: where the CA's ports 80 and 443 are reached (other ports only on the replica). */
+  preflight: { port: number; httpsPort: number; dnsServer: string | undefined; timeoutMs: number };
   acme: { requestTimeoutMs: number; pollMinMs: number; pollMaxMs: number; pollAttempts: number };
   /** Retries of transient CA failures (core/retry.ts). */
   acmeRetry: RetryPolicy;
@@ -97,6 +98,7 @@ export function readRenewConfig(env: NodeJS.ProcessEnv, rootStore: readonly stri
     concurrency: integer('CONCURRENCY', 4, 1, 64),
     preflight: {
       port: integer('PREFLIGHT_PORT', 80, 1, 65535),
+      httpsPort: integer('PREFLIGHT_HTTPS_PORT', 443, 1, 65535),
       dnsServer: optional('PREFLIGHT_DNS_SERVER'),
       timeoutMs: integer('PREFLIGHT_TIMEOUT_MS', 5000, 100, 60000),
     },

@@ -3,7 +3,7 @@
  * constructed for the renew function.
  */
 
-import { randomBytes, randomInt } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { SSMClient } from '@aws-sdk/client-ssm';
@@ -70,7 +70,7 @@ export function buildRenewalContext(config: RenewConfig, clients: { s3: S3Client
     runId,
     lockTtlMs: config.lockTtlMs,
     randomToken: () => randomBytes(24).toString('base64url'),
-    random: () => randomInt(0, 2 ** 48) / 2 ** 48,
+    random: () => randomBytes(6).readUIntBE(0, 6) / 2 ** 48,
     ...(timeLeftMs ? { timeLeftMs } : {}),
   };
 }
@@ -96,8 +96,9 @@ function accountIssuer(config: RenewConfig, accountKeys: SsmAccountKeyStore, sto
         onAnswer: (date: string | undefined, receivedAt: Date) => void (skew ??= judgeClockSkew(date, receivedAt, config.skewAllowanceMs)),
       };
       const acmeIssuer = new AcmeIssuer(createAcmeClient({ directoryUrl: config.directoryUrl, accountKeyPem: keyPem, ...config.acme, retry }));
-      const { accountUrl, record } = await acmeIssuer.registerAccount(contactFor(config.contactEmail), parseAccountRecord(await store.readAccountRecord()));
+      const { accountUrl, record, contactUpdated } = await acmeIssuer.registerAccount(contactFor(config.contactEmail), parseAccountRecord(await store.readAccountRecord()));
       if (record) await store.writeAccountRecord(formatAccountRecord(record)).catch((error: unknown) => log('warn', 'could not record the account\'s contact (the next run sets it again)', { step: 'account', reason: describeError(error) }));
+      if (contactUpdated) log('info', 'updated the account contact', { step: 'account', contact: config.contactEmail ?? '(none)' });
       const measured = skew as ClockSkew | null;
       if (measured?.problem) throw new Error(measured.problem);
       if (measured?.warning) log('warn', measured.warning, { step: 'account', skewSeconds: measured.skewMs / 1000 });

@@ -175,6 +175,8 @@ async function issue(domain: string, loaded: LoadedDomain, reason: string, ctx: 
   const directory = await ctx.directory.facts();
   if (profile) await step('order', `checking profile "${profile}" against the CA's directory`, () => checkProfile(profile, directory));
   const warnings = await step('preflight', 'checking that every name serves the challenge prefix', () => preflight(domain, names, ctx), { names });
+  // Said before the order: when the CA then fails a name, this is what explains it.
+  for (const warning of warnings) ctx.log('warn', warning, { domain, step: 'preflight' });
   const issuer = await step('account', 'loading ACME account', () => ctx.issuer());
   // RFC 9773 §5: name the certificate this order replaces, only to a CA that offers ARI.
   const replaces = directory?.renewalInfoUrl ? storedCertificateId(loaded) : null;
@@ -198,8 +200,10 @@ async function issue(domain: string, loaded: LoadedDomain, reason: string, ctx: 
 
   const now = ctx.now();
   const cadence = scheduleWarning({ certificate: facts, previousRunAt: ctx.previousRunAt(now), nextRunAt: ctx.nextRunAt(now), checkPeriodMs: longestCheckPeriod(ctx, now) });
-  if (cadence) warnings.push(cadence.warning);
-  for (const warning of warnings) ctx.log('warn', warning, { domain, step: 'store' });
+  if (cadence) {
+    warnings.push(cadence.warning);
+    ctx.log('warn', cadence.warning, { domain, step: 'store' });
+  }
   ctx.log('info', 'renewed', { domain, step: 'store', serial: facts.serial, notAfter: facts.notAfter.toISOString() });
   return { domain, outcome: 'renewed', reason, serial: facts.serial, names: facts.names, notAfter: facts.notAfter.toISOString(), ...(warnings.length > 0 ? { warnings } : {}), ...(cadence?.lapseRisk ? { lapseRisk: cadence.warning } : {}) };
 }
