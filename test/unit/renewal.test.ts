@@ -33,7 +33,10 @@ function input(now: Date, stored: Certificate | null, change: Partial<RenewalInp
 
 /** The next run of any kind: the schedule's or the daily check run's. */
 function nextCheck(schedule: Schedule, now: Date): Date {
-  const [a, b] = [nextRunAfter(schedule, now), nextRunAfter(daily, now)];
+  return earliest(nextRunAfter(schedule, now), nextRunAfter(daily, now));
+}
+
+function earliest(a: Date, b: Date): Date {
   return a < b ? a : b;
 }
 
@@ -242,23 +245,22 @@ for (const { name, stored, storedProblem, issuedNotBefore, refused } of replacem
  * A year of the deployed cadence: the monthly schedule plus the daily check run at 04:35, which
  * decides against the monthly schedule. Returns the issue dates; asserts the certificate never lapses.
  */
-function simulateWithDailyRuns(lifetime: number, schedule: Schedule): Date[] {
-  return simulateServed(lifetime, schedule).issued;
+function simulateWithDailyRuns(lifetime: number, schedule: Schedule, checks = daily): Date[] {
+  return simulateServed(lifetime, schedule, checks).issued;
 }
 
 /**
  * The same year, returning also the least fraction of its lifetime the served certificate ever has
  * left: the old one is served until the hosts install the new one, within the hour after the run.
  */
-function simulateServed(lifetime: number, schedule: Schedule): { issued: Date[]; lowestFractionLeft: number } {
-  const daily = parseSchedule('cron(35 4 * * ? *)');
+function simulateServed(lifetime: number, schedule: Schedule, checks = daily): { issued: Date[]; lowestFractionLeft: number } {
   const end = new Date(januaryRun.getTime() + 365 * DAY);
   let held = certificateIssuedAt(new Date(januaryRun.getTime() - 2 * DAY), lifetime);
   const issued: Date[] = [];
   let lowestFractionLeft = 1;
-  for (let run = januaryRun; run < end; run = new Date(Math.min(nextRunAfter(schedule, run).getTime(), nextRunAfter(daily, run).getTime()))) {
+  for (let run = januaryRun; run < end; run = new Date(Math.min(nextRunAfter(schedule, run).getTime(), nextRunAfter(checks, run).getTime()))) {
     assert.ok(run < held.notAfter, `${lifetime}-day certificate lapsed before the run of ${run.toISOString()}`);
-    const decision = decideRenewal({ ...input(run, held), nextRunAt: nextRunAfter(schedule, run), nextCheckAt: nextCheck(schedule, run), previousRunAt: previousRunAtOrBefore(schedule, run) });
+    const decision = decideRenewal({ ...input(run, held), nextRunAt: nextRunAfter(schedule, run), nextCheckAt: earliest(nextRunAfter(schedule, run), nextRunAfter(checks, run)), previousRunAt: previousRunAtOrBefore(schedule, run) });
     const servedUntil = decision.renew ? run.getTime() + 3_600_000 : run.getTime();
     lowestFractionLeft = Math.min(lowestFractionLeft, (held.notAfter.getTime() - servedUntil) / (held.notAfter.getTime() - held.notBefore.getTime()));
     if (decision.renew) {
@@ -305,6 +307,16 @@ test('with the daily check run, a 6-day certificate is renewed by the check runs
 
   const gaps = issued.slice(1).map((date, i) => (date.getTime() - (issued[i] as Date).getTime()) / DAY);
   assert.ok(gaps.every((days) => days >= 3 && days <= 4), `gaps between issuances: ${gaps.join(', ')}`);
+});
+
+test('with the check run twice daily, a 6-day certificate is renewed every 3.5 to 4 days, always with a third of its lifetime left', () => {
+  const twiceDaily = parseSchedule('cron(35 4,16 * * ? *)');
+
+  const { issued, lowestFractionLeft } = simulateServed(6, monthly, twiceDaily);
+
+  const gaps = issued.slice(1).map((date, i) => (date.getTime() - (issued[i] as Date).getTime()) / DAY);
+  assert.ok(gaps.every((days) => days >= 3.5 && days <= 4), `gaps between issuances: ${gaps.join(', ')}`);
+  assert.ok(lowestFractionLeft >= 0.3, `lowest fraction left ${lowestFractionLeft.toFixed(3)}`);
 });
 
 test('puts the renewal point two thirds into the lifetime', () => {
