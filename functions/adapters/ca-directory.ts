@@ -12,6 +12,13 @@ import type { CaDirectory, CaDirectoryFacts, ClockCheck } from '../workflows/por
 
 /** Directories and renewal windows are small; anything larger is not what was asked for. */
 const MAX_BODY = 64 * 1024;
+/**
+ * A renewal window is asked for every stored certificate, before its decision: a slow or failing
+ * renewalInfo must not hold a run's domains back. Each request gets at most this long, and after
+ * this many failures in a run the rest are not asked (the schedule decides for them).
+ */
+const RENEWAL_INFO_TIMEOUT_MS = 5_000;
+const RENEWAL_INFO_FAILURES_PER_RUN = 3;
 
 interface Answer {
   status: number;
@@ -23,6 +30,7 @@ interface Answer {
 
 export class CaDirectoryClient implements ClockCheck, CaDirectory {
   private read: Promise<Answer | null> | undefined;
+  private renewalInfoFailures = 0;
 
   constructor(
     private readonly directoryUrl: string,
@@ -37,7 +45,8 @@ export class CaDirectoryClient implements ClockCheck, CaDirectory {
    * from this read for the rest of the run.
    */
   async measure(): Promise<ClockSkew | null> {
-    this.read = this.get(this.directoryUrl);
+    this.read = this.get(this.directoryUrl, this.timeoutMs);
+    this.renewalInfoFailures = 0;
     const answer = await this.read;
     return answer ? judgeClockSkew(answer.date, answer.receivedAt, this.allowanceMs) : null;
   }
@@ -61,20 +70,27 @@ export class CaDirectoryClient implements ClockCheck, CaDirectory {
   /** Returns the suggested renewal window of a certificate (RFC 9773 §4.1: an unauthenticated GET); throws naming what failed. */
   async renewalInfo(url: string, certId: string): Promise<RenewalInfo> {
     const target = `${url.replace(/\/$/, '')}/${certId}`;
-    const answer = await this.get(target);
-    if (!answer) throw new Error(`GET ${target} got no answer within ${this.timeoutMs} ms`);
-    if (answer.status !== 200) throw new Error(`GET ${target} answered ${answer.status}`);
-    return parseRenewalInfo(answer.body, answer.retryAfter, answer.receivedAt);
+    if (this.renewalInfoFailures >= RENEWAL_INFO_FAILURES_PER_RUN) throw new Error(`not asked: renewalInfo failed ${this.renewalInfoFailures} times in this run`);
+    try {
+      const timeoutMs = Math.min(RENEWAL_INFO_TIMEOUT_MS, this.timeoutMs);
+      const answer = await this.get(target, timeoutMs);
+      if (!answer) throw new Error(`GET ${target} got no answer within ${timeoutMs} ms`);
+      if (answer.status !== 200) throw new Error(`GET ${target} answered ${answer.status}`);
+      return parseRenewalInfo(answer.body, answer.retryAfter, answer.receivedAt);
+    } catch (error) {
+      this.renewalInfoFailures += 1;
+      throw error;
+    }
   }
 
   private directory(): Promise<Answer | null> {
-    this.read ??= this.get(this.directoryUrl);
+    this.read ??= this.get(this.directoryUrl, this.timeoutMs);
     return this.read;
   }
 
-  private get(url: string): Promise<Answer | null> {
+  private get(url: string, timeoutMs: number): Promise<Answer | null> {
     return new Promise((resolve) => {
-      const request = https.get(url, { timeout: this.timeoutMs }, (response) => {
+      const request = https.get(url, { timeout: timeoutMs }, (response) => {
         const receivedAt = this.now();
         let body = '';
         response.setEncoding('utf8');

@@ -77,8 +77,18 @@ export function parseRenewalInfo(body: string, retryAfter: string | undefined, n
   const end = typeof window?.end === 'string' ? new Date(window.end) : null;
   if (!start || !end || Number.isNaN(start.getTime()) || Number.isNaN(end.getTime())) throw new Error('the renewalInfo answer has no readable suggestedWindow');
   if (end <= start) throw new Error(`the renewalInfo window ends (${end.toISOString()}) before it starts (${start.toISOString()})`);
-  const explanation = (raw as { explanationURL?: unknown }).explanationURL;
-  return { window: { start, end }, explanationUrl: typeof explanation === 'string' && /^https?:\/\//.test(explanation) ? explanation.slice(0, 500) : null, retryAfterSeconds: parseRetryAfter(retryAfter, now) };
+  return { window: { start, end }, explanationUrl: explanationUrl((raw as { explanationURL?: unknown }).explanationURL), retryAfterSeconds: parseRetryAfter(retryAfter, now) };
+}
+
+/** Returns the explanation as a normalized http(s) URL of at most 500 characters (it goes into logs, status.json and messages), or null. */
+function explanationUrl(value: unknown): string | null {
+  if (typeof value !== 'string') return null;
+  try {
+    const url = new URL(value);
+    return (url.protocol === 'https:' || url.protocol === 'http:') && url.href.length <= 500 ? url.href : null;
+  } catch {
+    return null;
+  }
 }
 
 /** Returns a Retry-After (RFC 9110 §10.2.3: seconds or an HTTP date) in seconds from `now`, or null. */

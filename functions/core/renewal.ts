@@ -72,6 +72,12 @@ export function decideRenewal(input: RenewalInput): RenewalDecision {
   // The CA's window comes before freshness: a CA asks a certificate issued today back when it must revoke it.
   const byWindow = input.renewalInfo ? renewalInfoReason(input.renewalInfo, input.nextCheckAt) : null;
   if (byWindow) return { renew: true, reason: byWindow };
+  // A window that closes with a quarter of the lifetime still left decides alone: the check runs
+  // renew inside it, and the schedule rule would order again, days later, a certificate the window
+  // had just renewed (45-day certificates, a window at day 30, a monthly run on the 15th).
+  if (input.renewalInfo && windowLeavesEnough(input.renewalInfo, certificate)) {
+    return { renew: false, reason: `the CA's renewal window (${input.renewalInfo.windowStart} to ${input.renewalInfo.windowEnd}) puts its renewal at ${input.renewalInfo.selectedAt}: a check run renews it then`, renewAt: new Date(input.renewalInfo.selectedAt) };
+  }
   const renewAt = renewalPoint(certificate.notBefore, certificate.notAfter);
   if (scheduleTooSparse(certificate, input.previousRunAt, nextRunAt)) {
     const horizon = input.nextCheckAt < nextRunAt ? input.nextCheckAt : nextRunAt;
@@ -83,6 +89,12 @@ export function decideRenewal(input: RenewalInput): RenewalDecision {
   if (fresh) return { renew: false, reason: `issued ${certificate.notBefore.toISOString()}, ${fresh}: renews at the next run`, renewAt };
   if (renewAt <= nextRunAt) return { renew: true, reason: `enters its last third (${renewAt.toISOString()}) before the next run (${nextRunAt.toISOString()})` };
   return { renew: false, reason: `valid until ${certificate.notAfter.toISOString()}; renews after ${renewAt.toISOString()}`, renewAt };
+}
+
+/** True when the CA's window ends with at least a quarter of the certificate's lifetime left (a window later than that, the schedule rule also guards). */
+function windowLeavesEnough(window: StoredRenewalInfo, certificate: Pick<CertificateFacts, 'notBefore' | 'notAfter'>): boolean {
+  const lifetime = certificate.notAfter.getTime() - certificate.notBefore.getTime();
+  return new Date(window.windowEnd).getTime() <= certificate.notAfter.getTime() - lifetime * MIN_LEFT_AT_NEXT_RUN;
 }
 
 /**

@@ -17,8 +17,6 @@ export interface LastAttempt {
   outcome: 'renewed' | 'failed' | 'repaired';
   step?: string;
   reason?: string;
-  /** The CA refused the domain key: the next attempt makes a new one, even with `reuseKey`. */
-  keyRefused?: boolean;
 }
 
 export interface DomainStatus {
@@ -39,6 +37,12 @@ export interface DomainStatus {
    */
   versions?: Record<string, string>;
   lastAttempt: LastAttempt | null;
+  /**
+   * The public-key digest of a domain key the CA refused (badPublicKey, a blocked key): never used
+   * for an order again, even with `reuseKey`, until a renewal succeeds with another one. Kept
+   * across later failures.
+   */
+  refusedKeySha256?: string;
   /** The CA's renewal window for this certificate (ARI, RFC 9773), as last asked. */
   renewalInfo?: StoredRenewalInfo;
   /** What each name served when last checked from outside (see core/served.ts). */
@@ -99,10 +103,19 @@ export function repairedStatus(args: { domain: string; keyType: KeyType; certifi
   return { ...status, renewedAt: args.certificate.notBefore.toISOString(), lastAttempt: { at: args.at.toISOString(), runId: args.runId, outcome: 'repaired', reason: args.reason } };
 }
 
-/** Returns `previous` (or an empty status) with a failed attempt recorded; the certificate facts and digests are kept. */
-export function failedAttemptStatus(previous: DomainStatus | null, domain: string, attempt: { at: Date; runId: string; step: string; reason: string; keyRefused?: boolean }): DomainStatus {
+/**
+ * Returns `previous` (or an empty status) with a failed attempt recorded; the certificate facts,
+ * digests, versions and any refused key are kept. `learned` adds what the attempt found out: a key
+ * the CA refused, the CA's renewal window (so a retry keeps the point chosen in it).
+ */
+export function failedAttemptStatus(previous: DomainStatus | null, domain: string, attempt: { at: Date; runId: string; step: string; reason: string }, learned: Pick<DomainStatus, 'refusedKeySha256' | 'renewalInfo'> = {}): DomainStatus {
   const base: DomainStatus = previous ?? { domain, names: [], keyType: null, serial: null, issuer: null, notBefore: null, notAfter: null, renewedAt: null, files: {}, lastAttempt: null };
-  return { ...base, lastAttempt: { at: attempt.at.toISOString(), runId: attempt.runId, outcome: 'failed', step: attempt.step, reason: attempt.reason, ...(attempt.keyRefused ? { keyRefused: true } : {}) } };
+  return {
+    ...base,
+    ...(learned.refusedKeySha256 ? { refusedKeySha256: learned.refusedKeySha256 } : {}),
+    ...(learned.renewalInfo ? { renewalInfo: learned.renewalInfo } : {}),
+    lastAttempt: { at: attempt.at.toISOString(), runId: attempt.runId, outcome: 'failed', step: attempt.step, reason: attempt.reason },
+  };
 }
 
 /** Returns the parsed status, or null for absent or unreadable text (an unreadable status is treated as none). */

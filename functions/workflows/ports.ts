@@ -153,6 +153,8 @@ export interface OrderRequest {
 /** A CA refused the domain key (RFC 8555 `badPublicKey`, or a key it blocks): the next attempt must use a new one. */
 export class KeyRefusedError extends Error {
   override readonly name = 'KeyRefusedError';
+  /** The refused key's public-key digest, set by the workflow, which knows the key. */
+  keySha256?: string;
 }
 
 /** The CA, one protocol step per method (RFC 8555 §7.4–7.5). */

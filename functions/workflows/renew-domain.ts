@@ -12,7 +12,7 @@
  */
 
 import type { KeyObject } from 'node:crypto';
-import { parsePrivateKey, sha256, splitCertificates, type CertificateFacts } from '../core/certificate.js';
+import { keySha256, parsePrivateKey, sha256, splitCertificates, type CertificateFacts } from '../core/certificate.js';
 import { describeError, DomainStepError, type RenewStep } from '../core/errors.js';
 import { certificateRenewalInfoId, renewalInfoFresh, renewalInfoWorthStoring, storedRenewalInfo, type StoredRenewalInfo } from '../core/ari.js';
 import { createCsr, csrMatches, generateDomainKey } from '../core/keys.js';
@@ -61,11 +61,12 @@ export async function renewDomain(domain: string, options: RenewOptions, ctx: Re
   };
   // What the folder held when last read: a failure is recorded against it, never against a guess.
   let read: StoredDomainFiles | null = null;
+  let window: Awaited<ReturnType<typeof renewalWindow>> = null;
   const load = () => loadDomain(domain, ctx, (files) => (read = files));
   try {
     let loaded = await step('load', 'loading domain folder', () => load());
     // Asked once per run: the decision under the lock uses the same answer.
-    const window = await renewalWindow(domain, loaded, ctx);
+    window = await renewalWindow(domain, loaded, ctx);
     let decision = await step('decide', 'deciding', () => decide(loaded, window?.stored ?? null, options, ctx));
     let repair = repairReason(loaded, decision);
     if (!decision.renew && !repair) return await notDue(domain, loaded, decision.reason, window, ctx);
@@ -81,7 +82,8 @@ export async function renewDomain(domain: string, options: RenewOptions, ctx: Re
       // Another run may have renewed the domain between the first look and the lock.
       read = null;
       loaded = await step('load', 'loading the folder again under the lock', () => load());
-      const windowNow = window && storedCertificateId(loaded) === window.stored.certId ? window : null;
+      const asked = window;
+    const windowNow = asked && storedCertificateId(loaded) === asked.stored.certId ? asked : null;
       decision = await step('decide', 'deciding again under the lock', () => decide(loaded, windowNow?.stored ?? null, options, ctx));
       repair = repairReason(loaded, decision);
       if (repair) return withEvents(await step('store', `${repair}; repairing the folder from the verified certificate and key`, () => repairFolder(domain, loaded, repair as string, ctx)), events);
@@ -96,7 +98,7 @@ export async function renewDomain(domain: string, options: RenewOptions, ctx: Re
   } catch (error) {
     const failure = error instanceof DomainStepError ? error : new DomainStepError(domain, 'load', describeError(error), { cause: error });
     ctx.log('error', 'renewal failed', { domain, step: failure.step, reason: failure.reason });
-    await recordFailure(domain, failure, read, ctx);
+    await recordFailure(domain, failure, read, window?.stored ?? null, ctx);
     return withEvents({ domain, outcome: 'failed', step: failure.step, reason: failure.reason }, failure.events ?? []);
   }
 }
@@ -188,12 +190,19 @@ async function issue(domain: string, loaded: LoadedDomain, reason: string, ctx: 
   const published: string[] = [];
   try {
     await step('publish challenge', 'publishing HTTP-01 responses', () => publishAll(domain, challenges, published, ctx), { count: challenges.length });
-    await step('validate', 'asking the CA to validate', () => validateAll(domain, challenges, issuer, ctx), { names: challenges.map((challenge) => challenge.name) });
+    await step('validate', 'asking the CA to validate', () => validateAll(domain, challenges, issuer, ctx).catch((error: unknown) => {
+      // What the preflight could not check (an AAAA record it cannot reach) is the likeliest reason.
+      if (warnings.length > 0 && error instanceof DomainStepError) throw new DomainStepError(domain, 'validate', `${error.reason} (the preflight warned: ${warnings.join('; ')})`, { cause: error.cause });
+      throw error;
+    }), { names: challenges.map((challenge) => challenge.name) });
   } finally {
     await removeAll(published, ctx, domain);
   }
 
-  const valid = await step('finalize', 'finalizing order', () => issuer.finalize(order, prepared.csrPem));
+  const valid = await step('finalize', 'finalizing order', () => issuer.finalize(order, prepared.csrPem).catch((error: unknown) => {
+    if (error instanceof KeyRefusedError) error.keySha256 = keySha256(prepared.key);
+    throw error;
+  }));
   const chainPem = await step('download', 'downloading certificate', () => issuer.downloadCertificate(valid));
   const facts = await step('verify', 'verifying certificate chain, key, names and dates', () => verifyIssued(chainPem, prepared.key, loaded, ctx));
   await step('store', 'storing certificate', () => store(domain, loaded, prepared, chainPem, facts, ctx), { serial: facts.serial, notAfter: facts.notAfter.toISOString(), newKey: prepared.isNew });
@@ -272,7 +281,7 @@ interface PreparedKey {
  */
 function planKey(loaded: LoadedDomain): { reuse: boolean; message: string } {
   if (loaded.key === null) return { reuse: false, message: 'creating domain key' };
-  if (loaded.status?.lastAttempt?.keyRefused) return { reuse: false, message: 'creating a new domain key: the CA refused the last one' };
+  if (loaded.status?.refusedKeySha256 === loaded.key.sha256) return { reuse: false, message: 'creating a new domain key: the CA refused the stored one' };
   if (!loaded.config.reuseKey) return { reuse: false, message: 'creating a new domain key (one for every renewal; "reuseKey": true in config.json keeps it)' };
   return { reuse: true, message: 'reusing domain key ("reuseKey": true)' };
 }
@@ -429,7 +438,7 @@ async function removeAll(tokens: string[], ctx: RenewalContext, domain: string):
  * written: what is known must not be replaced by a guess. A failure to take the lock (another run
  * renews) or to load the run's ACME account (the run's failure, reported once) is not an attempt.
  */
-async function recordFailure(domain: string, failure: DomainStepError, read: StoredDomainFiles | null, ctx: RenewalContext): Promise<void> {
+async function recordFailure(domain: string, failure: DomainStepError, read: StoredDomainFiles | null, window: StoredRenewalInfo | null, ctx: RenewalContext): Promise<void> {
   if (failure.step === 'lock' || failure.step === 'account') return;
   if (!read) {
     warn(ctx, domain, 'status.json could not be read, so the failed attempt is not recorded in it (the log and the message have it)', null);
@@ -442,7 +451,11 @@ async function recordFailure(domain: string, failure: DomainStepError, read: Sto
       return;
     }
     if (attempt > 1 && current.text === null && read.status !== null) return;
-    const status = failedAttemptStatus(parseStatus(current.text), domain, { at: ctx.now(), runId: ctx.runId, step: failure.step, reason: failure.reason, keyRefused: failure.cause instanceof KeyRefusedError });
+    const previous = parseStatus(current.text);
+    const refusedKeySha256 = failure.cause instanceof KeyRefusedError ? failure.cause.keySha256 : undefined;
+    // The window is kept only for the certificate it was asked for (a renewal may have stored another meanwhile).
+    const renewalInfo = window && previous?.serial && storedRenewalInfoFor(previous, window) ? window : undefined;
+    const status = failedAttemptStatus(previous, domain, { at: ctx.now(), runId: ctx.runId, step: failure.step, reason: failure.reason }, { ...(refusedKeySha256 ? { refusedKeySha256 } : {}), ...(renewalInfo ? { renewalInfo } : {}) });
     try {
       if (await ctx.store.writeStatusIfMatch(domain, formatStatus(status), current.etag)) return;
       const again = await ctx.store.readStatus(domain);
@@ -453,6 +466,17 @@ async function recordFailure(domain: string, failure: DomainStepError, read: Sto
     }
   }
   warn(ctx, domain, 'could not record the failed attempt in status.json: it kept changing', null);
+}
+
+/** True when `window` was asked for the certificate `status` describes (its serial is the identifier's second half). */
+function storedRenewalInfoFor(status: DomainStatus, window: StoredRenewalInfo): boolean {
+  const serial = window.certId.split('.')[1];
+  if (!serial || !status.serial) return false;
+  try {
+    return BigInt(`0x${Buffer.from(serial, 'base64url').toString('hex') || '0'}`) === BigInt(`0x${status.serial}`);
+  } catch {
+    return false;
+  }
 }
 
 function warn(ctx: RenewalContext, domain: string, message: string, error: unknown): void {

@@ -54,7 +54,7 @@ export interface AriResponder {
   directoryUrl: string;
   /** The certificate identifiers of every renewal-information request, in order. */
   renewalInfoFetches: string[];
-  /** The decoded payload of every new-order request, in order. */
+  /** The decoded payload of every new-order request Pebble accepted (201: not one it refused, e.g. for a bad nonce), in order. */
   orders: Record<string, unknown>[];
   /** How many finalize requests were refused with `badPublicKey`. */
   refusedFinalizes: number;
@@ -169,12 +169,11 @@ export async function startAriResponder(options: AriResponderOptions): Promise<A
     if (request.method === 'GET' && path.startsWith(`${RENEWAL_INFO_PATH}/`)) {
       return serveRenewalInfo(decodeURIComponent(path.slice(RENEWAL_INFO_PATH.length + 1)), response);
     }
-    if (request.method === 'POST') {
-      const payload = jwsPayload(body);
-      if (path === newOrderPath && payload) fixture.orders.push(payload);
-      if (typeof payload?.csr === 'string' && blockedKeys.has(csrKeySha256(payload.csr) ?? '')) return refuseFinalize(response);
-    }
-    relay(await upstream(request.method ?? 'GET', request.url ?? '/', request.headers, body), response);
+    const payload = request.method === 'POST' ? jwsPayload(body) : null;
+    if (typeof payload?.csr === 'string' && blockedKeys.has(csrKeySha256(payload.csr) ?? '')) return refuseFinalize(response);
+    const answer = await upstream(request.method ?? 'GET', request.url ?? '/', request.headers, body);
+    if (path === newOrderPath && payload && answer.status === 201) fixture.orders.push(payload);
+    relay(answer, response);
   };
 
   const server = https.createServer({ cert: options.tls.cert, key: options.tls.key }, (request, response) => {

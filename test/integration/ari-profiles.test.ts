@@ -17,7 +17,7 @@ import { keySha256, parsePrivateKey, splitCertificates } from '../../functions/c
 import { parseStatus } from '../../functions/core/status.js';
 import { startAriResponder, type AriResponder } from '../../scripts/replica/ari-responder.js';
 import { renewHarness, type RenewHarness } from '../helpers/renew-harness.js';
-import { addDomainFolder, getText, replicaState, s3Client, uniqueLabel } from '../helpers/replica-clients.js';
+import { addDomainFolder, getText, putText, replicaState, s3Client, uniqueLabel } from '../helpers/replica-clients.js';
 
 const state = replicaState();
 const s3 = s3Client(state);
@@ -184,7 +184,7 @@ describe('profiles', () => {
 });
 
 describe('domain keys', () => {
-  test('a key the CA refuses fails that attempt at finalize, and the next attempt uses a new key by itself, even with "reuseKey": true', async () => {
+  test('a key the CA refuses fails that attempt at finalize; a later attempt uses a new key by itself, even with "reuseKey": true and a failure between', async () => {
     const fixture = await ariResponder();
     const harness = await harnessFor(fixture);
     const domain = `${uniqueLabel('blocked')}.test`;
@@ -196,19 +196,24 @@ describe('domain keys', () => {
     const refused = await harness.run({ domains: [domain], force: true });
     const afterRefusal = await status(harness.bucket, domain);
     const crtAfterRefusal = await getText(s3, harness.bucket, `${domain}/domain.crt`);
+    fixture.setProfiles({ classic: 'the default' });
+    await putText(s3, harness.bucket, `${domain}/config.json`, JSON.stringify({ reuseKey: true, profile: 'longlived' }));
+    const between = await harness.run({ domains: [domain], force: true });
+    await putText(s3, harness.bucket, `${domain}/config.json`, JSON.stringify({ reuseKey: true }));
     const next = await harness.run({ domains: [domain], force: true });
 
     const failure = refused.outcomes[0];
     assert.ok(failure?.outcome === 'failed' && failure.step === 'finalize', JSON.stringify(failure));
     assert.match(failure.reason, /the CA refused the domain key: public key is blocked \(test fixture\).*the next attempt uses a new key/);
-    assert.equal(afterRefusal.lastAttempt?.keyRefused, true);
+    assert.equal(afterRefusal.refusedKeySha256, keySha256(parsePrivateKey(keyBefore ?? '')), 'status.json names the refused key');
     assert.equal(crtAfterRefusal, crtBefore, 'the stored pair is untouched by the refusal');
+    assert.equal(between.outcomes[0]?.outcome === 'failed' && between.outcomes[0].step, 'order');
     assert.equal(next.outcomes[0]?.outcome, 'renewed');
     const keyAfter = await getText(s3, harness.bucket, `${domain}/domain.key`);
     assert.notEqual(keyAfter, keyBefore);
-    assert.ok(harness.logs.some((line) => line.includes('creating a new domain key: the CA refused the last one')));
+    assert.ok(harness.logs.some((line) => line.includes('creating a new domain key: the CA refused the stored one')));
     assert.equal(fixture.refusedFinalizes, 1);
-    assert.equal((await status(harness.bucket, domain)).lastAttempt?.keyRefused, undefined);
+    assert.equal((await status(harness.bucket, domain)).refusedKeySha256, undefined, 'a renewal with another key forgets the refusal');
   });
 
   test('the CSR names the domain itself as the common name, though another name sorts first', async () => {
@@ -263,6 +268,7 @@ describe('the preflight, as the CA sees names', () => {
       const outcome = report.outcomes[0];
       assert.ok(outcome?.outcome === 'failed' && outcome.step === 'validate', JSON.stringify(outcome));
       assert.match(outcome.reason, /\[2001:db8::1\]/);
+      assert.match(outcome.reason, new RegExp(`\\(the preflight warned: IPv6 not checked: ${domain.replace(/\./g, '\\.')} has AAAA 2001:db8::1`), 'the failure carries the warning that explains it');
       const warning = harness.logs.find((line) => line.includes('"level":"warn"') && line.includes('IPv6 not checked'));
       assert.ok(warning, 'the preflight warned before the order');
       assert.ok(warning.includes('"step":"preflight"') && warning.includes(`IPv6 not checked: ${domain} has AAAA 2001:db8::1`), warning);

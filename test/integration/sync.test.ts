@@ -116,6 +116,26 @@ describe('host sync agent with nginx under s6', () => {
     }
   });
 
+  test('a renewal with a new domain key (the default) is installed as one pair: the installed key is the new certificate\'s, and nginx serves it', async () => {
+    const { harness, domains, setup } = await issuedDomains(1, 'rotate');
+    const [domain] = domains as [string];
+    await placeholdersThenIssued(harness, setup, domain);
+    runAgent(state, setup);
+    const keyBefore = readFileSync(join(setup.nginx.certsDir, domain, 'domain.key'), 'utf8');
+    const forced = await harness.run({ domains: [domain], force: true });
+    assert.equal(forced.outcomes[0]?.outcome, 'renewed');
+
+    const result = runAgent(state, setup);
+
+    assert.equal(result.code, 0, result.stdout + result.stderr);
+    const [key, certificate] = ['domain.key', 'domain.crt'].map((file) => readFileSync(join(setup.nginx.certsDir, domain, file), 'utf8')) as [string, string];
+    assert.notEqual(key, keyBefore, 'the new key is installed');
+    assert.ok(new X509Certificate(certificate).checkPrivateKey(createPrivateKey(key)), 'the installed certificate is for the installed key');
+    const serial = await statusSerial(harness.bucket, domain);
+    assert.equal(installedSerial(setup.nginx.certsDir, domain), serial);
+    assert.equal(await eventuallyServed(domain, serial), serial);
+  });
+
   test('a second run with nothing changed downloads nothing, does not reload, and prints nothing', async () => {
     const { harness, setup } = await issuedDomains(2, 'quiet');
     await renewAllOf(harness);

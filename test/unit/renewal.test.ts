@@ -176,7 +176,8 @@ function window(selectedAt: Date, explanationUrl?: string): StoredRenewalInfo {
 const byWindow: { name: string; stored: Certificate; renewalInfo: StoredRenewalInfo; renew: boolean; reason: RegExp }[] = [
   { name: 'renews a certificate issued at this run when the CA moves its window to now (a revocation), naming the explanation', stored: fresh, renewalInfo: window(januaryRun, 'https://ca.test/incident'), renew: true, reason: /^the CA's renewal window \(2026-01-15T02:05:00.000Z to 2026-01-15T04:05:00.000Z\) puts its renewal at 2026-01-15T03:05:00.000Z, before the next run \(2026-01-15T04:35:00.000Z\); the CA explains: https:\/\/ca.test\/incident$/ },
   { name: 'renews when the point chosen in the window falls before the next check run', stored: fresh, renewalInfo: window(new Date('2026-01-15T04:00:00Z')), renew: true, reason: /puts its renewal at 2026-01-15T04:00:00.000Z, before the next run/ },
-  { name: 'does not renew when the point chosen in the window falls after the next check run', stored: fresh, renewalInfo: window(new Date('2026-01-15T05:00:00Z')), renew: false, reason: /^valid until/ },
+  { name: 'does not renew when the point chosen in the window falls after the next check run', stored: fresh, renewalInfo: window(new Date('2026-01-15T05:00:00Z')), renew: false, reason: /^the CA's renewal window .+ puts its renewal at 2026-01-15T05:00:00.000Z: a check run renews it then$/ },
+  { name: 'leaves a 45-day certificate the window renewed two days ago to the window, though the schedule rule would order it again', stored: certificate(45, 2, januaryRun), renewalInfo: window(new Date('2026-02-11T00:00:00Z')), renew: false, reason: /a check run renews it then/ },
   { name: 'renews by the schedule rule when the window lies later than it', stored: certificate(90, 50, januaryRun), renewalInfo: window(new Date('2026-03-01T00:00:00Z')), renew: true, reason: /enters its last third/ },
 ];
 
@@ -319,6 +320,56 @@ test('with the check run twice daily, a 6-day certificate is renewed every 3.5 t
   assert.ok(lowestFractionLeft >= 0.3, `lowest fraction left ${lowestFractionLeft.toFixed(3)}`);
 });
 
+/**
+ * A year of monthly and daily check runs with a CA that offers ARI: Let's Encrypt's window is
+ * around two thirds of the lifetime (half of it under ten days), a window of 2% of the lifetime,
+ * and the point in it is drawn by a seeded generator. Returns the issue dates and the least
+ * fraction of its lifetime a served certificate had left.
+ */
+function simulateWithWindows(lifetime: number): { issued: Date[]; lowestFractionLeft: number } {
+  const end = new Date(januaryRun.getTime() + 365 * DAY);
+  let held = certificateIssuedAt(new Date(januaryRun.getTime() - 2 * DAY), lifetime);
+  let seed = 7;
+  const draw = () => ((seed = (seed * 16807) % 2147483647) / 2147483647);
+  let stored: StoredRenewalInfo | null = null;
+  const issued: Date[] = [];
+  let lowestFractionLeft = 1;
+  for (let run = januaryRun; run < end; run = nextCheck(monthly, run)) {
+    assert.ok(run < held.notAfter, `${lifetime}-day certificate lapsed before the run of ${run.toISOString()}`);
+    const span = held.notAfter.getTime() - held.notBefore.getTime();
+    const center = held.notBefore.getTime() + span * (lifetime < 10 ? 1 / 2 : 2 / 3);
+    const [windowStart, windowEnd] = [new Date(center - span / 100), new Date(center + span / 100)];
+    if (!stored || stored.windowStart !== windowStart.toISOString()) {
+      stored = { certId: held.notBefore.toISOString(), windowStart: windowStart.toISOString(), windowEnd: windowEnd.toISOString(), selectedAt: new Date(windowStart.getTime() + draw() * (windowEnd.getTime() - windowStart.getTime())).toISOString(), nextFetchAt: run.toISOString() };
+    }
+    const decision = decideRenewal(input(run, held, { renewalInfo: stored }));
+    const servedUntil = decision.renew ? run.getTime() + HOUR : run.getTime();
+    lowestFractionLeft = Math.min(lowestFractionLeft, (held.notAfter.getTime() - servedUntil) / span);
+    if (decision.renew) {
+      held = certificateIssuedAt(new Date(run.getTime() - HOUR), lifetime);
+      issued.push(run);
+    }
+  }
+  return { issued, lowestFractionLeft };
+}
+
+const windowCases: { lifetime: number; orders: [number, number]; minGapDays: number }[] = [
+  { lifetime: 90, orders: [6, 7], minGapDays: 58 },
+  { lifetime: 64, orders: [8, 9], minGapDays: 41 },
+  { lifetime: 45, orders: [12, 13], minGapDays: 28 },
+  { lifetime: 6, orders: [150, 185], minGapDays: 2 },
+];
+for (const { lifetime, orders, minGapDays } of windowCases) {
+  test(`with ARI windows, a ${lifetime}-day certificate is renewed once per window, never ordered twice, with a third of its lifetime left`, () => {
+    const { issued, lowestFractionLeft } = simulateWithWindows(lifetime);
+
+    const gaps = issued.slice(1).map((date, i) => (date.getTime() - (issued[i] as Date).getTime()) / DAY);
+    assert.ok(issued.length >= orders[0] && issued.length <= orders[1], `${issued.length} orders in a year`);
+    assert.ok(gaps.every((days) => days >= minGapDays), `gaps between orders: ${gaps.map((days) => days.toFixed(1)).join(', ')}`);
+    assert.ok(lowestFractionLeft >= 1 / 3 - 0.02, `lowest fraction left ${lowestFractionLeft.toFixed(3)}`);
+  });
+}
+
 test('puts the renewal point two thirds into the lifetime', () => {
   const notBefore = new Date('2026-01-01T00:00:00Z');
 
@@ -337,8 +388,4 @@ function monthlyRuns(first: Date, count: number): Date[] {
 /** Returns a certificate issued at `at` (notBefore) and valid for `lifetimeDays`. */
 function certificateIssuedAt(at: Date, lifetimeDays: number): Certificate {
   return certificate(lifetimeDays, 0, at);
-}
-
-function escape(text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }

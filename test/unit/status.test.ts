@@ -109,3 +109,25 @@ for (const item of repairCases) {
     else assert.match(reason ?? '', item.reason);
   });
 }
+
+test('a refused key is recorded, kept through later failures, and dropped by the next renewal', () => {
+  const attempt = { at, runId: 'run-2', step: 'finalize', reason: 'the CA refused the domain key' };
+
+  const refused = failedAttemptStatus(issued, 'a.test', attempt, { refusedKeySha256: 'f'.repeat(64) });
+  const later = failedAttemptStatus(refused, 'a.test', { ...attempt, step: 'preflight', reason: 'www.a.test answered 404' });
+  const renewed = issuedStatus({ domain: 'a.test', keyType: 'ecdsa-p256', certificate, files, versions: {}, at, runId: 'run-3' });
+
+  assert.equal(refused.refusedKeySha256, 'f'.repeat(64));
+  assert.equal(later.refusedKeySha256, 'f'.repeat(64));
+  assert.equal(later.lastAttempt?.step, 'preflight');
+  assert.equal(renewed.refusedKeySha256, undefined);
+});
+
+test('a failed attempt keeps the renewal window it was asked with, so a retry keeps the point chosen in it', () => {
+  const renewalInfo = { certId: 'aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE', windowStart: '2026-02-01T00:00:00.000Z', windowEnd: '2026-02-02T00:00:00.000Z', selectedAt: '2026-02-01T12:00:00.000Z', nextFetchAt: '2026-01-15T09:05:10.000Z' };
+
+  const status = failedAttemptStatus(issued, 'a.test', { at, runId: 'run-2', step: 'validate', reason: 'x' }, { renewalInfo });
+
+  assert.deepEqual(status.renewalInfo, renewalInfo);
+  assert.deepEqual(status.files, issued.files);
+});
