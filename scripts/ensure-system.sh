@@ -6,7 +6,9 @@
 #   s6-*, execlineb               nginx's supervisor; s6-overlay's tools (s6, execline)
 #   ip, nsenter, pgrep            the tests' Debian host in a network namespace (iproute2, util-linux, procps)
 #   /etc/ssl/certs/ca-certificates.crt   what nginx verifies S3 with (ca-certificates)
+# moto_server and cfn-lint (Python) are scripts/python-tools.sh's.
 set -euo pipefail
+. "$(dirname "$0")/progress.sh"
 
 declare -A package_of=(
   [pebble]=pebble [pebble-challtestsrv]=pebble [nginx]=nginx-light [s6-supervise]=s6 [s6-svc]=s6 [s6-svscan]=s6
@@ -22,16 +24,12 @@ if ((${#missing[@]} > 0)); then
   packages=$(printf '%s\n' "${missing[@]}" | sort -u | tr '\n' ' ')
   echo "ensure-system: missing Debian packages: $packages" >&2
   if [[ $(id -u) -eq 0 ]]; then
-    apt-get update
-    # shellcheck disable=SC2086
-    DEBIAN_FRONTEND=noninteractive apt-get install -y $packages
+    read -ra unique <<<"$packages"
+    progress_step "installing ${unique[*]} (apt-get)" \
+      bash -c 'apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y "$@"' apt-get "${unique[@]}"
   else
     echo "ensure-system: run: sudo apt-get update && sudo apt-get install -y $packages" >&2
     exit 1
   fi
 fi
 
-if ! command -v moto_server >/dev/null 2>&1; then
-  echo "ensure-system: missing moto_server; run: pip install 'moto[server]'" >&2
-  exit 1
-fi

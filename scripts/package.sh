@@ -2,9 +2,12 @@
 # npm run package: builds the function and packages the stack for each stage into .serverless-<stage>/
 # (CloudFormation templates and the zip), and production with every option set into
 # .serverless-production-options/, offline: dummy credentials, no metadata lookups, no account
-# lookups. Then lints every template with cfn-lint, which must report nothing at all.
+# lookups. Then lints every template with cfn-lint, which must report nothing at all (cfn-lint from
+# the PATH, or installed by scripts/python-tools.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+tools_path=$(bash scripts/python-tools.sh)
+[[ -z $tools_path ]] || export PATH="$tools_path:$PATH"
 
 export AWS_ACCESS_KEY_ID=offline AWS_SECRET_ACCESS_KEY=offline AWS_SESSION_TOKEN= AWS_PROFILE=
 export AWS_EC2_METADATA_DISABLED=true SLS_TELEMETRY_DISABLED=1 SLS_NOTIFICATIONS_MODE=off

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # npm test: installs what is missing, starts the local replica (Pebble rejecting half of the nonces,
 # a real fault to survive), runs every test, stops the replica, and ends with the test counts.
+# The replica's start is logged whole to .replica-logs/replica.log; its phase lines, with their
+# elapsed times, are shown as they come.
 # The tests' temporary files go to a directory of their own; the last test file checks that the
 # suite left nothing there, no test host and no process.
 set -euo pipefail
@@ -8,6 +10,8 @@ cd "$(dirname "$0")/.."
 
 bash scripts/install-deps.sh
 bash scripts/ensure-system.sh
+tools_path=$(bash scripts/python-tools.sh)
+[[ -z $tools_path ]] || export PATH="$tools_path:$PATH"
 
 export AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED=true TSX_DISABLE_CACHE=1
 mkdir -p .replica-logs
@@ -21,7 +25,12 @@ stop_replica() {
 trap stop_replica EXIT
 
 node --import tsx scripts/replica.ts stop >/dev/null 2>&1 || true
-if ! PEBBLE_WFE_NONCEREJECT=50 node --import tsx scripts/replica.ts start >"$replica_log" 2>&1; then
+set +e
+PEBBLE_WFE_NONCEREJECT=50 node --import tsx scripts/replica.ts start 2>&1 | tee "$replica_log" | grep --line-buffered -E '^(replica|python-tools|set-up|ensure-system):'
+start_status=${PIPESTATUS[0]}
+set -e
+if ((start_status != 0)); then
+  echo "--- the replica did not start: $replica_log" >&2
   cat "$replica_log" >&2
   exit 1
 fi
