@@ -1,10 +1,11 @@
 /**
  * The demo: starts the local replica, creates three domains, invokes `renew` through the
  * Serverless Framework, syncs the certificates to nginx with the host agent, fetches each site over
- * TLS with SNI, and stops the replica.
+ * TLS with SNI, and stops the replica. Each step's title carries the seconds since the start, and a
+ * command that runs quietly is said to be still running every 10 s.
  */
 
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -17,16 +18,56 @@ import { readReplicaState, type ReplicaState } from './replica/state.js';
 
 const root = resolve(import.meta.dirname, '..');
 const DOMAINS = ['example.test', 'shop.example.test', 'blog.test'];
+const began = Date.now();
+const seconds = (since: number): string => ((Date.now() - since) / 1000).toFixed(1);
 
 function step(title: string): void {
-  console.log(`\n== ${title}`);
+  console.log(`\n== ${title} (${seconds(began)} s)`);
 }
 
-function run(command: string, args: string[], env: NodeJS.ProcessEnv = process.env, quiet = false): string {
-  const result = spawnSync(command, args, { cwd: root, env, encoding: 'utf8', timeout: 300_000 });
-  if (!quiet || result.status !== 0) process.stdout.write(indent(`${result.stdout ?? ''}${result.stderr ?? ''}`));
-  if (result.status !== 0) throw new Error(`${command} ${args.join(' ')} exited ${result.status}`);
-  return result.stdout;
+/**
+ * Runs a command and returns its stdout. Its output is shown indented as it comes (with `quiet`,
+ * only when it fails); after 8 s without a line, a line says it is still running.
+ */
+async function run(command: string, args: string[], env: NodeJS.ProcessEnv = process.env, quiet = false): Promise<string> {
+  const child = spawn(command, args, { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'], timeout: 300_000 });
+  const started = Date.now();
+  let lastLine = started;
+  let stdout = '';
+  let all = '';
+  // Whole lines only, so that lines of the two streams never interleave mid-line.
+  const pending = { stdout: '', stderr: '' };
+  const show = (stream: keyof typeof pending, chunk: string): void => {
+    all += chunk;
+    if (stream === 'stdout') stdout += chunk;
+    const text = pending[stream] + chunk;
+    const end = text.lastIndexOf('\n') + 1;
+    pending[stream] = text.slice(end);
+    if (quiet || end === 0) return;
+    process.stdout.write(indent(text.slice(0, end)));
+    lastLine = Date.now();
+  };
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => show('stdout', chunk));
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => show('stderr', chunk));
+  const ticker = setInterval(() => {
+    if (Date.now() - lastLine < 8_000) return;
+    console.log(`   (still running ${[command, ...args].join(' ').slice(0, 80)}: ${seconds(started)} s)`);
+    lastLine = Date.now();
+  }, 1_000);
+  try {
+    const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolveExit, reject) => {
+      child.once('error', reject);
+      child.once('close', (exitCode, exitSignal) => resolveExit([exitCode, exitSignal]));
+    });
+    if (!quiet) process.stdout.write(indent(`${pending.stdout}\n${pending.stderr}`));
+    if (code !== 0) {
+      if (quiet) process.stdout.write(indent(all));
+      throw new Error(`${command} ${args.join(' ')} ${signal ? `was stopped by ${signal}` : `exited ${code}`}`);
+    }
+    return stdout;
+  } finally {
+    clearInterval(ticker);
+  }
 }
 
 function indent(text: string): string {
@@ -35,13 +76,13 @@ function indent(text: string): string {
 
 async function main(): Promise<void> {
   step('Starting the local replica (moto, Pebble + DNS, nginx under s6)');
-  run('node', ['--import', 'tsx', 'scripts/replica.ts', 'start'], { ...process.env, PEBBLE_WFE_NONCEREJECT: process.env.PEBBLE_WFE_NONCEREJECT ?? '5' });
+  await run('node', ['--import', 'tsx', 'scripts/replica.ts', 'start'], { ...process.env, PEBBLE_WFE_NONCEREJECT: process.env.PEBBLE_WFE_NONCEREJECT ?? '5' });
   const state = readReplicaState();
   try {
     await demo(state);
   } finally {
     step('Stopping the local replica');
-    run('node', ['--import', 'tsx', 'scripts/replica.ts', 'stop']);
+    await run('node', ['--import', 'tsx', 'scripts/replica.ts', 'stop']);
   }
 }
 
@@ -67,7 +108,7 @@ async function demoIn(work: string, state: ReplicaState, s3: ReturnType<typeof r
     console.log(`   ${domain}/`);
   }
 
-  const agent = (extra: string[] = []) =>
+  const agent = (extra: string[] = []): Promise<string> =>
     run('node', [
       'dist/sync-agent.js', '--bucket', state.buckets.certificates, '--endpoint', state.awsEndpoint, '--region', state.region,
       '--certs-dir', state.nginx.certsDir, '--state-file', join(work, 'agent-state.json'), '--nginx-conf', state.nginx.confFile,
@@ -76,8 +117,8 @@ async function demoIn(work: string, state: ReplicaState, s3: ReturnType<typeof r
     ], { ...process.env, AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test' });
 
   step('Host agent, first run: self-signed placeholders so nginx can serve before the first certificate');
-  run('node', ['scripts/build.mjs'], process.env, true);
-  agent();
+  await run('node', ['scripts/build.mjs'], process.env, true);
+  await agent();
 
   step('serverless invoke local -f renew (the scheduled run: renews everything that is due)');
   const env = {
@@ -86,12 +127,12 @@ async function demoIn(work: string, state: ReplicaState, s3: ReturnType<typeof r
     NODE_EXTRA_CA_CERTS: state.acme.apiCaFile, SLS_TELEMETRY_DISABLED: '1',
     ...renewEnvironment(state),
   };
-  const output = run('npx', ['serverless', 'invoke', 'local', '-f', 'renew', '--stage', 'local', '--data', '{}'], env, true);
+  const output = await run('npx', ['serverless', 'invoke', 'local', '-f', 'renew', '--stage', 'local', '--data', '{}'], env, true);
   const report = parseReport(output);
   printTable(report.outcomes);
 
   step('Host agent, second run: verifies, installs atomically, nginx -t, s6-svc -h, confirms the served serials');
-  agent();
+  await agent();
 
   step('Fetching each site over HTTPS with SNI (trusting only Pebble\'s root)');
   for (const domain of DOMAINS) {
@@ -102,7 +143,7 @@ async function demoIn(work: string, state: ReplicaState, s3: ReturnType<typeof r
   }
 
   step('Host agent, third run: nothing changed, so it prints nothing and does not reload');
-  const quiet = agent();
+  const quiet = await agent();
   console.log(quiet.trim() === '' ? '   (no output)' : quiet);
 }
 

@@ -4,9 +4,11 @@
  *
  *   node --import tsx scripts/replica.ts start|stop|status
  *
- * `start` honours PEBBLE_WFE_NONCEREJECT (percentage of nonces Pebble rejects; default 0).
+ * `start` honours PEBBLE_WFE_NONCEREJECT (percentage of nonces Pebble rejects; default 0), and says
+ * each phase with the seconds since the start (also kept in .replica/start.log).
  */
 import { replicaStatus, startReplica, stopReplica } from './replica/lifecycle.js';
+import { createProgress } from './replica/progress.js';
 
 /** Returns PEBBLE_WFE_NONCEREJECT as a percentage; 0 (no rejected nonces, fastest) when unset. */
 function nonceRejectPercent(value: string | undefined): number {
@@ -21,18 +23,17 @@ function nonceRejectPercent(value: string | undefined): number {
 async function main(command: string | undefined): Promise<void> {
   switch (command) {
     case 'start': {
-      const began = Date.now();
       const state = await startReplica(nonceRejectPercent(process.env.PEBBLE_WFE_NONCEREJECT));
-      console.log(`replica: started in ${Date.now() - began} ms; state in ${state.dir}/state.json`);
       console.log(`  ACME directory  ${state.acme.directoryUrl} (NODE_EXTRA_CA_CERTS=${state.acme.apiCaFile})`);
       console.log(`  AWS endpoint    ${state.awsEndpoint} buckets ${state.buckets.certificates} ${state.buckets.challenges}`);
       console.log(`  nginx           http 127.0.0.1:${state.nginx.httpPort} https 127.0.0.1:${state.nginx.httpsPort}`);
       return;
     }
     case 'stop': {
-      const began = Date.now();
-      const stopped = await stopReplica();
-      console.log(stopped ? `replica: stopped in ${Date.now() - began} ms` : 'replica: not running');
+      const progress = createProgress({ prefix: 'replica' });
+      const stopped = await stopReplica(progress).finally(() => progress.end());
+      if (stopped) progress.say('stopped');
+      else console.log('replica: not running');
       return;
     }
     case 'status': {

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { replicaLayout } from './layout.js';
 import { startDns } from './dns.js';
@@ -8,6 +8,7 @@ import { startNginx, stopNginx, testNginxConfig, writeNginxConfig } from './ngin
 import { startPebble } from './pebble.js';
 import { pickFreePorts } from './ports.js';
 import { isRunning, stopProcess, type ReplicaProcess } from './processes.js';
+import { createProgress, type Progress } from './progress.js';
 import { newBucketNames, provisionResources } from './provision.js';
 import { localStackName, templateFileName } from './stack.js';
 import { findReplicaState, removeReplicaState, replicaDir, replicaRepoRoot, writeReplicaState, type ReplicaState } from './state.js';
@@ -21,10 +22,24 @@ const commandLineMarks: Record<string, string> = {
   's6-supervise': 's6-supervise',
 };
 
-/** Installs or reports missing system binaries (scripts/ensure-system.sh); throws when any is missing. */
+/** The start's progress lines, kept beside state.json (test/integration/replica.test.ts reads them). */
+export function startLogFile(dir: string): string {
+  return join(dir, 'start.log');
+}
+
+/**
+ * Installs or reports missing system binaries (scripts/ensure-system.sh) and Python tools
+ * (scripts/python-tools.sh: when moto_server is not on the PATH, the project's venv provides it, and
+ * its directory is put first on this process's PATH, which every child inherits); throws when any
+ * is missing.
+ */
 function ensureSystem(): void {
-  const result = spawnSync('bash', [join(replicaRepoRoot, 'scripts', 'ensure-system.sh')], { stdio: 'inherit' });
-  if (result.status !== 0) throw new Error('local replica: required system binaries are missing (see above)');
+  const system = spawnSync('bash', [join(replicaRepoRoot, 'scripts', 'ensure-system.sh')], { stdio: 'inherit' });
+  if (system.status !== 0) throw new Error('local replica: required system binaries are missing (see above)');
+  const tools = spawnSync('bash', [join(replicaRepoRoot, 'scripts', 'python-tools.sh')], { stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8' });
+  if (tools.status !== 0) throw new Error('local replica: moto_server or cfn-lint is missing and could not be installed (see above)');
+  const toolsPath = tools.stdout.trim();
+  if (toolsPath) process.env.PATH = `${toolsPath}:${process.env.PATH ?? ''}`;
 }
 
 /** Waits for every promise; throws the first failure only after all have settled. */
@@ -35,24 +50,35 @@ async function settleAll<T extends unknown[]>(promises: [...{ [K in keyof T]: Pr
   return results.map((result) => (result as PromiseFulfilledResult<unknown>).value) as T;
 }
 
-async function stopRecorded(dir: string, processes: { name: string; pid: number }[]): Promise<void> {
+async function stopRecorded(dir: string, processes: { name: string; pid: number }[], progress?: Progress): Promise<void> {
   const layout = replicaLayout(dir);
   for (const { name, pid } of [...processes].reverse()) {
     if (name === 's6-supervise') await stopNginx(layout.nginx, pid);
     else await stopProcess(pid, commandLineMarks[name] ?? name);
+    progress?.say(`${name === 's6-supervise' ? 'nginx' : name} stopped`);
   }
 }
 
 /**
  * Starts moto, challtestsrv (DNS), Pebble and nginx under s6 on free loopback ports, deploys the
- * Serverless stack into moto (while Pebble starts), and returns the recorded state once every component answers. A running replica is
- * stopped first. On failure every process started so far is stopped again.
+ * Serverless stack into moto (while Pebble starts), and returns the recorded state once every
+ * component answers. A running replica is stopped first. On failure every process started so far
+ * is stopped again. Says each phase as it ends, and what is still running at least every 10 s.
  */
-export async function startReplica(nonceRejectPercent: number): Promise<ReplicaState> {
+export async function startReplica(nonceRejectPercent: number, progress: Progress = createProgress({ prefix: 'replica' })): Promise<ReplicaState> {
+  try {
+    return await startReplicaWith(nonceRejectPercent, progress);
+  } finally {
+    progress.end();
+  }
+}
+
+async function startReplicaWith(nonceRejectPercent: number, progress: Progress): Promise<ReplicaState> {
   ensureSystem();
+  progress.say('system packages and Python tools present');
   if (findReplicaState()) {
-    console.log('replica: already running, stopping it first');
-    await stopReplica();
+    progress.say('already running: stopping it first');
+    await stopReplica(progress);
   }
   rmSync(replicaDir, { recursive: true, force: true });
   const layout = replicaLayout(replicaDir);
@@ -68,7 +94,10 @@ export async function startReplica(nonceRejectPercent: number): Promise<ReplicaS
     const ports = await pickPorts();
     const { http: httpPort, https: httpsPort } = ports;
     const dnsServer = `127.0.0.1:${ports.dns}`;
-    const [moto] = await settleAll([startMoto(ports.moto, layout.logs.moto, started), startDns(ports.dns, ports.dnsManagement, layout.logs.dns, started)]);
+    const [moto] = await settleAll([
+      progress.phase('starting moto', `moto started on 127.0.0.1:${ports.moto}`, startMoto(ports.moto, layout.logs.moto, started)),
+      progress.phase('starting the DNS server', `DNS (pebble-challtestsrv) started on ${dnsServer}`, startDns(ports.dns, ports.dnsManagement, layout.logs.dns, started)),
+    ]);
 
     const state: ReplicaState = {
       dir: replicaDir,
@@ -102,19 +131,26 @@ export async function startReplica(nonceRejectPercent: number): Promise<ReplicaS
       },
       processes: [],
     };
+    progress.say('deploying the stack into moto (serverless package, then deploy) while Pebble starts');
     const [pebble] = await settleAll([
-      startPebble(layout.pebble, { api: ports.acme, management: ports.acmeManagement, http: httpPort, tls: httpsPort }, dnsServer, nonceRejectPercent, layout.logs.pebble, started),
-      provisionResources(state),
+      progress.phase(
+        'starting Pebble',
+        `Pebble started on 127.0.0.1:${ports.acme}`,
+        startPebble(layout.pebble, { api: ports.acme, management: ports.acmeManagement, http: httpPort, tls: httpsPort }, dnsServer, nonceRejectPercent, layout.logs.pebble, started),
+      ),
+      progress.phase('deploying the stack', `stack ${localStackName} deployed into moto`, provisionResources(state)),
     ]);
     state.acme.directoryUrl = pebble.directoryUrl;
     state.acme.managementUrl = pebble.managementUrl;
 
     writeNginxConfig(layout.nginx, { httpPort, httpsPort, awsEndpoint: state.awsEndpoint, challengeBucket: state.buckets.challenges, resolver: dnsServer });
     await testNginxConfig(layout.nginx);
-    await startNginx(layout.nginx, httpPort, layout.logs.nginx, started);
+    await progress.phase('starting nginx', `nginx started under s6 on 127.0.0.1:${httpPort} and ${httpsPort}`, startNginx(layout.nginx, httpPort, layout.logs.nginx, started));
 
     state.processes = started.map(({ name, pid }) => ({ name, pid }));
     writeReplicaState(state);
+    progress.say(`ready: state in ${join(replicaDir, 'state.json')}`);
+    writeFileSync(startLogFile(replicaDir), progress.lines.map((line) => `${line}\n`).join(''));
     return state;
   } catch (error) {
     await stopRecorded(replicaDir, started);
@@ -137,11 +173,11 @@ async function pickPorts(): Promise<Record<(typeof portNames)[number], number>> 
  * Stops exactly the processes recorded in state.json and removes it, and any test host a killed test
  * run left behind (its network namespace and processes). Safe to call twice.
  */
-export async function stopReplica(): Promise<boolean> {
+export async function stopReplica(progress?: Progress): Promise<boolean> {
   for (const name of testHostNamespaces()) await removeTestHost(name);
   const state = findReplicaState();
   if (!state) return false;
-  await stopRecorded(state.dir, state.processes);
+  await stopRecorded(state.dir, state.processes, progress);
   removeReplicaState();
   return true;
 }

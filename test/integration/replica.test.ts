@@ -2,8 +2,11 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { DeleteObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { startLogFile } from '../../scripts/replica/lifecycle.js';
+import { elapsedPattern } from '../../scripts/replica/progress.js';
 import { challengePrefix, replicaS3Client } from '../../scripts/replica/provision.js';
 import { readReplicaState } from '../../scripts/replica/state.js';
 
@@ -113,4 +116,17 @@ test('the certificates bucket refuses an anonymous GET', async () => {
 
   assert.equal(response.status, 403);
   assert.ok(!response.body.includes(secret));
+});
+
+test('the start said each phase with its elapsed time, and was never silent for more than 10 s', () => {
+  // The lines of `replica.ts start` (npm test also shows them and keeps them in .replica-logs/replica.log).
+  const lines = readFileSync(startLogFile(state.dir), 'utf8').trimEnd().split('\n');
+
+  for (const phase of ['moto started', 'DNS (pebble-challtestsrv) started', 'Pebble started', 'stack acme-certificates-local deployed', 'nginx started', 'ready']) {
+    assert.ok(lines.some((line) => line.startsWith(`replica: ${phase}`)), `no "${phase}" line in:\n${lines.join('\n')}`);
+  }
+  const seconds = lines.map((line) => Number(elapsedPattern.exec(line)?.[1] ?? Number.NaN));
+  assert.ok(seconds.every(Number.isFinite), `a line without its elapsed time in:\n${lines.join('\n')}`);
+  const gaps = seconds.map((second, index) => second - (seconds[index - 1] ?? 0));
+  assert.ok(Math.max(...gaps) <= 10, `a gap of ${Math.max(...gaps).toFixed(1)} s in:\n${lines.join('\n')}`);
 });
