@@ -1,5 +1,6 @@
-// Bundles each entry point into one CommonJS file under dist/ (esbuild; `tsc --noEmit` type-checks separately).
-// Used by `npm run build` and by the Serverless plugin before package / invoke local.
+// Bundles each entry point into one CommonJS file under dist/ (esbuild; `tsc --noEmit` type-checks separately),
+// with its source map beside it. Used by `npm run build` and by the Serverless plugin before package /
+// invoke local.
 import { build as esbuild } from 'esbuild';
 import { cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -26,7 +27,13 @@ const oneAxios = {
   },
 };
 
-/** Builds every entry that exists into dist/<name>.js; returns the paths written. */
+/**
+ * Builds every entry that exists into dist/<name>.js and dist/<name>.js.map; returns the paths
+ * written. Errors read as they do in the sources: classes keep their names (errorType
+ * `ConfigurationError`, not `lo`), and, with node's --enable-source-maps (NODE_OPTIONS in Lambda,
+ * the agent's acme-sync wrapper), stack frames point into the .ts files. The map is a separate file
+ * (the bundle only names it, so its size is unchanged) and holds mappings only, not the sources.
+ */
 export async function build({ minify = true } = {}) {
   const { existsSync } = await import('node:fs');
   const written = [];
@@ -42,7 +49,8 @@ export async function build({ minify = true } = {}) {
       minify,
       // Errors keep their class names (VerificationError, not Nm).
       keepNames: true,
-      sourcemap: false,
+      sourcemap: 'linked',
+      sourcesContent: false,
       define: { AGENT_VERSION: JSON.stringify(version) },
       platform: 'node',
       target: 'node20',
@@ -61,9 +69,19 @@ export async function build({ minify = true } = {}) {
   await rm(host, { recursive: true, force: true });
   await cp(join(root, 'infra', 'host'), host, { recursive: true });
   await cp(join(root, 'dist', 'sync-agent.js'), join(host, 'sync-agent.js'));
+  await writeFile(join(host, 'sync-agent.js.map'), relocatedMap(await readFile(join(root, 'dist', 'sync-agent.js.map'), 'utf8')));
   await cp(join(root, 'infra', 'letsencrypt-staging-roots.pem'), join(host, 'letsencrypt-staging-roots.pem'));
   written.push(host);
   return written;
+}
+
+/**
+ * Returns a map of dist/ for a bundle copied elsewhere (the host's /opt/acme-sync/): its sources
+ * named from the bundle's directory (functions/sync/agent.ts), not by a way up to this repository.
+ */
+function relocatedMap(text) {
+  const map = JSON.parse(text);
+  return JSON.stringify({ ...map, sources: map.sources.map((source) => source.replace(/^(\.\.\/)+/, '')) });
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {

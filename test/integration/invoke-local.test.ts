@@ -14,7 +14,7 @@ import { stackAlarmTopic } from '../helpers/topic.js';
 const state = replicaState();
 const s3 = s3Client(state);
 
-function invokeLocal(bucket: string, data: object) {
+function invokeLocal(bucket: string, data: object, options: string[] = []) {
   const env = {
     ...process.env,
     ...replicaEnvironment({ CERTIFICATES_BUCKET: bucket }),
@@ -25,7 +25,7 @@ function invokeLocal(bucket: string, data: object) {
     AWS_EC2_METADATA_DISABLED: 'true',
     SLS_TELEMETRY_DISABLED: '1',
   };
-  return spawnSync('npx', ['serverless', 'invoke', 'local', '-f', 'renew', '--stage', 'local', '--data', JSON.stringify(data)], { env, encoding: 'utf8', timeout: 240_000 });
+  return spawnSync('npx', ['serverless', 'invoke', 'local', '-f', 'renew', '--stage', 'local', '--data', JSON.stringify(data), ...options], { env, encoding: 'utf8', timeout: 240_000 });
 }
 
 test('serverless invoke local renews a domain through the real handler and reports each outcome', async () => {
@@ -62,4 +62,16 @@ test('serverless invoke local exits non-zero, naming the domain and step, when a
   // serverless.yml gives the function the stack's topic (a Ref invoke local resolves from the deployed stack).
   assert.equal(messages.length, 1);
   assert.match(messages[0]?.message ?? '', new RegExp(`Failed renewals:\\n- ${domain.replace(/\./g, '\\.')}: load: config\\.json "keyType" must be one of`));
+});
+
+test('a configuration error reads as its class, with stack frames in the .ts sources', () => {
+  // -e outranks serverless.yml; NODE_OPTIONS=--enable-source-maps comes from serverless.yml, as in Lambda.
+  const result = invokeLocal(state.buckets.certificates, {}, ['-e', 'CONCURRENCY=many']);
+
+  assert.equal(result.status, 1, `${result.stdout}\n${result.stderr}`);
+  const error = JSON.parse(result.stdout.slice(result.stdout.indexOf('{\n    "errorMessage"'))) as { errorMessage: string; errorType: string; stackTrace: string[] };
+  assert.equal(error.errorType, 'ConfigurationError');
+  assert.match(error.errorMessage, /^environment variable CONCURRENCY must be an integer/);
+  assert.ok(error.stackTrace.some((frame) => /\/functions\/renew\/config\.ts:\d+:\d+\)?$/.test(frame)), error.stackTrace.join('\n'));
+  assert.ok(!error.stackTrace.some((frame) => /dist\/renew\/handler\.js/.test(frame)), error.stackTrace.join('\n'));
 });
