@@ -34,13 +34,9 @@ export type Template = {
 /** moto's fixed account: what CloudFormation would put in `${AWS::AccountId}`. */
 const motoAccountId = '123456789012';
 
-/**
- * Runs `serverless package` then `serverless deploy --stage local` against moto, with the replica's
- * bucket names, writing the artifacts and the framework's output under `packageDir`. Returns the
- * packaged template. Throws with the framework's output when either step fails.
- */
-export async function deployStack(state: ReplicaState, packageDir: string, logFile: string): Promise<Template> {
-  const env = {
+/** The environment the Serverless Framework runs in against the replica's moto. */
+export function serverlessEnvironment(state: ReplicaState): NodeJS.ProcessEnv {
+  return {
     ...process.env,
     AWS_ENDPOINT_URL: state.awsEndpoint,
     AWS_ACCESS_KEY_ID: 'test',
@@ -52,6 +48,17 @@ export async function deployStack(state: ReplicaState, packageDir: string, logFi
     SLS_NOTIFICATIONS_MODE: 'off',
     // osls polls CloudFormation every 5 s by default; moto finishes in well under one.
     SLS_AWS_MONITORING_FREQUENCY: '250',
+  };
+}
+
+/**
+ * Runs `serverless package` then `serverless deploy --stage local` against moto, with the replica's
+ * bucket names, writing the artifacts and the framework's output under `packageDir`. Returns the
+ * packaged template. Throws with the framework's output when either step fails.
+ */
+export async function deployStack(state: ReplicaState, packageDir: string, logFile: string): Promise<Template> {
+  const env = {
+    ...serverlessEnvironment(state),
     CERTIFICATES_BUCKET: state.buckets.certificates,
     CHALLENGES_BUCKET: state.buckets.challenges,
   };

@@ -35,7 +35,7 @@ import {
   PutObjectCommand,
 } from '@aws-sdk/client-s3';
 import { challengePrefix } from '../../scripts/replica/provision.js';
-import { lifecycleRule, resolver, withoutTlsOnlyStatements, type Template } from '../../scripts/replica/stack.js';
+import { lifecycleRule, resolver, serverlessEnvironment, withoutTlsOnlyStatements, type Template } from '../../scripts/replica/stack.js';
 import { replicaRepoRoot } from '../../scripts/replica/state.js';
 import { replicaState, s3Client } from '../helpers/replica-clients.js';
 
@@ -85,18 +85,7 @@ async function motoJson(service: string, target: string, body: Record<string, un
 
 /** Runs `serverless <command>` for `stage` against moto with `params`; resolves with its output, rejects with it. */
 async function serverless(command: 'deploy' | 'remove', stage: string, params: Record<string, string>): Promise<string> {
-  const env = {
-    ...process.env,
-    AWS_ENDPOINT_URL: state.awsEndpoint,
-    AWS_ACCESS_KEY_ID: 'test',
-    AWS_SECRET_ACCESS_KEY: 'test',
-    AWS_REGION: state.region,
-    AWS_EC2_METADATA_DISABLED: 'true',
-    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-    SLS_TELEMETRY_DISABLED: '1',
-    SLS_NOTIFICATIONS_MODE: 'off',
-    SLS_AWS_MONITORING_FREQUENCY: '250',
-  };
+  const env = serverlessEnvironment(state);
   const options = Object.entries(params).map(([name, value]) => `--param=${name}=${value}`);
   try {
     const { stdout, stderr } = await promisify(execFile)('npx', ['--no-install', 'serverless', command, '--stage', stage, ...options], { cwd: replicaRepoRoot, env, timeout: 180_000, maxBuffer: 16 * 1024 * 1024 });
