@@ -228,6 +228,13 @@ export class AcmeIssuer implements Issuer {
     return this.step('downloading certificate', () => this.client.getCertificate(asOrder(order)));
   }
 
+  /** Revokes `certificatePem` (its leaf) with the account key (RFC 8555 §7.6). */
+  revoke(certificatePem: string, reasonCode: number): Promise<void> {
+    return this.step('revoking certificate', async () => {
+      await this.client.revokeCertificate(certificatePem, { reason: reasonCode });
+    });
+  }
+
   private objectsOf(challenge: PendingChallenge): ChallengeObjects {
     const objects = this.challengeObjects.get(challenge);
     if (!objects) throw new AcmeError(`answering ${challenge.name}`, new Error('the challenge was not handed out by this issuer'));

@@ -2,8 +2,8 @@
  * The certificates bucket: domain folders, their files, and a per-domain renewal lock.
  */
 
-import { DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { ACCOUNT_RECORD_KEY, ATTENTION_STATE_KEY, DomainFile, domainObjectKey, HOST_REPORTS_PREFIX, parseObjectKey, type DomainFileName } from '../core/layout.js';
+import { DeleteObjectCommand, DeleteObjectsCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { ACCOUNT_RECORD_KEY, ATTENTION_STATE_KEY, DomainFile, domainFolderKey, domainObjectKey, HOST_REPORTS_PREFIX, parseObjectKey, type DomainFileName } from '../core/layout.js';
 import type { CertificateStore, FileVersions, HeldLock, IssuedDomainFiles, StoredDomainFiles } from '../workflows/ports.js';
 import { StorageError, isNotFound, isPreconditionFailed } from './aws-errors.js';
 
@@ -195,6 +195,52 @@ export class S3CertificateStore implements CertificateStore {
     await this.s3.send(new PutObjectCommand({ Bucket: this.bucket, Key: ATTENTION_STATE_KEY, Body: text, ContentType: 'application/json' })).catch((error: unknown) => {
       throw new StorageError('writing', `s3://${this.bucket}/${ATTENTION_STATE_KEY}`, error);
     });
+  }
+
+  /** Returns every object's key and LastModified, one paginated listing (1000 keys a page). */
+  async listObjects(): Promise<{ key: string; storedAt: Date }[]> {
+    return this.listUnder('');
+  }
+
+  async folderExists(domain: string): Promise<boolean> {
+    const page = await this.s3.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: domainFolderKey(domain), MaxKeys: 1 })).catch((error: unknown) => {
+      throw new StorageError('listing', `s3://${this.bucket}/${domainFolderKey(domain)}`, error);
+    });
+    return (page.KeyCount ?? page.Contents?.length ?? 0) > 0;
+  }
+
+  async createFolder(domain: string, config: string | null): Promise<void> {
+    if (config !== null) await this.writeText(domain, DomainFile.config, config);
+    const Key = domainFolderKey(domain);
+    await this.s3.send(new PutObjectCommand({ Bucket: this.bucket, Key, Body: new Uint8Array(0) })).catch((error: unknown) => {
+      throw new StorageError('writing', `s3://${this.bucket}/${Key}`, error);
+    });
+  }
+
+  async removeFolder(domain: string): Promise<number> {
+    const objects = await this.listUnder(domainFolderKey(domain));
+    for (let start = 0; start < objects.length; start += 1000) {
+      const batch = objects.slice(start, start + 1000);
+      const result = await this.s3.send(new DeleteObjectsCommand({ Bucket: this.bucket, Delete: { Objects: batch.map(({ key }) => ({ Key: key })), Quiet: true } })).catch((error: unknown) => {
+        throw new StorageError('deleting', `s3://${this.bucket}/${domainFolderKey(domain)}*`, error);
+      });
+      const failed = result.Errors ?? [];
+      if (failed.length > 0) throw new StorageError('deleting', `s3://${this.bucket}/${failed[0]?.Key ?? domainFolderKey(domain)}`, new Error(`${failed.length} object(s) not deleted: ${failed[0]?.Code ?? ''} ${failed[0]?.Message ?? ''}`.trim()));
+    }
+    return objects.length;
+  }
+
+  private async listUnder(Prefix: string): Promise<{ key: string; storedAt: Date }[]> {
+    const objects: { key: string; storedAt: Date }[] = [];
+    let token: string | undefined;
+    do {
+      const page = await this.s3.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix, ContinuationToken: token })).catch((error: unknown) => {
+        throw new StorageError('listing', `s3://${this.bucket}/${Prefix}`, error);
+      });
+      for (const item of page.Contents ?? []) if (item.Key) objects.push({ key: item.Key, storedAt: item.LastModified ?? new Date(0) });
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+    return objects;
   }
 
   /** Returns what the function recorded of its ACME account (null: nothing yet). */

@@ -43,6 +43,8 @@ export interface DomainStatus {
    * across later failures.
    */
   refusedKeySha256?: string;
+  /** The certificate `serial` was revoked (RFC 8555 §7.6) by `acme-certs revoke`: it is renewed at the next run. */
+  revoked?: { serial: string; at: string; reason: string };
   /** The CA's renewal window for this certificate (ARI, RFC 9773), as last asked. */
   renewalInfo?: StoredRenewalInfo;
   /** What each name served when last checked from outside (see core/served.ts). */

@@ -109,6 +109,7 @@ function integrityProblem(chain: string, certificate: CertificateFacts | null, s
   if (recorded && recorded !== sha256(chain) && certificate && status?.notBefore && certificate.notBefore < new Date(status.notBefore)) {
     return `${DomainFile.fullChain} holds a certificate issued ${certificate.notBefore.toISOString()}, before the one ${DomainFile.status} records (${status.notBefore}): an older file put back`;
   }
+  if (status?.revoked && certificate && status.revoked.serial === certificate.serial) return `revoked ${status.revoked.at} (${status.revoked.reason})`;
   if (!key) return 'no usable domain key';
   try {
     verifyCertificate({ chainPem: chain, key, names: config.names, namesMatch: 'exact', trustedRoots, now, skewAllowanceMs });

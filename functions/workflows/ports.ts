@@ -72,6 +72,14 @@ export interface CertificateStore {
   readHostReport(key: string): Promise<string | null>;
   readAttentionState(): Promise<string | null>;
   writeAttentionState(text: string): Promise<void>;
+  /** Every object in the bucket: key and when S3 stored it (one paginated listing). */
+  listObjects(): Promise<{ key: string; storedAt: Date }[]>;
+  /** True when the domain's folder (any object under `<domain>/`) exists. */
+  folderExists(domain: string): Promise<boolean>;
+  /** Creates the domain's folder marker, and its config.json when given. */
+  createFolder(domain: string, config: string | null): Promise<void>;
+  /** Deletes every object of the domain's folder (in a versioned bucket the versions stay, restorable); returns how many. */
+  removeFolder(domain: string): Promise<number>;
   /** What the renew function recorded of its ACME account (core/account.ts), or null. */
   readAccountRecord(): Promise<string | null>;
   writeAccountRecord(text: string): Promise<void>;
@@ -172,6 +180,8 @@ export interface Issuer {
   /** Sends the CSR and waits for the certificate; throws KeyRefusedError when the CA refuses the key. */
   finalize(order: PlacedOrder, csrPem: string): Promise<PlacedOrder>;
   downloadCertificate(order: PlacedOrder): Promise<string>;
+  /** Revokes a certificate this account was issued (RFC 8555 §7.6), with an RFC 5280 reason code. */
+  revoke(certificatePem: string, reasonCode: number): Promise<void>;
 }
 
 /** The issuer side of a run: the ACME account is loaded (or created) once, on first need. */

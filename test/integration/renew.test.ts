@@ -39,6 +39,7 @@ function recordOrders(harness: RenewHarness): string[][] {
       abandon: (challenges) => issuer.abandon(challenges),
       finalize: (order, csr) => issuer.finalize(order, csr),
       downloadCertificate: (order) => issuer.downloadCertificate(order),
+      revoke: (certificate, reason) => issuer.revoke(certificate, reason),
       placeOrder: (names, request) => {
         orders.push([...names]);
         return issuer.placeOrder(names, request);
