@@ -43,6 +43,8 @@ major=$("$node" -p 'process.versions.node.split(".")[0]')
 install -d -m 0755 "$d/opt/acme-sync" "$d/opt/acme-sync/templates" "$d/usr/local/sbin" "$d/var/lib/acme-sync" "$d/etc/nginx/certs" "$d/etc/cron.d"
 install -d -m 0700 "$d/etc/acme-sync"
 install -m 0644 "$agent" "$d/opt/acme-sync/sync-agent.js"
+# The source map, when built: stack frames then name the TypeScript sources.
+[ ! -f "$agent.map" ] || install -m 0644 "$agent.map" "$d/opt/acme-sync/sync-agent.js.map"
 install -m 0644 "$here"/nginx/*.template "$d/opt/acme-sync/templates/"
 sed "s|@NODE@|$node|" "$here/bin/acme-sync" > "$d/usr/local/sbin/acme-sync.new"
 chmod 0755 "$d/usr/local/sbin/acme-sync.new"

@@ -205,6 +205,7 @@ test('the schedule event and the function read the same expression; a daily chec
 test('the function reaches the stack\'s own alarm topic', () => {
   assert.deepEqual(environment.ALARM_TOPIC_ARN, { Ref: 'AlarmTopic' });
   assert.equal(environment.SERVICE_NAME, 'acme-certificates-production');
+  assert.equal(environment.NODE_OPTIONS, '--enable-source-maps', 'stack frames name the .ts sources');
 });
 
 test('each stuck state has an alarm to the topic: backlog, a lapsing served certificate, a mismatch, an unreachable name, a host at fault', () => {
