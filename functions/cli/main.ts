@@ -87,7 +87,7 @@ async function runOn(stage: Stage, run: Exclude<CliCommand, { command: 'help' | 
     }
     case 'renew': {
       const remote = run.where === 'remote' || (run.where === 'default' && !stage.local);
-      const event = { ...(run.domains.length > 0 ? { domains: run.domains } : {}), ...(run.force ? { force: true } : {}) };
+      const event = { ...(run.domains.length > 0 ? { domains: run.domains } : {}), ...(run.force ? { force: true } : {}), ...(run.all ? { all: true } : {}) };
       if (remote) {
         if (stage.local) throw new StageError('stage local: moto cannot run Lambda functions (it needs Docker for that), so renew runs in-process on the replica: leave out --remote');
         out(`invoking ${stage.functionName} with ${JSON.stringify(event)}; waiting up to ${stage.functionTimeoutS + 60} s, no retries`);

@@ -13,9 +13,11 @@ export interface RenewRequest {
   force?: boolean;
   /** Take the renewal locks even when another run's lock looks live (after a crash). */
   breakLocks?: boolean;
+  /** With `force` and no `domains`: yes, re-issue every certificate. */
+  all?: boolean;
 }
 
-const FIELDS = ['mode', 'domains', 'force', 'breakLocks'];
+const FIELDS = ['mode', 'domains', 'force', 'breakLocks', 'all'];
 
 /** Returns the request an event asks for; throws an Error naming the field at fault. */
 export function parseRenewEvent(event: unknown): RenewRequest {
@@ -37,11 +39,15 @@ export function parseRenewEvent(event: unknown): RenewRequest {
     }
     request.domains = fields.domains as string[];
   }
-  for (const flag of ['force', 'breakLocks'] as const) {
+  for (const flag of ['force', 'breakLocks', 'all'] as const) {
     if (fields[flag] === undefined) continue;
     if (typeof fields[flag] !== 'boolean') throw new Error(`invocation payload "${flag}" must be true or false`);
     request[flag] = fields[flag];
   }
-  if (request.mode === 'watch' && (request.domains || request.force || request.breakLocks)) throw new Error('invocation payload: "mode": "watch" renews nothing, so it takes no "domains", "force" or "breakLocks"');
+  if (request.mode === 'watch' && (request.domains || request.force || request.breakLocks || request.all)) throw new Error('invocation payload: "mode": "watch" renews nothing, so it takes no "domains", "force", "breakLocks" or "all"');
+  // Let's Encrypt issues at most 5 certificates a week for the same names: a forced run over every
+  // domain, typed by hand for one, would spend a fifth of that for all of them.
+  if (request.force && !request.domains && !request.all) throw new Error('invocation payload: "force" with no "domains" would re-issue every certificate; name the domains, or add "all": true');
+  if (request.all && request.domains) throw new Error('invocation payload: "all" renews every domain; give "domains" or "all", not both');
   return request;
 }

@@ -22,7 +22,7 @@ const requests: { name: string; event: unknown; request: RenewRequest }[] = [
   { name: 'renews what is due for a null payload', event: null, request: {} },
   { name: 'renews what is due for no payload', event: undefined, request: {} },
   { name: 'renews the listed domains when due', event: { domains: ['a.test', 'b.test'] }, request: { domains: ['a.test', 'b.test'] } },
-  { name: 'renews every domain regardless of the window when forced', event: { force: true }, request: { force: true } },
+  { name: 'renews every domain regardless of the window when forced with all', event: { force: true, all: true }, request: { force: true, all: true } },
   { name: 'renews the listed domains when forced', event: { domains: ['a.test'], force: true }, request: { domains: ['a.test'], force: true } },
   { name: 'keeps an explicit force false', event: { domains: ['a.test'], force: false }, request: { domains: ['a.test'], force: false } },
   { name: 'only watches for the hourly watch', event: { mode: 'watch' }, request: { mode: 'watch' } },
@@ -38,7 +38,10 @@ for (const { name, event, request } of requests) {
 }
 
 const refused: { name: string; event: unknown; message: RegExp }[] = [
-  { name: 'refuses a misspelt field', event: { domain: ['a.test'] }, message: /unknown field "domain" \(known: mode, domains, force, breakLocks\)/ },
+  { name: 'refuses a misspelt field', event: { domain: ['a.test'] }, message: /unknown field "domain" \(known: mode, domains, force, breakLocks, all\)/ },
+  { name: 'refuses force with no domains and without all (the duplicate-certificate limit)', event: { force: true }, message: /"force" with no "domains" would re-issue every certificate; name the domains, or add "all": true/ },
+  { name: 'refuses all next to domains', event: { domains: ['a.test'], all: true }, message: /give "domains" or "all", not both/ },
+  { name: 'refuses all in a watch', event: { mode: 'watch', all: true }, message: /"mode": "watch" renews nothing/ },
   { name: 'refuses an unknown mode', event: { mode: 'audit' }, message: /"mode" must be "renew" or "watch"/ },
   { name: 'refuses a watch that names domains', event: { mode: 'watch', domains: ['a.test'] }, message: /"mode": "watch" renews nothing/ },
   { name: 'refuses breakLocks that is not a boolean', event: { breakLocks: 'yes' }, message: /"breakLocks" must be true or false/ },
