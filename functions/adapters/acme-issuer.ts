@@ -228,10 +228,18 @@ export class AcmeIssuer implements Issuer {
     return this.step('downloading certificate', () => this.client.getCertificate(asOrder(order)));
   }
 
-  /** Revokes `certificatePem` (its leaf) with the account key (RFC 8555 §7.6). */
+  /**
+   * Revokes `certificatePem` (its leaf) with the account key (RFC 8555 §7.6). A certificate the CA
+   * has already revoked (`alreadyRevoked`: an earlier try whose answer was lost) counts as revoked.
+   */
   revoke(certificatePem: string, reasonCode: number): Promise<void> {
     return this.step('revoking certificate', async () => {
-      await this.client.revokeCertificate(certificatePem, { reason: reasonCode });
+      try {
+        await this.client.revokeCertificate(certificatePem, { reason: reasonCode });
+      } catch (error) {
+        if (error instanceof AcmeProblemError && error.type === 'urn:ietf:params:acme:error:alreadyRevoked') return;
+        throw error;
+      }
     });
   }
 

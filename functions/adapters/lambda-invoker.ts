@@ -5,6 +5,7 @@
  * would start one while the first still runs.
  */
 
+import https from 'node:https';
 import { InvokeCommand, LambdaClient, type LambdaClientConfig } from '@aws-sdk/client-lambda';
 
 /** Past the function's own timeout: what Lambda needs to end the invocation and answer. */
@@ -15,7 +16,8 @@ export function renewInvokerClient(base: LambdaClientConfig, functionTimeoutS: n
   return new LambdaClient({
     ...base,
     maxAttempts: 1,
-    requestHandler: { requestTimeout: (functionTimeoutS + ANSWER_MARGIN_S) * 1000, connectionTimeout: 10_000 },
+    // TCP keepalive every minute: a NAT drops a connection idle for 350 s, and the answer takes up to 16 minutes.
+    requestHandler: { requestTimeout: (functionTimeoutS + ANSWER_MARGIN_S) * 1000, connectionTimeout: 10_000, httpsAgent: new https.Agent({ keepAlive: true, keepAliveMsecs: 60_000 }) },
   });
 }
 

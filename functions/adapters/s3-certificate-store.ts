@@ -202,11 +202,13 @@ export class S3CertificateStore implements CertificateStore {
     return this.listUnder('');
   }
 
+  /** True when the folder holds anything but a renewal lock (its marker, a config, files). */
   async folderExists(domain: string): Promise<boolean> {
-    const page = await this.s3.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: domainFolderKey(domain), MaxKeys: 1 })).catch((error: unknown) => {
+    const page = await this.s3.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: domainFolderKey(domain), MaxKeys: 2 })).catch((error: unknown) => {
       throw new StorageError('listing', `s3://${this.bucket}/${domainFolderKey(domain)}`, error);
     });
-    return (page.KeyCount ?? page.Contents?.length ?? 0) > 0;
+    const lockKey = domainObjectKey(domain, DomainFile.lock);
+    return (page.Contents ?? []).some((item) => item.Key !== lockKey);
   }
 
   async createFolder(domain: string, config: string | null): Promise<void> {

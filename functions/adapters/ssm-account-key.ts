@@ -12,6 +12,13 @@ export class SsmAccountKeyStore {
     private readonly kmsKeyId?: string,
   ) {}
 
+  /** Returns the account key; throws when there is none yet (a dry run creates nothing: the first real run creates it). */
+  async getExisting(): Promise<string> {
+    const existing = await this.read();
+    if (existing === null) throw new StorageError('reading parameter', this.parameterName, new Error('no ACME account key yet: the first real renewal run creates it, a dry run creates nothing'));
+    return existing;
+  }
+
   /**
    * Returns the account key, creating it with `generate` on the very first run. Never replaces an
    * existing key: when a parallel run creates the parameter first, its key is read and used.

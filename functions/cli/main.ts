@@ -20,7 +20,7 @@ import { ConfigurationError, describeError } from '../core/errors.js';
 import { readRenewConfig } from '../renew/config.js';
 import { buildRenewalContext, createRenewClients } from '../renew/wiring.js';
 import { dryRun } from '../workflows/dry-run.js';
-import { addDomain, collectStatus, DomainStateError, removalSteps, removeDomain, revokeDomain } from '../workflows/operate.js';
+import { addDomain, collectStatus, DomainStateError, removalSteps, removeDomain, RevokedNotRecordedError, revokeDomain } from '../workflows/operate.js';
 import type { DomainOutcome } from '../workflows/renew-domain.js';
 import { renewAll, runFailed, UnknownDomainsError, type RunReport } from '../workflows/renew-all.js';
 import { localReplica, replicaExports, resolveStage, StageError, type Stage } from './stage.js';
@@ -44,8 +44,13 @@ export async function runCli(argv: readonly string[], out: Print = (line) => con
       return 0;
     }
     const stage = await resolveStage(invocation.stage, invocation.region, readFileSync(STAGING_ROOTS, 'utf8'));
+    if (stage.endpointOverride) err(`acme-certs: note: AWS_ENDPOINT_URL is set, so stage ${stage.name} is reached at ${stage.endpointOverride}, not at AWS`);
     return await runOn(stage, run, invocation.verbose, out, err);
   } catch (error) {
+    if (error instanceof RevokedNotRecordedError) {
+      err(`acme-certs: ${error.message}`);
+      return 1;
+    }
     if (error instanceof UsageError || error instanceof StageError || error instanceof DomainStateError || error instanceof UnknownDomainsError || error instanceof ConfigurationError) {
       err(`acme-certs: ${error.message}`);
       return 2;
@@ -62,12 +67,13 @@ async function runOn(stage: Stage, run: Exclude<CliCommand, { command: 'help' | 
   const now = new Date();
   switch (run.command) {
     case 'status': {
-      const lapseFraction = Number(stage.renewEnv.SERVED_LAPSE_FRACTION ?? '0.25') || 0.25;
-      const { rows, invalidFolders } = await collectStatus(store, now, { concurrency: 16, lapseFraction });
-      const needAttention = rows.filter((row) => row.attention.length > 0).length + invalidFolders.length;
-      if (run.json) out(JSON.stringify({ stage: stage.name, bucket, at: now.toISOString(), domains: rows, invalidFolders }, null, 2));
+      const { watch } = readRenewConfig(stage.renewEnv, rootCertificates);
+      const { rows, hosts, invalidFolders } = await collectStatus(store, now, { concurrency: 16, lapseFraction: watch.lapseFraction, mismatchGraceMs: watch.mismatchGraceMs, hostStaleMs: watch.hostStaleMs });
+      const needAttention = rows.filter((row) => row.attention.length > 0).length + hosts.length + invalidFolders.length;
+      if (run.json) out(JSON.stringify({ stage: stage.name, bucket, at: now.toISOString(), domains: rows, hosts, invalidFolders }, null, 2));
       else {
         for (const row of rows) out(formatDomainRow(row));
+        for (const finding of hosts) out(`host ${finding.host}  !! ${finding.detail}`);
         for (const folder of invalidFolders) out(`${folder}: not a valid domain name: the renew function skips this folder  !! invalid folder`);
         out(`${rows.length} domain(s) in s3://${bucket}; ${needAttention === 0 ? 'nothing needs attention' : `${needAttention} need(s) attention`}`);
       }
@@ -80,7 +86,7 @@ async function runOn(stage: Stage, run: Exclude<CliCommand, { command: 'help' | 
       return 0;
     }
     case 'remove': {
-      const { deleted, hosts } = await removeDomain(store, run.domain, now);
+      const { deleted, hosts } = await removeDomain({ store, runId: `acme-certs-remove-${randomUUID()}`, lockTtlMs: 300_000 }, run.domain, now);
       out(`removed ${run.domain}: ${deleted} object(s) deleted from s3://${bucket} (their versions stay recoverable for the stack's noncurrentVersionDays). It is no longer renewed or watched.`);
       for (const step of removalSteps(run.domain, hosts)) out(step);
       return 0;
@@ -92,7 +98,9 @@ async function runOn(stage: Stage, run: Exclude<CliCommand, { command: 'help' | 
         if (stage.local) throw new StageError('stage local: moto cannot run Lambda functions (it needs Docker for that), so renew runs in-process on the replica: leave out --remote');
         out(`invoking ${stage.functionName} with ${JSON.stringify(event)}; waiting up to ${stage.functionTimeoutS + 60} s, no retries`);
         const client = renewInvokerClient(stage.clientConfig, stage.functionTimeoutS);
-        const result = await invokeRenew(client, stage.functionName, event);
+        const result = await invokeRenew(client, stage.functionName, event).catch((error: unknown) => {
+          throw new Error(`the invocation's answer did not arrive (${describeError(error)}): the run may still be going; check acme-certs status --stage ${stage.name} before invoking again`);
+        });
         out(JSON.stringify(result.payload, null, 2));
         return result.functionError ? 1 : 0;
       }
@@ -103,14 +111,14 @@ async function runOn(stage: Stage, run: Exclude<CliCommand, { command: 'help' | 
     case 'dry-run': {
       const env = { ...stage.renewEnv, ACME_DIRECTORY_URL: stage.dryRun.directoryUrl, ...(stage.dryRun.rootsPem ? { TRUSTED_ROOTS_PEM: stage.dryRun.rootsPem } : {}) };
       out(`dry run against ${stage.dryRun.directoryUrl}: nothing is stored`);
-      const report = await inProcess(stage, env, verbose, err, (ctx, concurrency) => dryRun(run.domains, ctx, concurrency));
+      const report = await inProcess(stage, env, verbose, err, (ctx, concurrency) => dryRun(run.domains, ctx, concurrency), { dryRun: true });
       printReport(report, out, 'dry run: ');
       return runFailed(report) ? 1 : 0;
     }
     case 'revoke': {
       const config = readRenewConfig(stage.renewEnv, rootCertificates);
       const ctx = buildRenewalContext(config, clientsFor(stage, config, verbose, err), logger(verbose, err), randomUUID());
-      const { serial } = await revokeDomain(ctx.store, ctx.issuer, run.domain, run.reason, now);
+      const { serial } = await revokeDomain({ ...ctx, runId: `acme-certs-revoke-${ctx.runId}`, lockTtlMs: 300_000 }, run.domain, run.reason, now);
       out(`revoked ${run.domain} serial ${serial} (${run.reason}); status.json records it, and the next run renews the domain${run.reason === 'keyCompromise' ? ' with a new key' : ''}: acme-certs renew ${run.domain} --stage ${stage.name}`);
       return 0;
     }
@@ -120,9 +128,9 @@ async function runOn(stage: Stage, run: Exclude<CliCommand, { command: 'help' | 
 type Runner = (ctx: ReturnType<typeof buildRenewalContext>, concurrency: number) => Promise<RunReport>;
 
 /** Runs a renewal in this process with `env` as the function's environment. */
-async function inProcess(stage: Stage, env: Record<string, string>, verbose: boolean, err: Print, run: Runner): Promise<RunReport> {
+async function inProcess(stage: Stage, env: Record<string, string>, verbose: boolean, err: Print, run: Runner, options: { dryRun?: boolean } = {}): Promise<RunReport> {
   const config = readRenewConfig(env, rootCertificates);
-  const ctx = buildRenewalContext(config, clientsFor(stage, config, verbose, err), logger(verbose, err), randomUUID());
+  const ctx = buildRenewalContext(config, clientsFor(stage, config, verbose, err), logger(verbose, err), randomUUID(), options);
   return run(ctx, config.concurrency);
 }
 

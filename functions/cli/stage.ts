@@ -36,6 +36,8 @@ export interface Stage {
   /** The CA a dry run uses, and the roots it trusts (null: the stage's own). */
   dryRun: { directoryUrl: string; rootsPem: string | null };
   replica: ReplicaState | null;
+  /** Where the stage's AWS requests go when not to AWS itself (AWS_ENDPOINT_URL), for a deployed stage; null otherwise. */
+  endpointOverride: string | null;
 }
 
 const SERVICE = 'acme-certificates';
@@ -57,7 +59,10 @@ export async function resolveStage(name: string, regionFlag: string | null, stag
     ? { region, endpoint: replica.awsEndpoint, credentials: { accessKeyId: 'test', secretAccessKey: 'test' }, forcePathStyle: true }
     : { region };
   if (replica) trustReplicaCa(replica);
-  const where = replica ? `the local replica (moto at ${replica.awsEndpoint})` : `region ${region}`;
+  // The SDK honours AWS_ENDPOINT_URL for every client: after `eval "$(acme-certs env --stage local)"`
+  // a deployed stage would be looked up in the replica. Every message says where it looked.
+  const endpoint = replica ? null : process.env.AWS_ENDPOINT_URL?.trim() || null;
+  const where = replica ? `the local replica (moto at ${replica.awsEndpoint})` : endpoint ? `region ${region} at ${endpoint} (AWS_ENDPOINT_URL is set: not AWS itself)` : `region ${region}`;
   const stackName = `${SERVICE}-${name}`;
   const cloudFormation = new CloudFormationClient({ ...clientConfig, maxAttempts: 2 });
   const stack = await cloudFormation.send(new DescribeStacksCommand({ StackName: stackName })).catch((error: unknown) => {
@@ -89,6 +94,7 @@ export async function resolveStage(name: string, regionFlag: string | null, stag
     // Pebble is the replica's only CA; a deployed stage's dry run goes to Let's Encrypt staging.
     dryRun: replica ? { directoryUrl: replica.acme.directoryUrl, rootsPem: null } : { directoryUrl: LETS_ENCRYPT_STAGING, rootsPem: stagingRootsPem },
     replica,
+    endpointOverride: endpoint,
   };
 }
 

@@ -5,10 +5,8 @@
 
 import { KEY_TYPES, type KeyType } from './domain-config.js';
 import { domainNameProblem, printable } from './domain-name.js';
+import { REVOCATION_REASONS, type RevocationReason } from './revocation.js';
 
-/** RFC 5280 §5.3.1 reason codes Let's Encrypt accepts for revocation (RFC 8555 §7.6). */
-export const REVOCATION_REASONS = { unspecified: 0, keyCompromise: 1, affiliationChanged: 3, superseded: 4, cessationOfOperation: 5 } as const;
-export type RevocationReason = keyof typeof REVOCATION_REASONS;
 
 export type CliCommand =
   | { command: 'status'; json: boolean }
@@ -162,6 +160,7 @@ export const USAGE = `acme-certs <command> --stage <stage> [--region <region>] [
                                        renew what is due (or, with --force, the named domains)
   dry-run [<domain> ...]               the whole issuance against the staging CA, storing nothing
   revoke <domain> [--reason R]         revoke the stored certificate (RFC 8555 §7.6); the next run renews it
+                                       (revoke before remove: remove deletes the certificate)
   env                                  the shell exports for the local replica (--stage local)
 
 --stage local is the local replica (npm run replica:start); it never reaches real AWS.`;

@@ -6,6 +6,7 @@
 
 import type { HostReport } from './host-report.js';
 import { parseLockHolder } from './locks.js';
+import { UNREACHABLE_GRACE_MS } from './served.js';
 import { parseStatus } from './status.js';
 
 export interface DomainRow {
@@ -13,6 +14,7 @@ export interface DomainRow {
   names: string[];
   serial: string | null;
   notAfter: string | null;
+  renewedAt: string | null;
   /** Whole days until notAfter (negative: expired); null without a certificate. */
   daysLeft: number | null;
   lastAttempt: { at: string; outcome: string; step?: string; reason?: string } | null;
@@ -26,11 +28,14 @@ export interface DomainRow {
 }
 
 const DAY_MS = 86_400_000;
-/** A host may still serve the previous certificate this long after a renewal (its agent runs hourly). */
-const HOST_GRACE_MS = 3 * 3_600_000;
 
-/** Returns the row of one domain. `lapseFraction`: a certificate with less of its lifetime left needs attention. */
-export function domainRow(args: { domain: string; statusText: string | null; lockText: string | null; reports: readonly HostReport[]; now: Date; lapseFraction: number }): DomainRow {
+/**
+ * Returns the row of one domain, judged by the watch's rules and settings: `lapseFraction` (a
+ * certificate with less of its lifetime left needs attention), `mismatchGraceMs` (how long a name
+ * may serve the previous certificate after a renewal). Hosts are listed here; what they do wrong is
+ * judged across domains (core/host-report.ts judgeHosts) and added by the caller.
+ */
+export function domainRow(args: { domain: string; statusText: string | null; lockText: string | null; reports: readonly HostReport[]; now: Date; lapseFraction: number; mismatchGraceMs: number }): DomainRow {
   const { domain, now } = args;
   const status = parseStatus(args.statusText);
   const attention: string[] = [];
@@ -54,25 +59,22 @@ export function domainRow(args: { domain: string; statusText: string | null; loc
   if (lock?.expired) attention.push(`a renewal lock that expired ${lock.expiresAt} (run ${lock.runId}): the next run takes it over`);
 
   const served = Object.entries(status?.served ?? {}).sort(([a], [b]) => a.localeCompare(b)).map(([name, record]) => {
+    const age = now.getTime() - new Date(record.since).getTime();
     if ('unreachable' in record) {
-      attention.push(`${name} unreachable since ${record.since}: ${record.unreachable}`);
+      if (age > UNREACHABLE_GRACE_MS) attention.push(`${name} unreachable since ${record.since}: ${record.unreachable}`);
       return { name, what: `unreachable since ${record.since}` };
     }
-    if (!record.stored) attention.push(`${name} serves serial ${record.serial}, not the stored one`);
+    if (!record.stored && age > args.mismatchGraceMs) attention.push(`${name} serves serial ${record.serial}, not the stored one, since ${record.since}`);
     return { name, what: record.stored ? 'the stored certificate' : `serial ${record.serial}` };
   });
 
-  const renewedAt = status?.renewedAt ? new Date(status.renewedAt).getTime() : 0;
   const hosts = args.reports.flatMap((report) => {
     const installed = report.domains[domain];
     if (!installed) return [];
-    const host = report.host.name;
-    const current = serial !== null && installed.serial === serial;
-    if (!current && serial !== null && now.getTime() - renewedAt > HOST_GRACE_MS) attention.push(`host ${host} has serial ${installed.serial} installed, not the stored one (renewed ${status?.renewedAt ?? 'unknown'})`);
-    return [{ host, serial: installed.serial, current, confirmed: installed.served === 'confirmed' }];
+    return [{ host: report.host.name, serial: installed.serial, current: serial !== null && installed.serial === serial, confirmed: installed.served === 'confirmed' }];
   }).sort((a, b) => a.host.localeCompare(b.host));
 
-  return { domain, names: status?.names ?? [], serial, notAfter, daysLeft, lastAttempt, lock, served, hosts, attention };
+  return { domain, names: status?.names ?? [], serial, notAfter, renewedAt: status?.renewedAt ?? null, daysLeft, lastAttempt, lock, served, hosts, attention };
 }
 
 /** Returns the row as one line of text. */

@@ -22,7 +22,8 @@ import { generateDomainKey } from '../core/keys.js';
 import { nextRunAfter, previousRunAtOrBefore } from '../core/schedule.js';
 import { TlsServedProbe } from '../adapters/tls-served-probe.js';
 import { SnsNotifier } from '../adapters/sns-notifier.js';
-import type { IssuerProvider, Logger, RenewalContext, WatchContext } from '../workflows/ports.js';
+import { readOnly } from '../workflows/dry-run.js';
+import type { CertificateStore, IssuerProvider, Logger, RenewalContext, WatchContext } from '../workflows/ports.js';
 import type { TellContext } from '../workflows/tell-people.js';
 import type { RenewConfig } from './config.js';
 
@@ -49,14 +50,15 @@ export function createRenewClients(config: RenewConfig, onFailedTry: (event: Aws
  * first needs it. `timeLeftMs` is the invocation's time left (Lambda's context), when known; `now`
  * is the run's clock (the system's).
  */
-export function buildRenewalContext(config: RenewConfig, clients: { s3: S3Client; ssm: SSMClient }, log: Logger, runId: string, options: { timeLeftMs?: () => number; now?: () => Date } = {}): RenewalContext {
+export function buildRenewalContext(config: RenewConfig, clients: { s3: S3Client; ssm: SSMClient }, log: Logger, runId: string, options: { timeLeftMs?: () => number; now?: () => Date; dryRun?: boolean } = {}): RenewalContext {
   const { timeLeftMs, now = () => new Date() } = options;
-  const store = new S3CertificateStore(clients.s3, config.certificatesBucket);
+  // A dry run writes nothing: not to the bucket, not the account record, not a first account key.
+  const store = options.dryRun ? readOnly(new S3CertificateStore(clients.s3, config.certificatesBucket)) : new S3CertificateStore(clients.s3, config.certificatesBucket);
   const directory = new CaDirectoryClient(config.directoryUrl, config.skewAllowanceMs, now, config.acme.requestTimeoutMs);
   return {
     store,
     challenges: new S3ChallengeStore(clients.s3, config.challengesBucket),
-    issuer: accountIssuer(config, new SsmAccountKeyStore(clients.ssm, config.accountKeyParameter, config.accountKeyKmsKeyId), store, log, { timeLeftMs, now }),
+    issuer: accountIssuer(config, new SsmAccountKeyStore(clients.ssm, config.accountKeyParameter, config.accountKeyKmsKeyId), store, log, { timeLeftMs, now, createKey: !options.dryRun }),
     caClock: directory,
     directory,
     preflight: new HttpPreflight(config.preflight),
@@ -80,11 +82,11 @@ export function buildRenewalContext(config: RenewConfig, clients: { s3: S3Client
  * is measured against the CA's on the first answer: beyond the allowance the account fails (no
  * order is placed with a clock that wrong), above a minute it is logged.
  */
-function accountIssuer(config: RenewConfig, accountKeys: SsmAccountKeyStore, store: S3CertificateStore, log: Logger, clock: { timeLeftMs: (() => number) | undefined; now: () => Date }): IssuerProvider {
+function accountIssuer(config: RenewConfig, accountKeys: SsmAccountKeyStore, store: CertificateStore, log: Logger, clock: { timeLeftMs: (() => number) | undefined; now: () => Date; createKey: boolean }): IssuerProvider {
   let issuer: Promise<AcmeIssuer> | undefined;
   return () => {
     issuer ??= (async () => {
-      const { keyPem, created } = await accountKeys.getOrCreate(() => generateDomainKey('ecdsa-p256'));
+      const { keyPem, created } = clock.createKey ? await accountKeys.getOrCreate(() => generateDomainKey('ecdsa-p256')) : { keyPem: await accountKeys.getExisting(), created: false };
       log('info', created ? 'created ACME account key' : 'loaded ACME account key', { step: 'account', parameter: accountKeys.parameterName });
       let skew: ClockSkew | null = null;
       const retry = {

@@ -9,7 +9,11 @@
 import { renewAll, type RunReport } from './renew-all.js';
 import type { CertificateStore, FileVersions, HeldLock, RenewalContext } from './ports.js';
 
-/** Runs a forced renewal of `domains` (all when empty) that stores nothing. */
+/**
+ * Runs a forced renewal of `domains` (all when empty) that stores nothing. `ctx` must be built for
+ * a dry run (renew/wiring.ts `dryRun`), so that its account step writes nothing either; the store
+ * is wrapped again here, so that no context can make a dry run write to the bucket.
+ */
 export function dryRun(domains: readonly string[], ctx: RenewalContext, concurrency: number): Promise<RunReport> {
   const store = readOnly(ctx.store);
   return renewAll({ ...(domains.length > 0 ? { domains: [...domains] } : {}), force: true }, { ...ctx, store }, concurrency);

@@ -74,7 +74,7 @@ export interface CertificateStore {
   writeAttentionState(text: string): Promise<void>;
   /** Every object in the bucket: key and when S3 stored it (one paginated listing). */
   listObjects(): Promise<{ key: string; storedAt: Date }[]>;
-  /** True when the domain's folder (any object under `<domain>/`) exists. */
+  /** True when the domain's folder holds anything but a renewal lock. */
   folderExists(domain: string): Promise<boolean>;
   /** Creates the domain's folder marker, and its config.json when given. */
   createFolder(domain: string, config: string | null): Promise<void>;

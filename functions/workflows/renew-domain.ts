@@ -82,6 +82,11 @@ export async function renewDomain(domain: string, options: RenewOptions, ctx: Re
       // Another run may have renewed the domain between the first look and the lock.
       read = null;
       loaded = await step('load', 'loading the folder again under the lock', () => load());
+      // A folder with nothing in it is new, or was removed since this run listed it (acme-certs remove).
+      if (isEmpty(loaded.files) && !(await step('load', 'checking that the folder still exists', () => ctx.store.folderExists(domain)))) {
+        ctx.log('info', 'the folder was removed after this run listed it; nothing to renew', { domain, step: 'load' });
+        return withEvents({ domain, outcome: 'not due', reason: 'the folder was removed after this run listed it', serial: null, names: [], notAfter: null }, events);
+      }
       const asked = window;
     const windowNow = asked && storedCertificateId(loaded) === asked.stored.certId ? asked : null;
       decision = await step('decide', 'deciding again under the lock', () => decide(loaded, windowNow?.stored ?? null, options, ctx));
@@ -101,6 +106,10 @@ export async function renewDomain(domain: string, options: RenewOptions, ctx: Re
     await recordFailure(domain, failure, read, window?.stored ?? null, ctx);
     return withEvents({ domain, outcome: 'failed', step: failure.step, reason: failure.reason }, failure.events ?? []);
   }
+}
+
+function isEmpty(files: StoredDomainFiles): boolean {
+  return files.config === null && files.key === null && files.csr === null && files.fullChain === null && files.status === null;
 }
 
 /** Why the folder needs a repair rather than an order (a pair to put back, a status.json to rewrite), or null. */
@@ -281,7 +290,7 @@ interface PreparedKey {
  */
 function planKey(loaded: LoadedDomain): { reuse: boolean; message: string } {
   if (loaded.key === null) return { reuse: false, message: 'creating domain key' };
-  if (loaded.status?.refusedKeySha256 === loaded.key.sha256) return { reuse: false, message: 'creating a new domain key: the CA refused the stored one' };
+  if (loaded.status?.refusedKeySha256 === loaded.key.sha256) return { reuse: false, message: 'creating a new domain key: the stored one was refused by the CA or revoked for key compromise' };
   if (!loaded.config.reuseKey) return { reuse: false, message: 'creating a new domain key (one for every renewal; "reuseKey": true in config.json keeps it)' };
   return { reuse: true, message: 'reusing domain key ("reuseKey": true)' };
 }

@@ -211,7 +211,7 @@ describe('domain keys', () => {
     assert.equal(next.outcomes[0]?.outcome, 'renewed');
     const keyAfter = await getText(s3, harness.bucket, `${domain}/domain.key`);
     assert.notEqual(keyAfter, keyBefore);
-    assert.ok(harness.logs.some((line) => line.includes('creating a new domain key: the CA refused the stored one')));
+    assert.ok(harness.logs.some((line) => line.includes('creating a new domain key: the stored one was refused by the CA or revoked for key compromise')));
     assert.equal(fixture.refusedFinalizes, 1);
     assert.equal((await status(harness.bucket, domain)).refusedKeySha256, undefined, 'a renewal with another key forgets the refusal');
   });

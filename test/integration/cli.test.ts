@@ -9,10 +9,10 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { HeadObjectCommand } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
 import { keySha256, parsePrivateKey } from '../../functions/core/certificate.js';
 import { parseStatus } from '../../functions/core/status.js';
-import { getText, listKeys, replicaState, s3Client, uniqueLabel } from '../helpers/replica-clients.js';
+import { getText, listKeys, putText, replicaState, s3Client, uniqueLabel } from '../helpers/replica-clients.js';
 
 const state = replicaState();
 const s3 = s3Client(state);
@@ -119,6 +119,10 @@ describe('acme-certs on the local replica', () => {
       everything: certs(['renew', '--force', '--stage', 'local']),
       remote: certs(['renew', domain, '--remote', '--stage', 'local']),
       badConfig: certs(['add', `x${domain}`, '--profile', 'tls server', '--stage', 'local']),
+      locked: await (async () => {
+        await putText(s3, bucket, `${domain}/renew.lock`, JSON.stringify({ runId: 'a-running-renewal', acquiredAt: new Date().toISOString(), expiresAt: new Date(Date.now() + 600_000).toISOString() }));
+        return certs(['remove', domain, '--stage', 'local']);
+      })(),
     };
 
     for (const [name, result] of Object.entries(results)) assert.equal(result.code, 2, `${name}: ${result.output}`);
@@ -130,7 +134,9 @@ describe('acme-certs on the local replica', () => {
     assert.match(results.everything.stderr, /--force with no domain would re-issue every certificate/);
     assert.match(results.remote.stderr, /moto cannot run Lambda functions/);
     assert.match(results.badConfig.stderr, new RegExp(`x${domain}: config.json "profile" must be a profile name`));
-    assert.deepEqual(await listKeys(s3, bucket, `${domain}/`), keysBefore, 'nothing changed');
+    assert.match(results.locked.stderr, new RegExp(`${domain} is being renewed \\(run a-running-renewal holds its lock until .+\\); nothing changed`));
+    assert.deepEqual((await listKeys(s3, bucket, `${domain}/`)).filter((key) => !key.endsWith('renew.lock')), keysBefore, 'nothing changed');
+    await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: `${domain}/renew.lock` }));
     assert.equal(await listKeys(s3, bucket, `x${domain}/`).then((keys) => keys.length), 0);
     assert.equal(certs(['remove', domain, '--stage', 'local']).code, 0);
   });
@@ -148,7 +154,7 @@ describe('acme-certs on the local replica', () => {
     }
 
     assert.equal(wrongStage.code, 2, wrongStage.output);
-    assert.match(wrongStage.stderr, /stage nosuch: no stack acme-certificates-nosuch in region us-east-1; deploy it with npx serverless deploy --stage nosuch/);
+    assert.match(wrongStage.stderr, new RegExp(`stage nosuch: no stack acme-certificates-nosuch in region us-east-1 at ${state.awsEndpoint} \\(AWS_ENDPOINT_URL is set: not AWS itself\\); deploy it with npx serverless deploy --stage nosuch`));
     assert.equal(noReplica.code, 2, noReplica.output);
     assert.match(noReplica.stderr, /stage local: the local replica is not running \(no .replica\/state.json\); start it with npm run replica:start/);
   });
