@@ -1,7 +1,9 @@
 /**
- * npm run bench: two parts on the local replica, each printing its figures next to their targets
- * (BENCH_ONLY=agent or BENCH_ONLY=faults runs one):
+ * npm run bench: three parts on the local replica, each printing its figures next to their targets
+ * (BENCH_ONLY=agent, faults or status runs one; BENCH_ONLY=agent,status runs two):
  *
+ * - status (scripts/bench/status.ts): `acme-certs status` at 1000 domains, its requests counted,
+ *   against reading each status.json in turn;
  * - faults (scripts/bench/faults.ts): 30 certificates issued in one run with a fifth of the CA's
  *   requests answered 503 and a fifth of S3's SlowDown, against a clean run;
  * - agent: the host sync agent at 1000 domains on the local replica (moto), against the
@@ -33,6 +35,7 @@ import { startNginxInstance } from './replica/nginx-instance.js';
 import { replicaS3Client } from './replica/provision.js';
 import { findReplicaState, readReplicaState, type ReplicaState } from './replica/state.js';
 import { faultBench } from './bench/faults.js';
+import { statusBench } from './bench/status.js';
 
 const DOMAINS = Number(process.env.BENCH_DOMAINS ?? 1000);
 const FALLBACK_BASELINE = { firstSyncMs: 21_000, noChangeMs: 2_200 };
@@ -56,7 +59,9 @@ function runAgent(args: string[], testedAt: string): { ms: number; syncMs: numbe
 }
 
 async function main(): Promise<void> {
-  const parts = (process.env.BENCH_ONLY ?? 'agent,faults').split(',');
+  const parts = (process.env.BENCH_ONLY ?? 'agent,faults,status').split(',');
+  const unknown = parts.filter((part) => !['agent', 'faults', 'status'].includes(part));
+  if (unknown.length > 0) throw new Error(`BENCH_ONLY: no part named ${unknown.join(', ')} (the parts: agent, faults, status)`);
   const startedReplica = !findReplicaState();
   if (startedReplica) spawnSync('node', ['--import', 'tsx', 'scripts/replica.ts', 'start'], { cwd: root, stdio: 'inherit' });
   spawnSync('node', ['scripts/build.mjs'], { cwd: root, stdio: 'ignore' });
@@ -64,6 +69,7 @@ async function main(): Promise<void> {
   try {
     if (parts.includes('agent')) failed = (await agentBench(readReplicaState())) || failed;
     if (parts.includes('faults')) failed = (await faultBench(readReplicaState())) || failed;
+    if (parts.includes('status')) failed = (await statusBench(readReplicaState())) || failed;
   } finally {
     if (startedReplica) spawnSync('node', ['--import', 'tsx', 'scripts/replica.ts', 'stop'], { cwd: root, stdio: 'inherit' });
   }
