@@ -36,7 +36,8 @@ test('install.sh lays out the agent, its templates, the acme-sync command with n
   for (const template of ['acme-challenge.conf.template', 'acme-challenge-server.conf.template', 'site.conf.template']) assert.ok(existsSync(join(destdir, 'opt/acme-sync/templates', template)), template);
   const command = readFileSync(join(destdir, 'usr/local/sbin/acme-sync'), 'utf8');
   assert.equal(mode(join(destdir, 'usr/local/sbin/acme-sync')), 0o755);
-  assert.match(command, new RegExp(`^exec ${process.execPath.replace(/[.+]/g, '\\$&')} /opt/acme-sync/sync-agent\\.js "\\$@"$`, 'm'), 'node by its absolute path');
+  assert.match(command, new RegExp(`^exec ${process.execPath.replace(/[.+]/g, '\\$&')} --enable-source-maps /opt/acme-sync/sync-agent\\.js "\\$@"$`, 'm'), 'node by its absolute path, with source maps');
+  assert.equal(readFileSync(join(destdir, 'opt/acme-sync/sync-agent.js.map'), 'utf8'), readFileSync(join(hostDir, 'sync-agent.js.map'), 'utf8'), 'the source map beside the agent');
   assert.match(command, /^PATH=\/usr\/local\/sbin:\/usr\/local\/bin:\/usr\/sbin:\/usr\/bin:\/sbin:\/bin$/m, 'a PATH with nginx on it');
   assert.match(readFileSync(join(destdir, 'etc/cron.d/acme-sync'), 'utf8'), /^20 \* \* \* \* root \/usr\/bin\/flock -n -E 75 \/run\/lock\/acme-sync\.cron\.lock \/usr\/bin\/timeout 50m \/usr\/local\/sbin\/acme-sync; /m);
   assert.equal(mode(join(destdir, 'etc/acme-sync/agent.env')), 0o600);
