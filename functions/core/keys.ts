@@ -2,16 +2,34 @@
  * Domain keys and certificate signing requests.
  */
 
-import { createPublicKey, generateKeyPairSync, webcrypto, type KeyObject } from 'node:crypto';
-import { Pkcs10CertificateRequest } from '@peculiar/x509';
-import acme from 'acme-client';
+import { createPublicKey, generateKeyPair, generateKeyPairSync, webcrypto, type KeyObject } from 'node:crypto';
+import { promisify } from 'node:util';
 import type { KeyType } from './domain-config.js';
+
+// acme-client and @peculiar/x509 are loaded when a CSR is first made or read: a run with nothing
+// due never needs them, and they are most of the renew function's cold start.
+const acmeCrypto = async () => (await import('acme-client')).default.crypto;
+const x509 = () => import('@peculiar/x509');
 
 /** Returns a new private key of `keyType`, PEM (PKCS#8). */
 export function generateDomainKey(keyType: KeyType): string {
   const { privateKey } = keyType === 'ecdsa-p256'
     ? generateKeyPairSync('ec', { namedCurve: 'P-256' })
     : generateKeyPairSync('rsa', { modulusLength: keyType === 'rsa-2048' ? 2048 : 4096 });
+  return privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+}
+
+const generateKeyPairAsync = promisify(generateKeyPair);
+
+/**
+ * Returns a new private key of `keyType`, PEM (PKCS#8), made on libuv's thread pool: an RSA-4096
+ * key takes seconds, and made synchronously it would stall every other domain of the run (their
+ * preflight deadlines and CA polling included).
+ */
+export async function createDomainKey(keyType: KeyType): Promise<string> {
+  const { privateKey } = keyType === 'ecdsa-p256'
+    ? await generateKeyPairAsync('ec', { namedCurve: 'P-256' })
+    : await generateKeyPairAsync('rsa', { modulusLength: keyType === 'rsa-2048' ? 2048 : 4096 });
   return privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
 }
 
@@ -30,7 +48,7 @@ export function keyTypeOf(key: KeyObject): KeyType | null {
  * whatever other names sort before it. Every name is in subjectAltName, which is what clients check.
  */
 export async function createCsr(domain: string, names: readonly string[], keyPem: string): Promise<string> {
-  const [, csr] = await acme.crypto.createCsr(
+  const [, csr] = await (await acmeCrypto()).createCsr(
     { ...(fitsCommonName(domain) ? { commonName: domain } : {}), altNames: [...names] },
     keyPem,
   );
@@ -48,8 +66,8 @@ function fitsCommonName(domain: string): boolean {
  */
 export async function csrMatches(csrPem: string, domain: string, names: readonly string[], key: KeyObject): Promise<boolean> {
   try {
-    const request = new Pkcs10CertificateRequest(csrPem);
-    const requested = acme.crypto.readCsrDomains(csrPem);
+    const request = new (await x509()).Pkcs10CertificateRequest(csrPem);
+    const requested = (await acmeCrypto()).readCsrDomains(csrPem);
     if ((requested.commonName ?? null) !== (fitsCommonName(domain) ? domain : null)) return false;
     const csrNames = new Set([...(requested.commonName ? [requested.commonName] : []), ...requested.altNames]);
     if (csrNames.size !== names.length || !names.every((name) => csrNames.has(name))) return false;

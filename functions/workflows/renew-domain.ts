@@ -15,7 +15,7 @@ import type { KeyObject } from 'node:crypto';
 import { keySha256, parsePrivateKey, sha256, splitCertificates, type CertificateFacts } from '../core/certificate.js';
 import { describeError, DomainStepError, type RenewStep } from '../core/errors.js';
 import { certificateRenewalInfoId, renewalInfoFresh, renewalInfoWorthStoring, storedRenewalInfo, type StoredRenewalInfo } from '../core/ari.js';
-import { createCsr, csrMatches, generateDomainKey } from '../core/keys.js';
+import { createCsr, createDomainKey, csrMatches } from '../core/keys.js';
 import { DomainFile, challengePath, challengeUrl, isChallengeToken } from '../core/layout.js';
 import { heldReason, judgeLock, lockBody, lockTtlMs, parseLockHolder, type LockHolder } from '../core/locks.js';
 import { decideRenewal, replacementProblem, scheduleWarning } from '../core/renewal.js';
@@ -299,7 +299,7 @@ function planKey(loaded: LoadedDomain): { reuse: boolean; message: string } {
 async function prepareKey(domain: string, loaded: LoadedDomain, reuse: boolean): Promise<PreparedKey> {
   const { names, keyType } = loaded.config;
   const kept = reuse ? loaded.key : null;
-  const keyPem = kept?.pem ?? generateDomainKey(keyType);
+  const keyPem = kept?.pem ?? (await createDomainKey(keyType));
   const key = kept?.object ?? parsePrivateKey(keyPem);
   const csrFits = kept !== null && loaded.files.csr !== null && (await csrMatches(loaded.files.csr, domain, names, key));
   return { keyPem, key, isNew: kept === null, csrPem: csrFits ? (loaded.files.csr as string) : await createCsr(domain, names, keyPem) };

@@ -3,10 +3,17 @@ import assert from 'node:assert/strict';
 import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import acme from 'acme-client';
 import { KEY_TYPES } from '../../functions/core/domain-config.js';
-import { createCsr, csrMatches, generateDomainKey, keyTypeOf } from '../../functions/core/keys.js';
+import { createCsr, createDomainKey, csrMatches, generateDomainKey, keyTypeOf } from '../../functions/core/keys.js';
 import { csrWithExtension, newKey } from '../helpers/pki.js';
 
 for (const keyType of KEY_TYPES) {
+  test(`creates a PKCS#8 ${keyType} domain key off the event loop that reads back as ${keyType}`, async () => {
+    const pem = await createDomainKey(keyType);
+
+    assert.match(pem, /^-----BEGIN PRIVATE KEY-----\n/);
+    assert.equal(keyTypeOf(createPrivateKey(pem)), keyType);
+  });
+
   test(`generates a PKCS#8 ${keyType} domain key that reads back as ${keyType}`, () => {
     const pem = generateDomainKey(keyType);
 
