@@ -1,6 +1,9 @@
 /**
- * npm run bench: three parts on the local replica, each printing its figures next to their targets
- * (BENCH_ONLY=agent, faults or status runs one; BENCH_ONLY=agent,status runs two):
+ * npm run bench: four parts, each printing its figures next to their targets (BENCH_ONLY=coldstart,
+ * agent, faults or status runs one; BENCH_ONLY=agent,status runs two):
+ *
+ * - coldstart (scripts/bench/coldstart.ts): the renew bundle's size and import time, against
+ *   `node -e 0`; it needs no replica;
  *
  * - status (scripts/bench/status.ts): `acme-certs status` at 1000 domains, its requests counted,
  *   against reading each status.json in turn;
@@ -36,6 +39,7 @@ import { replicaS3Client } from './replica/provision.js';
 import { findReplicaState, readReplicaState, type ReplicaState } from './replica/state.js';
 import { faultBench } from './bench/faults.js';
 import { statusBench } from './bench/status.js';
+import { coldStartBench } from './bench/coldstart.js';
 
 const DOMAINS = Number(process.env.BENCH_DOMAINS ?? 1000);
 const FALLBACK_BASELINE = { firstSyncMs: 21_000, noChangeMs: 2_200 };
@@ -59,14 +63,20 @@ function runAgent(args: string[], testedAt: string): { ms: number; syncMs: numbe
 }
 
 async function main(): Promise<void> {
-  const parts = (process.env.BENCH_ONLY ?? 'agent,faults,status').split(',');
-  const unknown = parts.filter((part) => !['agent', 'faults', 'status'].includes(part));
-  if (unknown.length > 0) throw new Error(`BENCH_ONLY: no part named ${unknown.join(', ')} (the parts: agent, faults, status)`);
+  const parts = (process.env.BENCH_ONLY ?? 'coldstart,agent,faults,status').split(',');
+  const unknown = parts.filter((part) => !['coldstart', 'agent', 'faults', 'status'].includes(part));
+  if (unknown.length > 0) throw new Error(`BENCH_ONLY: no part named ${unknown.join(', ')} (the parts: coldstart, agent, faults, status)`);
+  if (parts.length === 1 && parts[0] === 'coldstart') {
+    spawnSync('node', ['scripts/build.mjs'], { cwd: root, stdio: 'ignore' });
+    process.exitCode = coldStartBench(root) ? 1 : 0;
+    return;
+  }
   const startedReplica = !findReplicaState();
   if (startedReplica) spawnSync('node', ['--import', 'tsx', 'scripts/replica.ts', 'start'], { cwd: root, stdio: 'inherit' });
   spawnSync('node', ['scripts/build.mjs'], { cwd: root, stdio: 'ignore' });
   let failed = false;
   try {
+    if (parts.includes('coldstart')) failed = coldStartBench(root) || failed;
     if (parts.includes('agent')) failed = (await agentBench(readReplicaState())) || failed;
     if (parts.includes('faults')) failed = (await faultBench(readReplicaState())) || failed;
     if (parts.includes('status')) failed = (await statusBench(readReplicaState())) || failed;

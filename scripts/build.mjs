@@ -14,6 +14,37 @@ export const entries = {
 };
 
 /**
+ * Modules a bundle pulls in through a dependency's index but never runs, replaced by a stub that
+ * throws if it ever is (so a change that starts using one fails loudly in the tests, not quietly
+ * in Lambda). For the cold start (issue 12): acme-client's index exports its node-forge helpers
+ * (`acme.forge`, 300 KB: renew uses acme.crypto, node's own crypto), and axios requires form-data
+ * for multipart bodies (with mime-db, 140 KB: the CA gets JSON only).
+ */
+const unused = {
+  'renew/handler': {
+    'node-forge': "const unused = () => { throw new Error('node-forge is not in the renew bundle (scripts/build.mjs)'); }; module.exports = { pki: { rsa: { generateKeyPair: unused } }, pem: { decode: unused } };",
+    'form-data': "module.exports = class FormData { constructor() { throw new Error('form-data is not in the renew bundle (scripts/build.mjs)'); } };",
+    // Lambda hands the function its role's credentials in the environment, always: the default
+    // chain's SSO, web identity, ECS and instance-metadata providers (65 KB, with their STS and SSO
+    // clients) never run there.
+    '@aws-sdk/credential-provider-node': "const { fromEnv } = require('@aws-sdk/credential-provider-env'); exports.defaultProvider = (init) => fromEnv(init);",
+  },
+};
+
+function stubs(modules) {
+  const names = Object.keys(modules);
+  return {
+    name: 'unused-modules',
+    setup(builder) {
+      if (names.length === 0) return;
+      const filter = new RegExp(`^(${names.map((name) => name.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&')).join('|')})$`);
+      builder.onResolve({ filter }, (args) => ({ path: args.path, namespace: 'unused' }));
+      builder.onLoad({ filter: /.*/, namespace: 'unused' }, (args) => ({ contents: modules[args.path], loader: 'js', resolveDir: root }));
+    },
+  };
+}
+
+/**
  * acme-client require()s axios (its CommonJS build) while functions/ imports it (its ES build):
  * resolve the import the way require() does, so the bundle holds one axios, and the adapter the
  * issuer wraps is the very module acme-client uses.
@@ -55,9 +86,12 @@ export async function build({ minify = true } = {}) {
       platform: 'node',
       target: 'node20',
       format: 'cjs',
+      // The AWS SDK's ES modules, which esbuild can tree-shake (its CommonJS build brings every
+      // command's serializer along: 220 KB of SSM for the two commands renew sends).
+      mainFields: ['module', 'main'],
       legalComments: 'none',
       logLevel: 'warning',
-      plugins: [oneAxios],
+      plugins: [oneAxios, stubs(unused[name] ?? {})],
     });
     written.push(outfile);
   }

@@ -4,7 +4,7 @@
  * `now` and a random number in.
  */
 
-import { AuthorityKeyIdentifierExtension, X509Certificate } from '@peculiar/x509';
+import { X509Certificate } from 'node:crypto';
 
 /** A suggested renewal window as the CA sent it (RFC 9773 §4.2), checked. */
 export interface RenewalWindow {
@@ -53,12 +53,50 @@ export function renewalInfoId(authorityKeyIdHex: string, serialHex: string): str
 export function certificateRenewalInfoId(leafPem: string): string | null {
   try {
     const certificate = new X509Certificate(leafPem);
-    const aki = certificate.getExtension(AuthorityKeyIdentifierExtension);
-    if (!aki?.keyId) return null;
-    return renewalInfoId(aki.keyId, certificate.serialNumber);
+    const keyId = authorityKeyIdentifier(certificate.raw);
+    return keyId ? renewalInfoId(keyId, certificate.serialNumber) : null;
   } catch {
     return null;
   }
+}
+
+/** The AKI extension's OID, 2.5.29.35, as DER: 06 03 55 1D 23. */
+const AKI_OID = Buffer.from([0x06, 0x03, 0x55, 0x1d, 0x23]);
+
+/**
+ * Returns the keyIdentifier (hex) of the certificate's Authority Key Identifier extension
+ * (RFC 5280 §4.2.1.1: Extension ::= SEQUENCE { extnID, critical BOOLEAN DEFAULT FALSE, extnValue
+ * OCTET STRING } whose value is SEQUENCE { keyIdentifier [0] IMPLICIT OCTET STRING, ... }), or null.
+ * node's X509Certificate does not expose it, and an X.509 library would load 300 KB for 20 bytes.
+ */
+function authorityKeyIdentifier(der: Buffer): string | null {
+  let at = der.indexOf(AKI_OID);
+  if (at < 0) return null;
+  at += AKI_OID.length;
+  if (der[at] === 0x01) at += 2 + (der[at + 1] ?? 0);
+  if (der[at] !== 0x04) return null;
+  at = lengthEnd(der, at + 1);
+  if (der[at] !== 0x30) return null;
+  at = lengthEnd(der, at + 1);
+  if (der[at] !== 0x80) return null;
+  const length = readLength(der, at + 1);
+  const start = lengthEnd(der, at + 1);
+  return length > 0 && start + length <= der.length ? der.subarray(start, start + length).toString('hex') : null;
+}
+
+/** Returns the value of the DER length at `at` (short or long form). */
+function readLength(der: Buffer, at: number): number {
+  const first = der[at] ?? 0;
+  if (first < 0x80) return first;
+  let length = 0;
+  for (let i = 1; i <= (first & 0x7f); i += 1) length = length * 256 + (der[at + i] ?? 0);
+  return length;
+}
+
+/** Returns the offset just past the DER length at `at`. */
+function lengthEnd(der: Buffer, at: number): number {
+  const first = der[at] ?? 0;
+  return at + 1 + (first < 0x80 ? 0 : first & 0x7f);
 }
 
 /**

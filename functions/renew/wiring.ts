@@ -8,7 +8,7 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { awsRetrySettings, reportAwsRetries, type AwsRetryEvent } from '../adapters/aws-retries.js';
-import { AcmeIssuer, createAcmeClient } from '../adapters/acme-issuer.js';
+import type { AcmeIssuer } from '../adapters/acme-issuer.js';
 import type { AcmeRetryEvent } from '../adapters/acme-retry.js';
 import { judgeClockSkew, type ClockSkew } from '../core/clock.js';
 import { CaDirectoryClient } from '../adapters/ca-directory.js';
@@ -97,6 +97,9 @@ function accountIssuer(config: RenewConfig, accountKeys: SsmAccountKeyStore, sto
         onRetry: (event: AcmeRetryEvent) => log('warn', 'retrying a request to the CA', { step: 'acme', request: event.request, try: event.attempt, waitMs: event.waitMs, cause: event.cause }),
         onAnswer: (date: string | undefined, receivedAt: Date) => void (skew ??= judgeClockSkew(date, receivedAt, config.skewAllowanceMs)),
       };
+      // Loaded when a domain first needs the CA: a run with nothing due never starts acme-client
+      // (axios, its X.509 library), which is most of the function's cold start.
+      const { AcmeIssuer, createAcmeClient } = await import('../adapters/acme-issuer.js');
       const acmeIssuer = new AcmeIssuer(createAcmeClient({ directoryUrl: config.directoryUrl, accountKeyPem: keyPem, ...config.acme, retry }));
       const { accountUrl, record, contactUpdated } = await acmeIssuer.registerAccount(contactFor(config.contactEmail), parseAccountRecord(await store.readAccountRecord()));
       if (record) await store.writeAccountRecord(formatAccountRecord(record)).catch((error: unknown) => log('warn', 'could not record the account\'s contact (the next run sets it again)', { step: 'account', reason: describeError(error) }));
