@@ -4,7 +4,7 @@
 
 import { DeleteObjectCommand, DeleteObjectsCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { ACCOUNT_RECORD_KEY, ATTENTION_STATE_KEY, DomainFile, domainFolderKey, domainObjectKey, HOST_REPORTS_PREFIX, parseObjectKey, type DomainFileName } from '../core/layout.js';
-import type { CertificateStore, FileVersions, HeldLock, IssuedDomainFiles, StoredDomainFiles } from '../workflows/ports.js';
+import type { CertificateStore, FileVersions, HeldLock, IssuedDomainFiles, ListedObject, StoredDomainFiles, WrittenFiles } from '../workflows/ports.js';
 import { StorageError, isNotFound, isPreconditionFailed } from './aws-errors.js';
 
 export class S3CertificateStore implements CertificateStore {
@@ -44,7 +44,11 @@ export class S3CertificateStore implements CertificateStore {
     const versions: FileVersions = {};
     if (key?.versionId) versions[DomainFile.key] = key.versionId;
     if (fullChain?.versionId) versions[DomainFile.fullChain] = fullChain.versionId;
-    return { config: config?.text ?? null, key: key?.text ?? null, csr: csr?.text ?? null, fullChain: fullChain?.text ?? null, status: status?.text ?? null, statusEtag: status?.etag ?? null, versions };
+    const etags: Record<string, string> = {};
+    if (config?.etag) etags[DomainFile.config] = config.etag;
+    if (key?.etag) etags[DomainFile.key] = key.etag;
+    if (fullChain?.etag) etags[DomainFile.fullChain] = fullChain.etag;
+    return { config: config?.text ?? null, key: key?.text ?? null, csr: csr?.text ?? null, fullChain: fullChain?.text ?? null, status: status?.text ?? null, statusEtag: status?.etag ?? null, versions, etags };
   }
 
   /**
@@ -52,18 +56,20 @@ export class S3CertificateStore implements CertificateStore {
    * them (commitStatus). Until then status.json still names the previous files by digest and by
    * version, so readers keep using the previous pair.
    */
-  async writeFiles(domain: string, files: IssuedDomainFiles): Promise<FileVersions> {
+  async writeFiles(domain: string, files: IssuedDomainFiles): Promise<WrittenFiles> {
     const versions: FileVersions = {};
+    const etags: Record<string, string> = {};
     const write = async (file: DomainFileName, text: string) => {
-      const versionId = await this.writeText(domain, file, text);
-      if (versionId) versions[file] = versionId;
+      const written = await this.writeText(domain, file, text);
+      if (written.versionId) versions[file] = written.versionId;
+      if (written.etag) etags[file] = written.etag;
     };
     if (files.key !== undefined) await write(DomainFile.key, files.key);
     await write(DomainFile.csr, files.csr);
     await write(DomainFile.signed, files.signed);
     await write(DomainFile.intermediate, files.intermediate);
     await write(DomainFile.fullChain, files.fullChain);
-    return versions;
+    return { versions, etags };
   }
 
   /** Reads the versions status.json pinned of domain.key and domain.crt (a pair to put back). */
@@ -83,7 +89,7 @@ export class S3CertificateStore implements CertificateStore {
   async restorePair(domain: string, pair: { key: string; fullChain: string }): Promise<FileVersions> {
     const versions: FileVersions = {};
     for (const [file, text] of [[DomainFile.key, pair.key], [DomainFile.fullChain, pair.fullChain]] as const) {
-      const versionId = await this.writeText(domain, file, text);
+      const { versionId } = await this.writeText(domain, file, text);
       if (versionId) versions[file] = versionId;
     }
     return versions;
@@ -198,7 +204,7 @@ export class S3CertificateStore implements CertificateStore {
   }
 
   /** Returns every object's key and LastModified, one paginated listing (1000 keys a page). */
-  async listObjects(): Promise<{ key: string; storedAt: Date }[]> {
+  async listObjects(): Promise<ListedObject[]> {
     return this.listUnder('');
   }
 
@@ -232,14 +238,14 @@ export class S3CertificateStore implements CertificateStore {
     return objects.length;
   }
 
-  private async listUnder(Prefix: string): Promise<{ key: string; storedAt: Date }[]> {
-    const objects: { key: string; storedAt: Date }[] = [];
+  private async listUnder(Prefix: string): Promise<ListedObject[]> {
+    const objects: ListedObject[] = [];
     let token: string | undefined;
     do {
       const page = await this.s3.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix, ContinuationToken: token })).catch((error: unknown) => {
         throw new StorageError('listing', `s3://${this.bucket}/${Prefix}`, error);
       });
-      for (const item of page.Contents ?? []) if (item.Key) objects.push({ key: item.Key, storedAt: item.LastModified ?? new Date(0) });
+      for (const item of page.Contents ?? []) if (item.Key) objects.push({ key: item.Key, storedAt: item.LastModified ?? new Date(0), etag: item.ETag ?? '' });
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token);
     return objects;
@@ -277,14 +283,14 @@ export class S3CertificateStore implements CertificateStore {
     }
   }
 
-  /** Writes one file; returns its S3 version (null in an unversioned bucket). */
-  private async writeText(domain: string, file: DomainFileName, text: string): Promise<string | null> {
+  /** Writes one file; returns its S3 version (null in an unversioned bucket) and its ETag. */
+  private async writeText(domain: string, file: DomainFileName, text: string): Promise<{ versionId: string | null; etag: string | null }> {
     const Key = domainObjectKey(domain, file);
     const ContentType = file.endsWith('.json') ? 'application/json' : 'application/x-pem-file';
     const put = await this.s3.send(new PutObjectCommand({ Bucket: this.bucket, Key, Body: text, ContentType })).catch((error: unknown) => {
       throw new StorageError('writing', `s3://${this.bucket}/${Key}`, error);
     });
-    return versionOf(put.VersionId);
+    return { versionId: versionOf(put.VersionId), etag: put.ETag ?? null };
   }
 }
 

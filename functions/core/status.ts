@@ -38,6 +38,14 @@ export interface DomainStatus {
   versions?: Record<string, string>;
   lastAttempt: LastAttempt | null;
   /**
+   * What a run needs to decide without reading the folder (core/shortcut.ts): the S3 ETags of
+   * config.json (null: none), domain.crt and domain.key when this status was written, the
+   * certificate's public-key digest and its ARI identifier. Absent in status files from before.
+   */
+  etags?: Record<string, string | null>;
+  publicKeySha256?: string;
+  certId?: string;
+  /**
    * The public-key digest of a domain key the CA refused (badPublicKey, a blocked key): never used
    * for an order again, even with `reuseKey`, until a renewal succeeds with another one. Kept
    * across later failures.
@@ -60,6 +68,8 @@ export function issuedStatus(args: {
   versions: Record<string, string>;
   at: Date;
   runId: string;
+  /** The shortcut's facts (see DomainStatus.etags); left out when not all are known. */
+  shortcut?: { etags: Record<string, string | null>; certId: string | null };
 }): DomainStatus {
   const { certificate } = args;
   return {
@@ -73,6 +83,7 @@ export function issuedStatus(args: {
     renewedAt: args.at.toISOString(),
     files: args.files,
     ...(Object.keys(args.versions).length > 0 ? { versions: args.versions } : {}),
+    ...(args.shortcut?.certId ? { etags: args.shortcut.etags, publicKeySha256: certificate.publicKeySha256, certId: args.shortcut.certId } : {}),
     lastAttempt: { at: args.at.toISOString(), runId: args.runId, outcome: 'renewed' },
   };
 }

@@ -37,7 +37,7 @@ export function readOnly(store: CertificateStore): CertificateStore {
     readAccountRecord: () => store.readAccountRecord(),
     listObjects: () => store.listObjects(),
     folderExists: (domain) => store.folderExists(domain),
-    writeFiles: async (): Promise<FileVersions> => ({}),
+    writeFiles: async () => ({ versions: {}, etags: {} }),
     commitStatus: discarded,
     restorePair: async (): Promise<FileVersions> => ({}),
     writeStatusIfMatch: async () => true,

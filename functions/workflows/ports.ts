@@ -24,6 +24,21 @@ export interface StoredDomainFiles {
   statusEtag: string | null;
   /** The S3 version of domain.key and domain.crt as read (absent: an unversioned bucket). */
   versions: FileVersions;
+  /** The ETags of config.json, domain.key and domain.crt as read (absent files: none). */
+  etags: Record<string, string>;
+}
+
+/** One object of a listing. */
+export interface ListedObject {
+  key: string;
+  storedAt: Date;
+  etag: string;
+}
+
+/** What a renewal's write of its files gives back: each file's S3 version and ETag. */
+export interface WrittenFiles {
+  versions: FileVersions;
+  etags: Record<string, string>;
 }
 
 /** S3 version ids by file name (`domain.crt`, `domain.key`, …); empty in an unversioned bucket. */
@@ -48,8 +63,8 @@ export interface CertificateStore {
   /** The domain folders (unvalidated; the tool's own folders are left out). */
   listFolders(): Promise<string[]>;
   readDomain(domain: string): Promise<StoredDomainFiles>;
-  /** Writes a renewal's files (never status.json); returns the S3 version of each file written. */
-  writeFiles(domain: string, files: IssuedDomainFiles): Promise<FileVersions>;
+  /** Writes a renewal's files (never status.json); returns the S3 version and ETag of each file written. */
+  writeFiles(domain: string, files: IssuedDomainFiles): Promise<WrittenFiles>;
   /** Writes status.json, the commit point, trying again on any failure (a few times). */
   commitStatus(domain: string, status: string): Promise<void>;
   /** Reads the given versions of domain.key and domain.crt (throws when one is gone). */
@@ -72,8 +87,8 @@ export interface CertificateStore {
   readHostReport(key: string): Promise<string | null>;
   readAttentionState(): Promise<string | null>;
   writeAttentionState(text: string): Promise<void>;
-  /** Every object in the bucket: key and when S3 stored it (one paginated listing). */
-  listObjects(): Promise<{ key: string; storedAt: Date }[]>;
+  /** Every object in the bucket: key, when S3 stored it, ETag (one paginated listing). */
+  listObjects(): Promise<ListedObject[]>;
   /** True when the domain's folder holds anything but a renewal lock. */
   folderExists(domain: string): Promise<boolean>;
   /** Creates the domain's folder marker, and its config.json when given. */

@@ -7,7 +7,9 @@ import { domainNameProblem, printable } from '../core/domain-name.js';
 import type { RenewRequest } from '../core/request.js';
 import { mapWithConcurrency } from '../core/concurrency.js';
 import { renewDomain, type DomainOutcome } from './renew-domain.js';
-import type { RenewalContext } from './ports.js';
+import { DomainFile, parseObjectKey } from '../core/layout.js';
+import type { ListedFolder } from '../core/shortcut.js';
+import type { ListedObject, RenewalContext } from './ports.js';
 
 
 export interface InvalidFolder {
@@ -30,6 +32,20 @@ export interface RunReport {
   counts: { renewed: number; repaired: number; notDue: number; skipped: number; failed: number; invalidFolders: number };
 }
 
+/** Returns each top-level folder of the listing with its files' ETags and whether a renewal lock stands. */
+function listedFolders(objects: readonly ListedObject[]): Map<string, ListedFolder> {
+  const folders = new Map<string, ListedFolder>();
+  for (const { key, etag } of objects) {
+    const parsed = parseObjectKey(key);
+    if (!parsed) continue;
+    const folder = folders.get(parsed.folder) ?? { etags: {}, locked: false };
+    if (parsed.file === DomainFile.lock) folder.locked = true;
+    else if (parsed.file) folder.etags[parsed.file] = etag;
+    folders.set(parsed.folder, folder);
+  }
+  return folders;
+}
+
 /** A request naming domains the bucket does not hold: nothing is done. */
 export class UnknownDomainsError extends Error {
   override readonly name = 'UnknownDomainsError';
@@ -39,7 +55,9 @@ export class UnknownDomainsError extends Error {
 export async function renewAll(request: RenewRequest, ctx: RenewalContext, concurrency: number): Promise<RunReport> {
   const startedAt = ctx.now().toISOString();
   ctx.log('info', 'listing domain folders', { step: 'list' });
-  const folders = await ctx.store.listFolders();
+  // One listing of every object: the folders, and what each holds (its ETags: the one-GET path).
+  const listing = listedFolders(await ctx.store.listObjects());
+  const folders = [...listing.keys()].sort();
 
   const invalidFolders: InvalidFolder[] = [];
   const domains: string[] = [];
@@ -59,7 +77,7 @@ export async function renewAll(request: RenewRequest, ctx: RenewalContext, concu
   else if (skew.problem) ctx.log('error', skew.problem, { step: 'clock', skewSeconds: skew.skewMs / 1000 });
   else if (skew.warning) ctx.log('warn', skew.warning, { step: 'clock', skewSeconds: skew.skewMs / 1000 });
   ctx.log('info', 'renewing domains', { step: 'list', count: selected.length, force: request.force === true });
-  const options = { force: request.force === true, breakLocks: request.breakLocks === true, ordersBlocked: skew?.problem ?? null, clockConfirmed: skew !== null && skew.problem === null };
+  const options = { force: request.force === true, breakLocks: request.breakLocks === true, ordersBlocked: skew?.problem ?? null, clockConfirmed: skew !== null && skew.problem === null, listing };
   const attempted = await mapWithConcurrency(selected, concurrency, (domain) => {
     if (ctx.timeLeftMs && ctx.timeLeftMs() < MIN_TIME_FOR_A_DOMAIN_MS) return Promise.resolve(outOfTime(domain, ctx));
     return renewDomain(domain, options, ctx);

@@ -19,6 +19,7 @@ import { createCsr, createDomainKey, csrMatches } from '../core/keys.js';
 import { DomainFile, challengePath, challengeUrl, isChallengeToken } from '../core/layout.js';
 import { heldReason, judgeLock, lockBody, lockTtlMs, parseLockHolder, type LockHolder } from '../core/locks.js';
 import { decideRenewal, replacementProblem, scheduleWarning } from '../core/renewal.js';
+import { statusShortcut, type ListedFolder } from '../core/shortcut.js';
 import { failedAttemptStatus, formatStatus, issuedStatus, parseStatus, repairedStatus, statusRepairReason, type DomainStatus } from '../core/status.js';
 import { verifyCertificate } from '../core/verify.js';
 import { loadDomain, type LoadedDomain } from './load-domain.js';
@@ -47,6 +48,8 @@ export interface RenewOptions {
   ordersBlocked: string | null;
   /** True when this run's clock was measured against the CA's and is within the allowance. */
   clockConfirmed: boolean;
+  /** What the run's listing showed of each folder (the one-GET path, core/shortcut.ts); absent: read every folder whole. */
+  listing?: ReadonlyMap<string, ListedFolder>;
 }
 
 /** Renews `domain` when it is due (or forced), repairs a folder whose status.json or pair is off, and returns what happened. */
@@ -61,12 +64,14 @@ export async function renewDomain(domain: string, options: RenewOptions, ctx: Re
   };
   // What the folder held when last read: a failure is recorded against it, never against a guess.
   let read: StoredDomainFiles | null = null;
-  let window: Awaited<ReturnType<typeof renewalWindow>> = null;
+  let window: AskedWindow | null = null;
   const load = () => loadDomain(domain, ctx, (files) => (read = files));
   try {
+    const quick = await step('load', 'reading status.json', () => quickLook(domain, options, ctx));
+    if (quick && 'outcome' in quick) return quick.outcome;
     let loaded = await step('load', 'loading domain folder', () => load());
     // Asked once per run: the decision under the lock uses the same answer.
-    window = await renewalWindow(domain, loaded, ctx);
+    window = quick?.window !== undefined && quick.window?.stored.certId === storedCertificateId(loaded) ? quick.window : await renewalWindow(domain, loaded, ctx);
     let decision = await step('decide', 'deciding', () => decide(loaded, window?.stored ?? null, options, ctx));
     let repair = repairReason(loaded, decision);
     if (!decision.renew && !repair) return await notDue(domain, loaded, decision.reason, window, ctx);
@@ -106,6 +111,41 @@ export async function renewDomain(domain: string, options: RenewOptions, ctx: Re
     await recordFailure(domain, failure, read, window?.stored ?? null, ctx);
     return withEvents({ domain, outcome: 'failed', step: failure.step, reason: failure.reason }, failure.events ?? []);
   }
+}
+
+/**
+ * The one-GET path (core/shortcut.ts): a folder the listing shows unchanged since its status.json
+ * was written is decided from status.json alone; when it is not due, that is all the run reads of
+ * it. Returns the outcome, or what it learned (the CA's window) for the whole path to go on with;
+ * null when the folder must be read whole from the start.
+ */
+async function quickLook(domain: string, options: RenewOptions, ctx: RenewalContext): Promise<{ outcome: DomainOutcome } | { window: AskedWindow | null } | null> {
+  if (options.force || !options.listing) return null;
+  const read = await ctx.store.readStatus(domain);
+  const status = parseStatus(read?.text ?? null);
+  const shortcut = statusShortcut(status, options.listing.get(domain));
+  if ('readAll' in shortcut || !status || !read) return null;
+  const { facts } = shortcut;
+  const window = await askWindow(domain, facts.certId, status.renewalInfo ?? null, ctx);
+  const now = ctx.now();
+  const decision = decideRenewal({
+    certificate: { names: facts.names, notBefore: facts.notBefore, notAfter: facts.notAfter, publicKeySha256: facts.publicKeySha256 },
+    problem: null,
+    names: facts.names,
+    keySha256: facts.publicKeySha256,
+    now,
+    nextRunAt: ctx.nextRunAt(now),
+    nextCheckAt: ctx.nextCheckAt(now),
+    previousRunAt: ctx.previousRunAt(now),
+    force: false,
+    skewAllowanceMs: ctx.skewAllowanceMs,
+    clockConfirmed: options.clockConfirmed,
+    renewalInfo: window?.stored ?? null,
+  });
+  if (decision.renew || 'clockProblem' in decision) return { window };
+  if (window?.changed) await ctx.store.writeStatusIfMatch(domain, formatStatus({ ...status, renewalInfo: window.stored }), read.etag).catch(() => false);
+  ctx.log('info', 'not due', { domain, step: 'decide', reason: decision.reason, readFromStatus: true });
+  return { outcome: { domain, outcome: 'not due', reason: decision.reason, serial: facts.serial, names: facts.names, notAfter: facts.notAfter.toISOString() } };
 }
 
 function isEmpty(files: StoredDomainFiles): boolean {
@@ -257,13 +297,18 @@ function storedCertificateId(loaded: LoadedDomain): string | null {
  * no verified certificate to ask about, or when the CA's answer failed and nothing is stored for
  * this certificate (then the schedule alone decides, as RFC 9773 §4.3 asks). Never throws.
  */
-async function renewalWindow(domain: string, loaded: LoadedDomain, ctx: RenewalContext): Promise<{ stored: StoredRenewalInfo; changed: boolean } | null> {
+async function renewalWindow(domain: string, loaded: LoadedDomain, ctx: RenewalContext): Promise<AskedWindow | null> {
   if (!loaded.verified) return null;
-  const certId = storedCertificateId(loaded);
+  return askWindow(domain, storedCertificateId(loaded), loaded.status?.renewalInfo ?? null, ctx);
+}
+
+type AskedWindow = { stored: StoredRenewalInfo; changed: boolean };
+
+/** The window of the certificate `certId` (see renewalWindow), given what status.json kept of the last answer. */
+async function askWindow(domain: string, certId: string | null, previous: StoredRenewalInfo | null, ctx: RenewalContext): Promise<AskedWindow | null> {
   const url = (await ctx.directory.facts())?.renewalInfoUrl;
   if (!certId || !url) return null;
   const now = ctx.now();
-  const previous = loaded.status?.renewalInfo ?? null;
   if (previous && renewalInfoFresh(previous, certId, now)) return { stored: previous, changed: false };
   try {
     const info = await ctx.directory.renewalInfo(url, certId);
@@ -381,9 +426,18 @@ async function store(domain: string, loaded: LoadedDomain, prepared: PreparedKey
     [DomainFile.fullChain]: sha256(files.fullChain),
   };
   const written = await ctx.store.writeFiles(domain, { ...files, ...(prepared.isNew ? { key: prepared.keyPem } : {}) });
-  const versions = pairVersions({ ...loaded.files.versions, ...written });
-  const status = issuedStatus({ domain, keyType: loaded.config.keyType, certificate: facts, files: digests, versions, at: ctx.now(), runId: ctx.runId });
+  const versions = pairVersions({ ...loaded.files.versions, ...written.versions });
+  const etags = shortcutEtags({ ...loaded.files.etags, ...written.etags }, loaded.files.etags[DomainFile.config] ?? null);
+  const shortcut = etags ? { etags, certId: certificateRenewalInfoId(leaf) } : undefined;
+  const status = issuedStatus({ domain, keyType: loaded.config.keyType, certificate: facts, files: digests, versions, at: ctx.now(), runId: ctx.runId, ...(shortcut ? { shortcut } : {}) });
   await ctx.store.commitStatus(domain, formatStatus(status));
+}
+
+/** The ETags status.json records for the one-GET path: domain.crt and domain.key (both, or none), and config.json's (null: none). */
+function shortcutEtags(etags: Record<string, string>, configEtag: string | null): Record<string, string | null> | null {
+  const fullChain = etags[DomainFile.fullChain];
+  const key = etags[DomainFile.key];
+  return fullChain && key ? { [DomainFile.fullChain]: fullChain, [DomainFile.key]: key, [DomainFile.config]: configEtag } : null;
 }
 
 /** The versions status.json pins: the pair hosts read, both or neither (an unversioned bucket). */
@@ -424,8 +478,12 @@ async function notDue(domain: string, loaded: LoadedDomain, reason: string, wind
   const versions = pairVersions(loaded.files.versions);
   const pinVersions = !loaded.status?.versions && Object.keys(versions).length === 2;
   const keepWindow = window?.changed === true;
-  if (loaded.status && (pinVersions || keepWindow) && loaded.verified && loaded.files.statusEtag) {
-    const next = { ...loaded.status, ...(pinVersions ? { versions } : {}), ...(keepWindow && window ? { renewalInfo: window.stored } : {}) };
+  // A status.json from before the one-GET path (or one a hand-edited config.json outdated) gets its facts, so later runs read only it.
+  const etags = loaded.verified ? shortcutEtags(loaded.files.etags, loaded.files.etags[DomainFile.config] ?? null) : null;
+  const certId = storedCertificateId(loaded);
+  const recordShortcut = etags !== null && certId !== null && loaded.certificate !== null && (JSON.stringify(loaded.status?.etags ?? null) !== JSON.stringify(etags) || loaded.status?.certId !== certId || loaded.status?.publicKeySha256 !== loaded.certificate.publicKeySha256);
+  if (loaded.status && (pinVersions || keepWindow || recordShortcut) && loaded.verified && loaded.files.statusEtag) {
+    const next = { ...loaded.status, ...(pinVersions ? { versions } : {}), ...(keepWindow && window ? { renewalInfo: window.stored } : {}), ...(recordShortcut && etags && certId && loaded.certificate ? { etags, certId, publicKeySha256: loaded.certificate.publicKeySha256 } : {}) };
     const written = await ctx.store.writeStatusIfMatch(domain, formatStatus(next), loaded.files.statusEtag).catch(() => false);
     if (written && pinVersions) ctx.log('info', 'status.json now names the S3 versions of its pair', { domain, step: 'store' });
   }

@@ -124,6 +124,59 @@ describe('renew on the local replica', () => {
     assert.equal(report.counts.renewed, 16);
   });
 
+  test('a run with nothing due reads one status.json per domain: one listing, no other object, no account, no CA but the directory', async () => {
+    const harness = await renewHarness();
+    const domains = Array.from({ length: 12 }, (_, n) => `${uniqueLabel(`idle${n}`)}.test`);
+    for (const domain of domains) await addDomainFolder(s3, harness.bucket, domain);
+    await harness.run();
+    await harness.run();
+    const calls: string[] = [];
+    const store = harness.context.store;
+    // A spy on the real store (every call goes through to moto), counting what the run asks of S3.
+    harness.context.store = new Proxy(store, {
+      get: (target, property, receiver) => {
+        const value = Reflect.get(target, property, receiver) as unknown;
+        return typeof value === 'function' ? (...args: unknown[]) => {
+          calls.push(String(property));
+          return (value as (...a: unknown[]) => unknown).apply(target, args);
+        } : value;
+      },
+    });
+    let accountLoads = 0;
+    const logsBefore = harness.logs.length;
+    const issuer = harness.context.issuer;
+    harness.context.issuer = () => {
+      accountLoads += 1;
+      return issuer();
+    };
+
+    const report = await harness.run();
+
+    assert.deepEqual(report.outcomes.map((item) => item.outcome), domains.map(() => 'not due'));
+    const count = (name: string) => calls.filter((call) => call === name).length;
+    assert.equal(count('listObjects'), 1);
+    assert.equal(count('readStatus'), domains.length);
+    assert.deepEqual(calls.filter((call) => call !== 'listObjects' && call !== 'readStatus'), [], 'nothing else read or written');
+    assert.equal(accountLoads, 0, 'no account key from SSM, no account lookup at the CA');
+    assert.equal(harness.logs.slice(logsBefore).filter((line) => line.includes('"readFromStatus":true')).length, domains.length);
+  });
+
+  test('a certificate put back by hand in a folder the listing would vouch for is still caught: its ETag changed, so the whole folder is read', async () => {
+    const harness = await renewHarness();
+    const [victim, other] = [`${uniqueLabel('etag')}.test`, `${uniqueLabel('etagother')}.test`];
+    await addDomainFolder(s3, harness.bucket, victim);
+    await addDomainFolder(s3, harness.bucket, other);
+    await harness.run();
+    const statusText = await getText(s3, harness.bucket, `${victim}/status.json`);
+    assert.ok(statusText?.includes('"etags"'), 'status.json records the ETags');
+    await putText(s3, harness.bucket, `${victim}/domain.crt`, (await getText(s3, harness.bucket, `${other}/domain.crt`)) ?? '');
+
+    const report = await harness.run();
+
+    assert.equal(outcomeOf(report.outcomes, victim).outcome, 'repaired');
+    assert.equal(outcomeOf(report.outcomes, other).outcome, 'not due');
+  });
+
   test('with "reuseKey": true a renewal keeps the domain key and its CSR', async () => {
     const harness = await renewHarness();
     const domain = `${uniqueLabel('reuse')}.test`;
