@@ -1,9 +1,11 @@
 /**
- * npm run bench: four parts, each printing its figures next to their targets (BENCH_ONLY=coldstart,
+ * npm run bench: five parts, each printing its figures next to their targets (BENCH_ONLY=coldstart,
  * agent, faults or status runs one; BENCH_ONLY=agent,status runs two):
  *
  * - coldstart (scripts/bench/coldstart.ts): the renew bundle's size and import time, against
  *   `node -e 0`; it needs no replica;
+ * - idle (scripts/bench/idle.ts): a renewal run over 1000 domains with nothing due: its requests
+ *   (one listing, one GET a domain, no account) and its time;
  *
  * - status (scripts/bench/status.ts): `acme-certs status` at 1000 domains, its requests counted,
  *   against reading each status.json in turn;
@@ -40,6 +42,7 @@ import { findReplicaState, readReplicaState, type ReplicaState } from './replica
 import { faultBench } from './bench/faults.js';
 import { statusBench } from './bench/status.js';
 import { coldStartBench } from './bench/coldstart.js';
+import { idleBench } from './bench/idle.js';
 
 const DOMAINS = Number(process.env.BENCH_DOMAINS ?? 1000);
 const FALLBACK_BASELINE = { firstSyncMs: 21_000, noChangeMs: 2_200 };
@@ -63,9 +66,9 @@ function runAgent(args: string[], testedAt: string): { ms: number; syncMs: numbe
 }
 
 async function main(): Promise<void> {
-  const parts = (process.env.BENCH_ONLY ?? 'coldstart,agent,faults,status').split(',');
-  const unknown = parts.filter((part) => !['coldstart', 'agent', 'faults', 'status'].includes(part));
-  if (unknown.length > 0) throw new Error(`BENCH_ONLY: no part named ${unknown.join(', ')} (the parts: coldstart, agent, faults, status)`);
+  const parts = (process.env.BENCH_ONLY ?? 'coldstart,idle,agent,faults,status').split(',');
+  const unknown = parts.filter((part) => !['coldstart', 'idle', 'agent', 'faults', 'status'].includes(part));
+  if (unknown.length > 0) throw new Error(`BENCH_ONLY: no part named ${unknown.join(', ')} (the parts: coldstart, idle, agent, faults, status)`);
   if (parts.length === 1 && parts[0] === 'coldstart') {
     spawnSync('node', ['scripts/build.mjs'], { cwd: root, stdio: 'ignore' });
     process.exitCode = coldStartBench(root) ? 1 : 0;
@@ -77,6 +80,7 @@ async function main(): Promise<void> {
   let failed = false;
   try {
     if (parts.includes('coldstart')) failed = coldStartBench(root) || failed;
+    if (parts.includes('idle')) failed = (await idleBench(readReplicaState())) || failed;
     if (parts.includes('agent')) failed = (await agentBench(readReplicaState())) || failed;
     if (parts.includes('faults')) failed = (await faultBench(readReplicaState())) || failed;
     if (parts.includes('status')) failed = (await statusBench(readReplicaState())) || failed;
