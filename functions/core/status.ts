@@ -5,6 +5,7 @@
  */
 
 import type { StoredRenewalInfo } from './ari.js';
+import type { Vouched } from './shortcut.js';
 import type { CertificateFacts } from './certificate.js';
 import { DomainFile } from './layout.js';
 import type { KeyType } from './domain-config.js';
@@ -37,14 +38,8 @@ export interface DomainStatus {
    */
   versions?: Record<string, string>;
   lastAttempt: LastAttempt | null;
-  /**
-   * What a run needs to decide without reading the folder (core/shortcut.ts): the S3 ETags of
-   * config.json (null: none), domain.crt and domain.key when this status was written, the
-   * certificate's public-key digest and its ARI identifier. Absent in status files from before.
-   */
-  etags?: Record<string, string | null>;
-  publicKeySha256?: string;
-  certId?: string;
+  /** What lets a run decide from this file alone, recorded when the folder was last verified whole (core/shortcut.ts). */
+  vouched?: Vouched;
   /**
    * The public-key digest of a domain key the CA refused (badPublicKey, a blocked key): never used
    * for an order again, even with `reuseKey`, until a renewal succeeds with another one. Kept
@@ -68,8 +63,8 @@ export function issuedStatus(args: {
   versions: Record<string, string>;
   at: Date;
   runId: string;
-  /** The shortcut's facts (see DomainStatus.etags); left out when not all are known. */
-  shortcut?: { etags: Record<string, string | null>; certId: string | null };
+  /** The voucher of the folder just verified (core/shortcut.ts); none when not all is known. */
+  vouched?: Vouched | null;
 }): DomainStatus {
   const { certificate } = args;
   return {
@@ -83,7 +78,7 @@ export function issuedStatus(args: {
     renewedAt: args.at.toISOString(),
     files: args.files,
     ...(Object.keys(args.versions).length > 0 ? { versions: args.versions } : {}),
-    ...(args.shortcut?.certId ? { etags: args.shortcut.etags, publicKeySha256: certificate.publicKeySha256, certId: args.shortcut.certId } : {}),
+    ...(args.vouched ? { vouched: args.vouched } : {}),
     lastAttempt: { at: args.at.toISOString(), runId: args.runId, outcome: 'renewed' },
   };
 }

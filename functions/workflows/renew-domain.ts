@@ -19,7 +19,8 @@ import { createCsr, createDomainKey, csrMatches } from '../core/keys.js';
 import { DomainFile, challengePath, challengeUrl, isChallengeToken } from '../core/layout.js';
 import { heldReason, judgeLock, lockBody, lockTtlMs, parseLockHolder, type LockHolder } from '../core/locks.js';
 import { decideRenewal, replacementProblem, scheduleWarning } from '../core/renewal.js';
-import { statusShortcut, type ListedFolder } from '../core/shortcut.js';
+import { intermediatesNotAfter, rootsDigest, statusShortcut, vouchFor, voucherStale, type ListedFolder } from '../core/shortcut.js';
+import { defaultDomainConfig } from '../core/domain-config.js';
 import { failedAttemptStatus, formatStatus, issuedStatus, parseStatus, repairedStatus, statusRepairReason, type DomainStatus } from '../core/status.js';
 import { verifyCertificate } from '../core/verify.js';
 import { loadDomain, type LoadedDomain } from './load-domain.js';
@@ -123,11 +124,11 @@ async function quickLook(domain: string, options: RenewOptions, ctx: RenewalCont
   if (options.force || !options.listing) return null;
   const read = await ctx.store.readStatus(domain);
   const status = parseStatus(read?.text ?? null);
-  const shortcut = statusShortcut(status, options.listing.get(domain));
+  const now = ctx.now();
+  const shortcut = statusShortcut(status, options.listing.get(domain), now, { rootsSha256: rootsDigest(ctx.trustedRoots), defaults: defaultDomainConfig(domain) });
   if ('readAll' in shortcut || !status || !read) return null;
   const { facts } = shortcut;
   const window = await askWindow(domain, facts.certId, status.renewalInfo ?? null, ctx);
-  const now = ctx.now();
   const decision = decideRenewal({
     certificate: { names: facts.names, notBefore: facts.notBefore, notAfter: facts.notAfter, publicKeySha256: facts.publicKeySha256 },
     problem: null,
@@ -427,17 +428,11 @@ async function store(domain: string, loaded: LoadedDomain, prepared: PreparedKey
   };
   const written = await ctx.store.writeFiles(domain, { ...files, ...(prepared.isNew ? { key: prepared.keyPem } : {}) });
   const versions = pairVersions({ ...loaded.files.versions, ...written.versions });
-  const etags = shortcutEtags({ ...loaded.files.etags, ...written.etags }, loaded.files.etags[DomainFile.config] ?? null);
-  const shortcut = etags ? { etags, certId: certificateRenewalInfoId(leaf) } : undefined;
-  const status = issuedStatus({ domain, keyType: loaded.config.keyType, certificate: facts, files: digests, versions, at: ctx.now(), runId: ctx.runId, ...(shortcut ? { shortcut } : {}) });
+  const at = ctx.now();
+  const base = issuedStatus({ domain, keyType: loaded.config.keyType, certificate: facts, files: digests, versions, at, runId: ctx.runId });
+  const vouched = vouchFor({ status: base, certificate: facts, config: loaded.config, fileEtags: { ...loaded.files.etags, ...written.etags }, certId: certificateRenewalInfoId(leaf), chainNotAfter: intermediatesNotAfter(chainPem), rootsSha256: rootsDigest(ctx.trustedRoots), now: at });
+  const status = vouched ? { ...base, vouched } : base;
   await ctx.store.commitStatus(domain, formatStatus(status));
-}
-
-/** The ETags status.json records for the one-GET path: domain.crt and domain.key (both, or none), and config.json's (null: none). */
-function shortcutEtags(etags: Record<string, string>, configEtag: string | null): Record<string, string | null> | null {
-  const fullChain = etags[DomainFile.fullChain];
-  const key = etags[DomainFile.key];
-  return fullChain && key ? { [DomainFile.fullChain]: fullChain, [DomainFile.key]: key, [DomainFile.config]: configEtag } : null;
 }
 
 /** The versions status.json pins: the pair hosts read, both or neither (an unversioned bucket). */
@@ -478,12 +473,13 @@ async function notDue(domain: string, loaded: LoadedDomain, reason: string, wind
   const versions = pairVersions(loaded.files.versions);
   const pinVersions = !loaded.status?.versions && Object.keys(versions).length === 2;
   const keepWindow = window?.changed === true;
-  // A status.json from before the one-GET path (or one a hand-edited config.json outdated) gets its facts, so later runs read only it.
-  const etags = loaded.verified ? shortcutEtags(loaded.files.etags, loaded.files.etags[DomainFile.config] ?? null) : null;
-  const certId = storedCertificateId(loaded);
-  const recordShortcut = etags !== null && certId !== null && loaded.certificate !== null && (JSON.stringify(loaded.status?.etags ?? null) !== JSON.stringify(etags) || loaded.status?.certId !== certId || loaded.status?.publicKeySha256 !== loaded.certificate.publicKeySha256);
-  if (loaded.status && (pinVersions || keepWindow || recordShortcut) && loaded.verified && loaded.files.statusEtag) {
-    const next = { ...loaded.status, ...(pinVersions ? { versions } : {}), ...(keepWindow && window ? { renewalInfo: window.stored } : {}), ...(recordShortcut && etags && certId && loaded.certificate ? { etags, certId, publicKeySha256: loaded.certificate.publicKeySha256 } : {}) };
+  // Verified whole just now: status.json vouches for the folder again (a status.json from before,
+  // or one whose voucher expired or no longer fits), so the next runs read only it.
+  const now = ctx.now();
+  const vouched = loaded.verified && loaded.status && loaded.files.fullChain ? vouchFor({ status: loaded.status, certificate: loaded.verified.certificate, config: loaded.config, fileEtags: loaded.files.etags, certId: storedCertificateId(loaded), chainNotAfter: intermediatesNotAfter(loaded.files.fullChain), rootsSha256: rootsDigest(ctx.trustedRoots), now }) : null;
+  const revouch = vouched !== null && voucherStale(loaded.status?.vouched, vouched, now);
+  if (loaded.status && (pinVersions || keepWindow || revouch) && loaded.verified && loaded.files.statusEtag) {
+    const next = { ...loaded.status, ...(pinVersions ? { versions } : {}), ...(keepWindow && window ? { renewalInfo: window.stored } : {}), ...(revouch && vouched ? { vouched } : {}) };
     const written = await ctx.store.writeStatusIfMatch(domain, formatStatus(next), loaded.files.statusEtag).catch(() => false);
     if (written && pinVersions) ctx.log('info', 'status.json now names the S3 versions of its pair', { domain, step: 'store' });
   }
