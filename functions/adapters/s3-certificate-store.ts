@@ -203,7 +203,7 @@ export class S3CertificateStore implements CertificateStore {
     });
   }
 
-  /** Returns every object's key and LastModified, one paginated listing (1000 keys a page). */
+  /** Returns every object's key, LastModified and ETag: one paginated listing (1000 keys a page). */
   async listObjects(): Promise<ListedObject[]> {
     return this.listUnder('');
   }

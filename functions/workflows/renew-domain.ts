@@ -14,16 +14,17 @@
 import type { KeyObject } from 'node:crypto';
 import { keySha256, parsePrivateKey, sha256, splitCertificates, type CertificateFacts } from '../core/certificate.js';
 import { describeError, DomainStepError, type RenewStep } from '../core/errors.js';
-import { certificateRenewalInfoId, renewalInfoFresh, renewalInfoWorthStoring, storedRenewalInfo, type StoredRenewalInfo } from '../core/ari.js';
+import { certificateRenewalInfoId, type StoredRenewalInfo } from '../core/ari.js';
 import { createCsr, createDomainKey, csrMatches } from '../core/keys.js';
 import { DomainFile, challengePath, challengeUrl, isChallengeToken } from '../core/layout.js';
 import { heldReason, judgeLock, lockBody, lockTtlMs, parseLockHolder, type LockHolder } from '../core/locks.js';
-import { decideRenewal, replacementProblem, scheduleWarning } from '../core/renewal.js';
-import { intermediatesNotAfter, rootsDigest, statusShortcut, vouchFor, voucherStale, type ListedFolder } from '../core/shortcut.js';
-import { defaultDomainConfig } from '../core/domain-config.js';
+import { replacementProblem, scheduleWarning } from '../core/renewal.js';
+import { intermediatesNotAfter, rootsDigest, vouchFor, voucherStale, type ListedFolder } from '../core/shortcut.js';
 import { failedAttemptStatus, formatStatus, issuedStatus, parseStatus, repairedStatus, statusRepairReason, type DomainStatus } from '../core/status.js';
 import { verifyCertificate } from '../core/verify.js';
 import { loadDomain, type LoadedDomain } from './load-domain.js';
+import { decideAt, quickLook } from './quick-look.js';
+import { renewalWindow, storedCertificateId, type AskedWindow } from './renewal-window.js';
 import { KeyRefusedError, type HeldLock, type Issuer, type PendingChallenge, type RenewalContext, type StoredDomainFiles } from './ports.js';
 
 /** What happened to a domain; `events` are things worth telling once (a lock taken over). */
@@ -112,41 +113,6 @@ export async function renewDomain(domain: string, options: RenewOptions, ctx: Re
     await recordFailure(domain, failure, read, window?.stored ?? null, ctx);
     return withEvents({ domain, outcome: 'failed', step: failure.step, reason: failure.reason }, failure.events ?? []);
   }
-}
-
-/**
- * The one-GET path (core/shortcut.ts): a folder the listing shows unchanged since its status.json
- * was written is decided from status.json alone; when it is not due, that is all the run reads of
- * it. Returns the outcome, or what it learned (the CA's window) for the whole path to go on with;
- * null when the folder must be read whole from the start.
- */
-async function quickLook(domain: string, options: RenewOptions, ctx: RenewalContext): Promise<{ outcome: DomainOutcome } | { window: AskedWindow | null } | null> {
-  if (options.force || !options.listing) return null;
-  const read = await ctx.store.readStatus(domain);
-  const status = parseStatus(read?.text ?? null);
-  const now = ctx.now();
-  const shortcut = statusShortcut(status, options.listing.get(domain), now, { rootsSha256: rootsDigest(ctx.trustedRoots), defaults: defaultDomainConfig(domain) });
-  if ('readAll' in shortcut || !status || !read) return null;
-  const { facts } = shortcut;
-  const window = await askWindow(domain, facts.certId, status.renewalInfo ?? null, ctx);
-  const decision = decideRenewal({
-    certificate: { names: facts.names, notBefore: facts.notBefore, notAfter: facts.notAfter, publicKeySha256: facts.publicKeySha256 },
-    problem: null,
-    names: facts.names,
-    keySha256: facts.publicKeySha256,
-    now,
-    nextRunAt: ctx.nextRunAt(now),
-    nextCheckAt: ctx.nextCheckAt(now),
-    previousRunAt: ctx.previousRunAt(now),
-    force: false,
-    skewAllowanceMs: ctx.skewAllowanceMs,
-    clockConfirmed: options.clockConfirmed,
-    renewalInfo: window?.stored ?? null,
-  });
-  if (decision.renew || 'clockProblem' in decision) return { window };
-  if (window?.changed) await ctx.store.writeStatusIfMatch(domain, formatStatus({ ...status, renewalInfo: window.stored }), read.etag).catch(() => false);
-  ctx.log('info', 'not due', { domain, step: 'decide', reason: decision.reason, readFromStatus: true });
-  return { outcome: { domain, outcome: 'not due', reason: decision.reason, serial: facts.serial, names: facts.names, notAfter: facts.notAfter.toISOString() } };
 }
 
 function isEmpty(files: StoredDomainFiles): boolean {
@@ -286,43 +252,6 @@ function checkProfile(profile: string, directory: { profiles: Record<string, str
   if (!Object.hasOwn(directory.profiles, profile)) throw new Error(`config.json asks for profile "${profile}", which the CA does not offer (it offers: ${Object.keys(directory.profiles).sort().join(', ')})`);
 }
 
-/** The ARI identifier of the stored certificate (the leaf of domain.crt), or null. */
-function storedCertificateId(loaded: LoadedDomain): string | null {
-  const [leaf] = loaded.files.fullChain ? splitCertificates(loaded.files.fullChain) : [];
-  return leaf ? certificateRenewalInfoId(leaf) : null;
-}
-
-/**
- * The CA's renewal window for the stored certificate (RFC 9773 §4): from status.json while the
- * last answer's Retry-After stands, else asked anew. Null when the CA offers no ARI, when there is
- * no verified certificate to ask about, or when the CA's answer failed and nothing is stored for
- * this certificate (then the schedule alone decides, as RFC 9773 §4.3 asks). Never throws.
- */
-async function renewalWindow(domain: string, loaded: LoadedDomain, ctx: RenewalContext): Promise<AskedWindow | null> {
-  if (!loaded.verified) return null;
-  return askWindow(domain, storedCertificateId(loaded), loaded.status?.renewalInfo ?? null, ctx);
-}
-
-type AskedWindow = { stored: StoredRenewalInfo; changed: boolean };
-
-/** The window of the certificate `certId` (see renewalWindow), given what status.json kept of the last answer. */
-async function askWindow(domain: string, certId: string | null, previous: StoredRenewalInfo | null, ctx: RenewalContext): Promise<AskedWindow | null> {
-  const url = (await ctx.directory.facts())?.renewalInfoUrl;
-  if (!certId || !url) return null;
-  const now = ctx.now();
-  if (previous && renewalInfoFresh(previous, certId, now)) return { stored: previous, changed: false };
-  try {
-    const info = await ctx.directory.renewalInfo(url, certId);
-    const stored = storedRenewalInfo(certId, info, previous, now, ctx.random());
-    ctx.log('info', 'the CA\'s renewal window', { domain, step: 'decide', windowStart: stored.windowStart, windowEnd: stored.windowEnd, selectedAt: stored.selectedAt, ...(stored.explanationUrl ? { explanationURL: stored.explanationUrl } : {}) });
-    return { stored, changed: renewalInfoWorthStoring(stored, previous, ctx.nextCheckAt(now)) };
-  } catch (error) {
-    const kept = previous?.certId === certId ? previous : null;
-    ctx.log('warn', kept ? 'could not ask the CA for the renewal window; using the one it gave last' : 'could not ask the CA for the renewal window; the schedule decides', { domain, step: 'decide', reason: describeError(error) });
-    return kept ? { stored: kept, changed: false } : null;
-  }
-}
-
 interface PreparedKey {
   keyPem: string;
   key: KeyObject;
@@ -444,21 +373,7 @@ function pairVersions(versions: Record<string, string>): Record<string, string> 
 
 /** The renewal decision; throws when the stored certificate says this run's clock is wrong (no order would help). */
 function decide(loaded: LoadedDomain, renewalInfo: StoredRenewalInfo | null, options: RenewOptions, ctx: RenewalContext) {
-  const now = ctx.now();
-  const decision = decideRenewal({
-    renewalInfo,
-    nextCheckAt: ctx.nextCheckAt(now),
-    certificate: loaded.certificate,
-    problem: loaded.problem,
-    names: loaded.config.names,
-    keySha256: loaded.key?.sha256 ?? null,
-    now,
-    nextRunAt: ctx.nextRunAt(now),
-    previousRunAt: ctx.previousRunAt(now),
-    force: options.force,
-    skewAllowanceMs: ctx.skewAllowanceMs,
-    clockConfirmed: options.clockConfirmed,
-  });
+  const decision = decideAt(ctx, options, { certificate: loaded.certificate, problem: loaded.problem, names: loaded.config.names, keySha256: loaded.key?.sha256 ?? null, renewalInfo });
   if ('clockProblem' in decision) throw new Error(decision.reason);
   return decision;
 }
