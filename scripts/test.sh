@@ -17,7 +17,7 @@ export AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED=true TSX_DISABLE_CACHE=1
 mkdir -p .replica-logs
 replica_log=.replica-logs/replica.log
 : >"$replica_log"
-tests_tmp=$(mktemp -d -t acme-tests.XXXXXX)
+tests_tmp=$(mktemp -d)
 stop_replica() {
   node --import tsx scripts/replica.ts stop >>"$replica_log" 2>&1 || cat "$replica_log" >&2
   rm -rf "$tests_tmp"

@@ -15,7 +15,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { rootCertificates } from 'node:tls';
-import { CreateBucketCommand, DeleteBucketCommand, DeleteObjectsCommand, ListObjectVersionsCommand, PutBucketVersioningCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, PutBucketVersioningCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { mapWithConcurrency } from '../../functions/core/concurrency.js';
 import { DomainFile, domainFolderKey, domainObjectKey } from '../../functions/core/layout.js';
 import { rootsDigest } from '../../functions/core/shortcut.js';
@@ -25,6 +25,7 @@ import { buildRenewalContext, createRenewClients } from '../../functions/renew/w
 import { renewAll } from '../../functions/workflows/renew-all.js';
 import { renewEnvironment } from '../replica/renew-env.js';
 import type { ReplicaState } from '../replica/state.js';
+import { deleteBucket } from './bucket.js';
 
 const DOMAINS = Number(process.env.BENCH_DOMAINS ?? 1000);
 const ROUNDS = 3;
@@ -117,12 +118,3 @@ async function plant(s3: S3Client, bucket: string, rootsSha256: string): Promise
   return counts.reduce((sum, n) => sum + n, 0);
 }
 
-async function deleteBucket(s3: S3Client, bucket: string): Promise<void> {
-  for (;;) {
-    const page = await s3.send(new ListObjectVersionsCommand({ Bucket: bucket }));
-    const doomed = [...(page.Versions ?? []), ...(page.DeleteMarkers ?? [])].flatMap((item) => (item.Key ? [{ Key: item.Key, VersionId: item.VersionId }] : []));
-    if (doomed.length === 0) break;
-    await s3.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: doomed, Quiet: true } }));
-  }
-  await s3.send(new DeleteBucketCommand({ Bucket: bucket }));
-}

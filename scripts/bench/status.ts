@@ -30,7 +30,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { rootCertificates } from 'node:tls';
-import { CreateBucketCommand, DeleteBucketCommand, DeleteObjectsCommand, GetObjectCommand, ListObjectsV2Command, ListObjectVersionsCommand, PutBucketVersioningCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, PutBucketVersioningCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { awsRetrySettings } from '../../functions/adapters/aws-retries.js';
 import { S3CertificateStore } from '../../functions/adapters/s3-certificate-store.js';
 import { describeCertificate, parseCertificate, sha256 } from '../../functions/core/certificate.js';
@@ -45,6 +45,7 @@ import { collectStatus } from '../../functions/workflows/operate.js';
 import { issue, newKey } from '../../test/helpers/pki.js';
 import { renewEnvironment } from '../replica/renew-env.js';
 import type { ReplicaState } from '../replica/state.js';
+import { deleteBucket } from './bucket.js';
 
 const DOMAINS = Number(process.env.BENCH_DOMAINS ?? 1000);
 const ROUNDS = 3;
@@ -367,16 +368,6 @@ async function plant(s3: S3Client, bucket: string): Promise<Planted> {
 }
 
 /** Deletes every version and delete marker in `bucket`, then the bucket. */
-async function deleteBucket(s3: S3Client, bucket: string): Promise<void> {
-  for (;;) {
-    const page = await s3.send(new ListObjectVersionsCommand({ Bucket: bucket }));
-    const doomed = [...(page.Versions ?? []), ...(page.DeleteMarkers ?? [])].flatMap((item) => (item.Key ? [{ Key: item.Key, VersionId: item.VersionId }] : []));
-    if (doomed.length === 0) break;
-    const result = await s3.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: doomed, Quiet: true } }));
-    if ((result.Errors ?? []).length > 0) throw new Error(`${result.Errors?.length} version(s) not deleted: ${result.Errors?.[0]?.Code ?? ''} ${result.Errors?.[0]?.Key ?? ''}`);
-  }
-  await s3.send(new DeleteBucketCommand({ Bucket: bucket }));
-}
 
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
