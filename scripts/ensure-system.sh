@@ -6,13 +6,14 @@
 #   s6-*, execlineb               nginx's supervisor; s6-overlay's tools (s6, execline)
 #   ip, nsenter, pgrep            the tests' Debian host in a network namespace (iproute2, util-linux, procps)
 #   /etc/ssl/certs/ca-certificates.crt   what nginx verifies S3 with (ca-certificates)
+#   acme-tiny                     the peer npm run bench compares issuance with (acme-tiny)
 # moto_server and cfn-lint (Python) are scripts/python-tools.sh's.
 set -euo pipefail
 . "$(dirname "$0")/progress.sh"
 
 declare -A package_of=(
   [pebble]=pebble [pebble-challtestsrv]=pebble [nginx]=nginx-light [s6-supervise]=s6 [s6-svc]=s6 [s6-svscan]=s6
-  [execlineb]=execline [ip]=iproute2 [nsenter]=util-linux [pgrep]=procps
+  [execlineb]=execline [ip]=iproute2 [nsenter]=util-linux [pgrep]=procps [acme-tiny]=acme-tiny
 )
 missing=()
 for binary in "${!package_of[@]}"; do

@@ -1,6 +1,6 @@
 /**
  * The fault bench (part of `npm run bench`): 30 certificates in one renewal run, as the renew
- * function runs it (its SDK clients with adaptive retries, its ACME retries, concurrency 4), on
+ * function runs it (its SDK clients with adaptive retries, its ACME retries, its default concurrency), on
  * the replica's Pebble and moto. Clean runs and faulted runs alternate (clean, faulted, three times
  * each), each on a fresh bucket; the faulted runs reach Pebble and moto through fault proxies that
  * answer a fifth of the CA's requests 503 with Retry-After: 1 and a fifth of S3's SlowDown.
@@ -11,22 +11,14 @@
 
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { rootCertificates } from 'node:tls';
-import { CreateBucketCommand, PutBucketVersioningCommand, PutObjectCommand } from '@aws-sdk/client-s3';
-import { createJsonLogger } from '../../functions/adapters/json-logger.js';
-import { readRenewConfig } from '../../functions/renew/config.js';
-import { buildRenewalContext, createRenewClients } from '../../functions/renew/wiring.js';
-import { renewAll } from '../../functions/workflows/renew-all.js';
 import { startFaultProxy, type FaultProxy } from '../replica/fault-proxy.js';
-import { replicaS3Client } from '../replica/provision.js';
-import { renewEnvironment } from '../replica/renew-env.js';
 import type { ReplicaState } from '../replica/state.js';
+import { median, notRenewed, runDomains, runRenewal } from './renewal-run.js';
 
 const CERTIFICATES = Number(process.env.BENCH_CERTIFICATES ?? 30);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const SHARE = 0.2;
 const LAMBDA_BUDGET_MS = 900_000 - 120_000;
-const credentials = { accessKeyId: 'test', secretAccessKey: 'test' };
 
 interface RunResult {
   ms: number;
@@ -75,28 +67,13 @@ export async function faultBench(state: ReplicaState): Promise<boolean> {
 }
 
 async function renewRun(state: ReplicaState, proxies: { ca: FaultProxy; aws: FaultProxy } | null): Promise<RunResult> {
-  const s3 = replicaS3Client(state);
-  const bucket = `bench-renew-${Math.random().toString(16).slice(2, 10)}`;
-  await s3.send(new CreateBucketCommand({ Bucket: bucket }));
-  await s3.send(new PutBucketVersioningCommand({ Bucket: bucket, VersioningConfiguration: { Status: 'Enabled' } }));
-  const domains = Array.from({ length: CERTIFICATES }, (_, i) => `cert${String(i).padStart(2, '0')}-${bucket}.test`);
-  for (const domain of domains) await s3.send(new PutObjectCommand({ Bucket: bucket, Key: `${domain}/`, Body: new Uint8Array(0) }));
   const environment = {
-    ...renewEnvironment(state),
-    CERTIFICATES_BUCKET: bucket,
     AWS_ENDPOINT_URL: proxies?.aws.url ?? state.awsEndpoint,
     ...(proxies ? { ACME_DIRECTORY_URL: `${proxies.ca.url}/dir` } : {}),
   };
-  const config = readRenewConfig(environment, rootCertificates);
-  const lines: string[] = [];
-  const log = createJsonLogger((line) => lines.push(line));
-  const clients = createRenewClients(config, (event) => log('warn', 'an AWS request failed; the SDK tries it again while tries remain', { step: 'aws', ...event }), { region: state.region, credentials });
-  const started = Date.now();
-  const report = await renewAll({}, buildRenewalContext(config, clients, log, `bench-${bucket}`), config.concurrency);
-  const ms = Date.now() - started;
-  for (const client of Object.values(clients)) client.destroy();
-  const failures = report.outcomes.filter((outcome) => outcome.outcome !== 'renewed');
-  if (failures.length > 0) console.log(`    not renewed: ${failures.slice(0, 3).map((outcome) => `${outcome.domain}: ${outcome.reason}`).join(' | ')}${report.stopped ? ` | run stopped: ${report.stopped}` : ''}`);
+  const { ms, report, lines } = await runRenewal(state, { domains: runDomains(CERTIFICATES), environment });
+  const failures = notRenewed(report);
+  if (failures) console.log(`    ${failures}`);
   return {
     ms,
     renewed: report.counts.renewed,
@@ -109,9 +86,4 @@ async function renewRun(state: ReplicaState, proxies: { ca: FaultProxy; aws: Fau
 
 function describe(run: RunResult): string {
   return `${run.renewed}/${CERTIFICATES} renewed in ${(run.ms / 1000).toFixed(1)} s${run.caFaults + run.s3Faults > 0 ? `; ${run.caFaults} CA 503s (${run.acmeRetriesLogged} retries logged), ${run.s3Faults} SlowDowns (${run.awsTriesLogged} failed tries logged)` : ''}`;
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] as number;
 }

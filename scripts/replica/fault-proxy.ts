@@ -15,8 +15,10 @@
  *   and the connection closed (the client cannot tell whether it was done).
  *
  * A rule picks the first `times` matching requests, or a `share` of them drawn from a seeded
- * generator (the same seed picks the same requests in the same order). Used by the fault tests
- * and `npm run bench`.
+ * generator (the same seed picks the same requests in the same order). With `delayMs`, every
+ * request that passes takes that long more, as over a long network path: half on the way to the
+ * component (the request is read whole first), half on the way back. Used by the fault tests and
+ * `npm run bench`.
  */
 
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
@@ -48,8 +50,8 @@ export interface FaultRule {
 export interface FaultProxy {
   /** The proxy's base URL (`http://127.0.0.1:PORT` or `https://…`). */
   url: string;
-  /** How many requests passed, and how many got each fault. */
-  counts: { passed: number; faulted: Partial<Record<Fault, number>> };
+  /** How many requests passed, how many got each fault, and how many connections clients opened. */
+  counts: { passed: number; faulted: Partial<Record<Fault, number>>; connections: number };
   /**
    * Every request the proxy saw, in order, with the fault it got (null: passed through), the
    * component's answer status (when it answered) and, for a signed ACME request, the nonce its
@@ -68,6 +70,12 @@ export interface FaultProxyOptions {
   tls?: { cert: string | Buffer; key: string | Buffer; ca: string | Buffer };
   rules: FaultRule[];
   seed?: number;
+  /**
+   * The round trip each passing request adds, in ms (none when absent): half before the request
+   * reaches the component, half before its answer reaches the client. A client's new connection
+   * costs nothing more (a real one costs a round trip for TCP and one or two for TLS).
+   */
+  delayMs?: number;
 }
 
 export async function startFaultProxy(options: FaultProxyOptions): Promise<FaultProxy> {
@@ -77,7 +85,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
   const sockets = new Set<Socket>();
   const proxy: FaultProxy = {
     url: '',
-    counts: { passed: 0, faulted: {} },
+    counts: { passed: 0, faulted: {}, connections: 0 },
     log: [],
     setRules(next) {
       rules = next.map((rule) => ({ rule, picked: 0 }));
@@ -111,27 +119,42 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     forward(request, response, entry);
   };
 
+  const halfDelayMs = (options.delayMs ?? 0) / 2;
   const forward = (request: IncomingMessage, response: ServerResponse, entry: FaultProxy['log'][number], dropAnswer = false) => {
     const send = target.protocol === 'https:' ? https.request : http.request;
-    const upstream = send(
-      { host: target.hostname, port: target.port, method: request.method, path: request.url, headers: request.headers, ...(options.tls ? { ca: options.tls.ca, servername: target.hostname === '127.0.0.1' ? undefined : target.hostname } : {}) },
-      (answer) => {
-        if (answer.statusCode !== undefined) entry.status = answer.statusCode;
-        if (dropAnswer) {
-          answer.resume();
-          answer.on('end', () => request.socket.destroy());
-          return;
-        }
-        response.writeHead(answer.statusCode ?? 502, answer.headers);
-        answer.pipe(response);
-      },
-    );
-    upstream.on('error', () => response.destroy());
-    request.pipe(upstream);
+    const upstream = () => {
+      const outgoing = send(
+        { host: target.hostname, port: target.port, method: request.method, path: request.url, headers: request.headers, ...(options.tls ? { ca: options.tls.ca, servername: target.hostname === '127.0.0.1' ? undefined : target.hostname } : {}) },
+        (answer) => {
+          if (answer.statusCode !== undefined) entry.status = answer.statusCode;
+          if (dropAnswer) {
+            answer.resume();
+            answer.on('end', () => request.socket.destroy());
+            return;
+          }
+          // The answer stays paused (buffered) until it is piped.
+          after(halfDelayMs, () => {
+            response.writeHead(answer.statusCode ?? 502, answer.headers);
+            answer.pipe(response);
+          });
+        },
+      );
+      outgoing.on('error', () => response.destroy());
+      return outgoing;
+    };
+    if (halfDelayMs === 0) {
+      request.pipe(upstream());
+      return;
+    }
+    // Read whole first: a body streaming in while the request waits would be lost.
+    const body: Buffer[] = [];
+    request.on('data', (chunk: Buffer) => body.push(chunk));
+    request.on('end', () => after(halfDelayMs, () => upstream().end(Buffer.concat(body))));
   };
 
   const server = options.tls ? https.createServer({ cert: options.tls.cert, key: options.tls.key }, handle) : http.createServer(handle);
   server.on('connection', (socket: Socket) => {
+    proxy.counts.connections += 1;
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
   });
@@ -148,6 +171,11 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     return new Promise((resolve) => server.close(() => resolve()));
   }
   return proxy;
+}
+
+function after(ms: number, run: () => void): void {
+  if (ms > 0) setTimeout(run, ms);
+  else run();
 }
 
 function answerWithFault(rule: FaultRule, request: IncomingMessage, response: ServerResponse): void {

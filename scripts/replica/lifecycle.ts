@@ -136,7 +136,7 @@ async function startReplicaWith(nonceRejectPercent: number, progress: Progress):
       progress.phase(
         'starting Pebble',
         `Pebble started on 127.0.0.1:${ports.acme}`,
-        startPebble(layout.pebble, { api: ports.acme, management: ports.acmeManagement, http: httpPort, tls: httpsPort }, dnsServer, nonceRejectPercent, layout.logs.pebble, started),
+        startPebble(layout.pebble, { api: ports.acme, management: ports.acmeManagement, http: httpPort, tls: httpsPort }, dnsServer, { nonceRejectPercent }, layout.logs.pebble, started),
       ),
       progress.phase('deploying the stack', `stack ${localStackName} deployed into moto`, provisionResources(state)),
     ]);

@@ -15,19 +15,36 @@ export interface PebblePorts {
   tls: number;
 }
 
+/** How Pebble behaves where real CAs differ from one another (Pebble 2.4's environment variables). */
+export interface PebbleBehaviour {
+  /** PEBBLE_WFE_NONCEREJECT: the percentage of valid nonces Pebble rejects as bad. */
+  nonceRejectPercent: number;
+  /**
+   * PEBBLE_VA_SLEEPTIME, in whole seconds (at least 1). Pebble 2.4 (va/va.go) makes three validation
+   * attempts of each challenge at once, each after a sleep of `rand.Intn(seconds)` whole seconds
+   * (0 to seconds − 1), and the challenge is valid once all three are done. Absent (the replica's
+   * setting): PEBBLE_VA_NOSLEEP=1, validation at full speed.
+   */
+  validationSleepSeconds?: number;
+}
+
 /**
  * Starts Pebble with a fresh API certificate and `dnsServer` as its only resolver; returns once its
  * directory answers over HTTPS, after saving its (new at every start) root and intermediate.
- * `nonceRejectPercent` is Pebble's share of deliberately rejected nonces.
  */
 export async function startPebble(
   layout: PebbleLayout,
   ports: PebblePorts,
   dnsServer: string,
-  nonceRejectPercent: number,
+  behaviour: PebbleBehaviour,
   logFile: string,
   started: ReplicaProcess[],
 ): Promise<{ process: ReplicaProcess; directoryUrl: string; managementUrl: string }> {
+  const { nonceRejectPercent, validationSleepSeconds } = behaviour;
+  // Pebble ignores a value it cannot use and sleeps up to its default 5 s instead: refuse it here.
+  if (validationSleepSeconds !== undefined && !(Number.isInteger(validationSleepSeconds) && validationSleepSeconds >= 1)) {
+    throw new Error(`pebble: validationSleepSeconds must be a whole number of seconds, at least 1 (got ${validationSleepSeconds})`);
+  }
   const { ca, server } = createApiCertificates();
   writeFileSync(layout.apiCaFile, ca.certificate);
   writeFileSync(layout.apiCertificate, server.certificate);
@@ -48,11 +65,12 @@ export async function startPebble(
 
   const directoryUrl = `https://127.0.0.1:${ports.api}/dir`;
   const managementUrl = `https://127.0.0.1:${ports.management}`;
-  const pebble = await startLogged('pebble', 'pebble', ['-config', layout.config, '-dnsserver', dnsServer], logFile, started, {
-    ...process.env,
-    PEBBLE_VA_NOSLEEP: '1',
-    PEBBLE_WFE_NONCEREJECT: String(nonceRejectPercent),
-  });
+  const environment: NodeJS.ProcessEnv = { ...process.env, PEBBLE_WFE_NONCEREJECT: String(nonceRejectPercent) };
+  delete environment.PEBBLE_VA_NOSLEEP;
+  delete environment.PEBBLE_VA_SLEEPTIME;
+  if (validationSleepSeconds === undefined) environment.PEBBLE_VA_NOSLEEP = '1';
+  else environment.PEBBLE_VA_SLEEPTIME = String(validationSleepSeconds);
+  const pebble = await startLogged('pebble', 'pebble', ['-config', layout.config, '-dnsserver', dnsServer], logFile, started, environment);
   await waitUntilReady(pebble, `ACME directory ${directoryUrl}`, async () => (await httpsRequest(directoryUrl, ca.certificate)).status === 200);
 
   for (const [path, file] of [['/roots/0', layout.rootsFile], ['/intermediates/0', layout.intermediatesFile]] as const) {
