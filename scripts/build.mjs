@@ -10,6 +10,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
 export const entries = {
   'renew/handler': 'functions/renew/handler.ts',
+  'renew/worker': 'functions/renew/worker.ts',
   'sync-agent': 'functions/sync/agent.ts',
 };
 
@@ -20,16 +21,15 @@ export const entries = {
  * (`acme.forge`, 300 KB: renew uses acme.crypto, node's own crypto), and axios requires form-data
  * for multipart bodies (with mime-db, 140 KB: the CA gets JSON only).
  */
-const unused = {
-  'renew/handler': {
-    'node-forge': "const unused = () => { throw new Error('node-forge is not in the renew bundle (scripts/build.mjs)'); }; module.exports = { pki: { rsa: { generateKeyPair: unused } }, pem: { decode: unused } };",
-    'form-data': "module.exports = class FormData { constructor() { throw new Error('form-data is not in the renew bundle (scripts/build.mjs)'); } };",
-    // Lambda hands the function its role's credentials in the environment, always: the default
-    // chain's SSO, web identity, ECS and instance-metadata providers (65 KB, with their STS and SSO
-    // clients) never run there.
-    '@aws-sdk/credential-provider-node': "const { fromEnv } = require('@aws-sdk/credential-provider-env'); exports.defaultProvider = (init) => fromEnv(init);",
-  },
+const renewUnused = {
+  'node-forge': "const unused = () => { throw new Error('node-forge is not in the renew bundle (scripts/build.mjs)'); }; module.exports = { pki: { rsa: { generateKeyPair: unused } }, pem: { decode: unused } };",
+  'form-data': "module.exports = class FormData { constructor() { throw new Error('form-data is not in the renew bundle (scripts/build.mjs)'); } };",
+  // Lambda hands the function its role's credentials in the environment, always: the default
+  // chain's SSO, web identity, ECS and instance-metadata providers (65 KB, with their STS and SSO
+  // clients) never run there.
+  '@aws-sdk/credential-provider-node': "const { fromEnv } = require('@aws-sdk/credential-provider-env'); exports.defaultProvider = (init) => fromEnv(init);",
 };
+const unused = { 'renew/handler': renewUnused, 'renew/worker': renewUnused };
 
 function stubs(modules) {
   const names = Object.keys(modules);

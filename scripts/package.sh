@@ -22,11 +22,16 @@ for stage in "${stages[@]}"; do
 done
 
 # Production again with every option an operator may set: challenges behind CloudFront, a reserved
-# instance, the twice-daily check, and the bucket and key a removed stack kept (docs/deploy.md).
+# instance, the twice-daily check, fan-out for every run with the largest workers, and the bucket
+# and key a removed stack kept (docs/deploy.md).
 options=(
   --param=challengeServing=cloudfront
   --param=reservedConcurrency=1
   --param=checkFrequency=twice-daily
+  --param=fanOut=always
+  --param=workerConcurrency=16
+  --param=workerBatchSize=10
+  --param=workerTimeout=900
   --param=existingCertificatesBucket=true
   --param=existingStorageKeyArn=arn:aws:kms:us-east-1:123456789012:key/00000000-0000-0000-0000-000000000000
 )

@@ -10,6 +10,7 @@ import acme from 'acme-client';
 import axios, { type AxiosAdapter, type InternalAxiosRequestConfig } from 'axios';
 import { contactNeedsUpdate, type AccountRecord } from '../core/account.js';
 import { KeyRefusedError, type Issuer, type OrderRequest, type PendingChallenge, type PlacedOrder } from '../workflows/ports.js';
+import { learnWait, pollWaitMs, retryAfterMs, type PollPolicy } from '../core/retry.js';
 import { AcmeProblemError, installAcmeRetries, type AcmeRetrySettings } from './acme-retry.js';
 
 /** What the CA sent for one pending challenge; kept here so acme-client's types stay in this adapter. */
@@ -98,8 +99,13 @@ function withoutSecrets(url: string | undefined): string {
 export class AcmeIssuer implements Issuer {
   /** The acme-client objects behind each challenge this issuer handed out. */
   private readonly challengeObjects = new WeakMap<PendingChallenge, ChallengeObjects>();
+  /** How long the CA took lately, in this run, to validate an order's names and to issue: the first poll waits about that long. */
+  private readonly learned: Record<'validation' | 'issuance', number | null> = { validation: null, issuance: null };
 
-  constructor(private readonly client: acme.Client) {}
+  constructor(
+    private readonly client: acme.Client,
+    private readonly polling: PollPolicy & { now: () => Date },
+  ) {}
 
   /**
    * Finds the account of the client's key, or creates it (RFC 8555 §7.3, §7.3.1), and updates its
@@ -179,14 +185,24 @@ export class AcmeIssuer implements Issuer {
     return pending;
   }
 
-  /** Tells the CA the challenge is ready (RFC 8555 §7.5.1) and waits until it validates the name. */
-  async answerChallenge(pending: PendingChallenge): Promise<void> {
-    const objects = this.objectsOf(pending);
-    await this.step(`validating ${pending.name}`, async () => {
-      const challenge = await this.client.completeChallenge(objects.challenge);
-      await this.client.waitForValidStatus(challenge);
-      await this.client.waitForValidStatus(objects.authorization);
-    });
+  /**
+   * Tells the CA each challenge is ready (RFC 8555 §7.5.1) and waits until it has validated every
+   * name. One poll of the order serves all of them: an order stays `pending` until each of its
+   * authorizations is valid, and turns `invalid` when one fails (§7.1.6). Only then, or when the
+   * polls run out, are the authorizations read, to say which names failed and why. Returns null
+   * for each name validated, or why it was not; throws when the CA cannot be asked at all.
+   */
+  async validate(order: PlacedOrder, challenges: readonly PendingChallenge[]): Promise<(string | null)[]> {
+    const answered = await Promise.allSettled(challenges.map((pending) => this.step(`validating ${pending.name}`, () => this.client.completeChallenge(this.objectsOf(pending).challenge))));
+    if (answered.some((result) => result.status === 'rejected')) return answered.map((result) => (result.status === 'rejected' ? describe(result.reason) : null));
+    const polled = await this.step('waiting for the CA to validate', () => this.poll('validation', asOrder(order).url, (status) => status !== 'pending'));
+    if (polled.status === 'ready' || polled.status === 'processing' || polled.status === 'valid') return challenges.map(() => null);
+    return Promise.all(challenges.map(async (pending) => {
+      const authorization = await this.step(`validating ${pending.name}`, () => this.read<acme.Authorization>(this.objectsOf(pending).authorization.url));
+      if (authorization.status === 'valid') return null;
+      if (authorization.status === 'pending') return `validating ${pending.name}: the CA had not validated it after ${polled.polls} polls of the order (${polled.status})`;
+      return `validating ${pending.name}: ${authorizationError(authorization)}`;
+    }));
   }
 
   /**
@@ -210,17 +226,60 @@ export class AcmeIssuer implements Issuer {
   finalize(order: PlacedOrder, csrPem: string): Promise<PlacedOrder> {
     return this.step('finalizing order', async () => {
       try {
-        const finalized = await this.client.finalizeOrder(asOrder(order), csrPem);
-        return await this.client.waitForValidStatus(finalized);
+        return await this.untilIssued(await this.client.finalizeOrder(asOrder(order), csrPem));
       } catch (error) {
         if (error instanceof AcmeProblemError && refusesKey(error)) throw new KeyRefusedError(`the CA refused the domain key: ${error.message}; the next attempt uses a new key`, { cause: error });
         if (!(error instanceof AcmeProblemError && error.type === 'urn:ietf:params:acme:error:orderNotReady' && error.tries > 1)) throw error;
         const current = await this.client.getOrder(asOrder(order));
         if (current.status === 'invalid') throw new Error(`the CA marked the order invalid: ${orderError(current)}`);
         if (current.status !== 'processing' && current.status !== 'valid') throw error;
-        return this.client.waitForValidStatus(current);
+        return this.untilIssued(current);
       }
     });
+  }
+
+  /** Waits while a finalized order is `processing` (RFC 8555 §7.4); returns it once `valid`. */
+  private async untilIssued(order: acme.Order): Promise<acme.Order> {
+    if (order.status === 'valid') return order;
+    if (order.status === 'invalid') throw new Error(`the CA marked the order invalid: ${orderError(order)}`);
+    const polled = await this.poll('issuance', order.url, (status) => status !== 'processing' && status !== 'pending' && status !== 'ready');
+    if (polled.status === 'valid') return polled.body as acme.Order;
+    if (polled.status === 'invalid') throw new Error(`the CA marked the order invalid: ${orderError(polled.body as acme.Order)}`);
+    throw new Error(`the order is still ${polled.status} after ${polled.polls} polls`);
+  }
+
+  /**
+   * Polls `url` (POST-as-GET) until `done` holds for its status, waiting before each poll
+   * (core/retry.ts pollWaitMs: the CA's Retry-After; else first most of what this `kind` of wait
+   * took lately in this run, then a doubling backoff), at most the policy's number of polls.
+   * Returns the last body read, its status and the polls made.
+   */
+  private async poll(kind: 'validation' | 'issuance', url: string, done: (status: string) => boolean): Promise<{ status: string; body: unknown; polls: number }> {
+    const started = this.polling.now().getTime();
+    let retryAfter: number | null = null;
+    let last: { status: string; body: unknown; polls: number } = { status: 'unknown', body: null, polls: 0 };
+    for (let poll = 1; poll <= this.polling.attempts; poll += 1) {
+      await sleep(pollWaitMs(poll, retryAfter, this.polling, this.learned[kind]));
+      const response = await this.api().apiRequest(url, null, [200]);
+      const body = response.data as { status?: unknown };
+      last = { status: typeof body?.status === 'string' ? body.status : 'unknown', body: { url, ...(body as object) }, polls: poll };
+      if (done(last.status)) {
+        this.learned[kind] = learnWait(this.learned[kind], this.polling.now().getTime() - started);
+        return last;
+      }
+      retryAfter = retryAfterMs(response.headers['retry-after'] ?? null, this.polling.now());
+    }
+    return last;
+  }
+
+  /** Reads `url` (POST-as-GET, RFC 8555 §6.3). */
+  private async read<T>(url: string): Promise<T> {
+    return { url, ...((await this.api().apiRequest(url, null, [200])).data as object) } as T;
+  }
+
+  /** acme-client's signed-request layer (its `api`), which sends through the retries and the kept nonces. */
+  private api(): AcmeApi {
+    return (this.client as unknown as { api: AcmeApi }).api;
   }
 
   /** Downloads the certificate chain, leaf first (RFC 8555 §7.4.2). */
@@ -278,6 +337,27 @@ function refusesReplaces(problem: AcmeProblemError): boolean {
 function orderError(order: acme.Order): string {
   const problem = (order as { error?: { type?: string; detail?: string } }).error;
   return problem ? `${problem.detail ?? 'no detail'}${problem.type ? ` (${problem.type.replace('urn:ietf:params:acme:error:', '')})` : ''}` : 'no reason given';
+}
+
+/** What a failed authorization says of its failure (its challenge's `error`, RFC 8555 §7.1.4, §8). */
+function authorizationError(authorization: acme.Authorization): string {
+  const failed = authorization.challenges.find((challenge) => (challenge as { error?: unknown }).error);
+  const problem = (failed as { error?: { type?: string; detail?: string } } | undefined)?.error;
+  if (!problem) return `the CA marked the authorization ${authorization.status} without saying why`;
+  return `${(problem.detail ?? 'no detail').replace(/\n/g, ' ')}${problem.type ? ` (${problem.type.replace('urn:ietf:params:acme:error:', '')})` : ''}`;
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** The part of acme-client's internal `api` used to poll: a signed POST-as-GET with its answer's headers. */
+interface AcmeApi {
+  apiRequest(url: string, payload: null, validStatusCodes: number[]): Promise<{ data: unknown; headers: Record<string, string | undefined> }>;
 }
 
 /** acme-client 5.4 sends the order payload as given; its type predates `profile` and `replaces`. */

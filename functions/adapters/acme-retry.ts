@@ -15,6 +15,13 @@
  *
  * An answer that is still an error after the retries is thrown as an AcmeProblemError carrying
  * the CA's status, problem type and detail (acme-client would keep only the detail).
+ *
+ * Nonces are reused (RFC 8555 §7.2: every answer carries a fresh `Replay-Nonce`): the nonce of
+ * each answer is kept in a small pool and signs the next request, so newNonce is asked only when
+ * the pool is empty (the run's first request, or more requests in flight than answers came back).
+ * acme-client asks newNonce before every signed request, which doubles the requests per
+ * certificate. A kept nonce is used within NONCE_MAX_AGE_MS; one the CA no longer knows comes back
+ * as badNonce with a fresh one, retried at once like any other.
  */
 
 import type acme from 'acme-client';
@@ -80,18 +87,50 @@ export function installAcmeRetries(client: acme.Client, settings: AcmeRetrySetti
     if (method.toLowerCase() === 'post') return request(url, method, opts);
     return retrying(`${method.toUpperCase()} ${pathOf(url)}`, () => request(url, method, { ...opts }));
   };
-  http.signedRequest = function signed(url, payload, options = {}) {
+  const nonces = new NoncePool(settings.now);
+  http.signedRequest = async function signed(url, payload, options = {}) {
     // The nonce of the next try: the one the CA's last error answer carried, used once. After a try
-    // that got no answer (the CA may have spent its nonce) there is none, and acme-client asks newNonce.
+    // that got no answer (the CA may have spent its nonce) there is none, and the next try takes a
+    // kept one, or acme-client asks newNonce.
     let nonce = options.nonce ?? null;
-    return retrying(`POST ${pathOf(url)}`, async () => {
-      const use = nonce;
-      nonce = null;
-      const response = await signedRequest.call(http, url, payload, { ...options, nonce: use }, 0);
-      if (response.status >= 400) nonce = response.headers['replay-nonce'] ?? null;
-      return response;
-    });
+    try {
+      return await retrying(`POST ${pathOf(url)}`, async () => {
+        const use = nonce ?? nonces.take();
+        nonce = null;
+        const response = await signedRequest.call(http, url, payload, { ...options, nonce: use }, 0);
+        const fresh = response.headers['replay-nonce'] ?? null;
+        if (response.status >= 400) nonce = fresh;
+        else nonces.keep(fresh);
+        return response;
+      });
+    } finally {
+      // An error answer's nonce that no retry used is still good for the next request.
+      nonces.keep(nonce);
+    }
   };
+}
+
+/** A kept nonce older than this is not used: CAs forget nonces after a while (Boulder: minutes). */
+const NONCE_MAX_AGE_MS = 60_000;
+const NONCES_KEPT = 16;
+
+/** The unused nonces of the CA's answers, newest first; each is handed out once. */
+class NoncePool {
+  private readonly kept: { nonce: string; at: number }[] = [];
+
+  constructor(private readonly now: () => Date) {}
+
+  keep(nonce: string | null): void {
+    if (!nonce) return;
+    this.kept.push({ nonce, at: this.now().getTime() });
+    if (this.kept.length > NONCES_KEPT) this.kept.shift();
+  }
+
+  take(): string | null {
+    const oldest = this.now().getTime() - NONCE_MAX_AGE_MS;
+    for (let entry = this.kept.pop(); entry; entry = this.kept.pop()) if (entry.at >= oldest) return entry.nonce;
+    return null;
+  }
 }
 
 /** Marks an error the retries are done with: an outer retry (a signed request around its newNonce) must not try it again. */

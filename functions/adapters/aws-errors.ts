@@ -30,6 +30,12 @@ export function isNotFound(error: unknown): boolean {
   return e?.name === 'NoSuchKey' || e?.name === 'NotFound' || e?.$metadata?.httpStatusCode === 404;
 }
 
+/** Returns true for a conditional read whose object still has the ETag given (304 to If-None-Match: the SDK throws it). */
+export function isNotModified(error: unknown): boolean {
+  const e = error as { name?: string; $metadata?: { httpStatusCode?: number } } | undefined;
+  return e?.name === 'NotModified' || e?.$metadata?.httpStatusCode === 304;
+}
+
 /** Returns true for a conditional write or delete that lost (412 Precondition Failed, 409 conflict). */
 export function isPreconditionFailed(error: unknown): boolean {
   const e = error as { name?: string; $metadata?: { httpStatusCode?: number } } | undefined;

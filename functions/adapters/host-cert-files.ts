@@ -8,7 +8,8 @@
  */
 
 import { randomBytes } from 'node:crypto';
-import { chown, lstat, mkdir, open, readdir, readFile, readlink, realpath, rename, rm, symlink, unlink } from 'node:fs/promises';
+import { readlinkSync } from 'node:fs';
+import { chown, lstat, mkdir, open, readdir, readFile, realpath, rename, rm, symlink, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import {
   HostFile, hostDomainDir, hostFilePath, hostLinkTempPath, hostVersionDir, hostVersionFilePath, hostVersionLinkTarget, hostVersionsDir, isHostVersionName,
@@ -112,10 +113,13 @@ export class HostCertificateFiles implements HostFiles {
   /** Returns the symlink target of `domain`'s entry; null when it is absent or a plain directory. */
   async linkTarget(domain: string): Promise<string | null> {
     try {
-      const path = hostDomainDir(this.certsDir, domain);
-      return (await lstat(path)).isSymbolicLink() ? await readlink(path) : null;
+      // The one system call a domain costs a run with nothing to do. Synchronous: a readlink takes
+      // microseconds, and through the thread pool 1000 of them took 80 ms of the run. It fails with
+      // EINVAL on anything but a symlink (a plain directory from before the agent).
+      return readlinkSync(hostDomainDir(this.certsDir, domain));
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'EINVAL') return null;
       throw error;
     }
   }

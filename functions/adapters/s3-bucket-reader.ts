@@ -1,14 +1,14 @@
 /**
- * Read-only access to the certificates bucket for the host agent: one listing per run, reads of
- * the object versions status.json names, or reads pinned to the listed ETag so a file replaced
- * between the listing and the read is noticed.
+ * Read-only access to the certificates bucket for the host agent: the manifest, read with
+ * If-None-Match; a listing when the run needs one; reads of the object versions status.json names,
+ * or reads pinned to the listed ETag so a file replaced between the listing and the read is noticed.
  */
 
 import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
-import { domainFolderKey } from '../core/layout.js';
+import { domainFolderKey, MANIFEST_KEY } from '../core/layout.js';
 import { mapWithConcurrency } from '../core/concurrency.js';
-import type { CertificateBucket, ListedObject, ObjectRead } from '../workflows/sync-ports.js';
-import { StorageError, errorName, isPreconditionFailed } from './aws-errors.js';
+import type { CertificateBucket, ListedObject, ManifestAnswer, ObjectRead } from '../workflows/sync-ports.js';
+import { StorageError, errorName, isNotFound, isNotModified, isPreconditionFailed } from './aws-errors.js';
 
 /** The object changed after it was listed; the next run will see the new one. */
 export class ObjectChangedError extends Error {
@@ -20,9 +20,25 @@ export class S3BucketReader implements CertificateBucket {
 
   constructor(
     private readonly s3: S3Client,
-    readonly bucket: string,
+    readonly name: string,
     private readonly onNotice: (notice: string) => void = () => undefined,
   ) {}
+
+  /**
+   * Returns the manifest, or `unchanged` when it still has `etag` (a 304 to If-None-Match: one
+   * request, no body), `missing` when there is none, `denied` when this identity may not read it.
+   */
+  async readManifest(etag: string | null): Promise<ManifestAnswer> {
+    try {
+      const result = await this.s3.send(new GetObjectCommand({ Bucket: this.name, Key: MANIFEST_KEY, ...(etag ? { IfNoneMatch: etag } : {}) }));
+      return { kind: 'found', text: (await result.Body?.transformToString('utf8')) ?? '', etag: result.ETag ?? '' };
+    } catch (error) {
+      if (isNotModified(error)) return { kind: 'unchanged' };
+      if (isNotFound(error)) return { kind: 'missing' };
+      if (errorName(error).split(':')[0] === 'AccessDenied') return { kind: 'denied', reason: errorName(error) };
+      throw new StorageError('reading', `s3://${this.name}/${MANIFEST_KEY}`, error);
+    }
+  }
 
   /**
    * Returns every object of the bucket with its ETag (paginated), or with `domains` the objects of
@@ -37,8 +53,8 @@ export class S3BucketReader implements CertificateBucket {
     const objects: ListedObject[] = [];
     let token: string | undefined;
     do {
-      const page = await this.s3.send(new ListObjectsV2Command({ Bucket: this.bucket, ContinuationToken: token, ...(prefix ? { Prefix: prefix } : {}) })).catch((error: unknown) => {
-        throw new StorageError('listing', `s3://${this.bucket}/${prefix}`, error);
+      const page = await this.s3.send(new ListObjectsV2Command({ Bucket: this.name, ContinuationToken: token, ...(prefix ? { Prefix: prefix } : {}) })).catch((error: unknown) => {
+        throw new StorageError('listing', `s3://${this.name}/${prefix}`, error);
       });
       for (const item of page.Contents ?? []) {
         if (item.Key !== undefined) objects.push({ key: item.Key, etag: item.ETag ?? '' });
@@ -69,11 +85,11 @@ export class S3BucketReader implements CertificateBucket {
 
   private async get(input: { Key: string; VersionId?: string; IfMatch?: string }): Promise<{ text: string; etag: string }> {
     try {
-      const result = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, ...input }));
+      const result = await this.s3.send(new GetObjectCommand({ Bucket: this.name, ...input }));
       return { text: (await result.Body?.transformToString('utf8')) ?? '', etag: result.ETag ?? '' };
     } catch (error) {
-      if (isPreconditionFailed(error)) throw new ObjectChangedError(`s3://${this.bucket}/${input.Key} changed while syncing`);
-      throw new StorageError('reading', `s3://${this.bucket}/${input.Key}${input.VersionId ? ` (version ${input.VersionId})` : ''}`, error);
+      if (isPreconditionFailed(error)) throw new ObjectChangedError(`s3://${this.name}/${input.Key} changed while syncing`);
+      throw new StorageError('reading', `s3://${this.name}/${input.Key}${input.VersionId ? ` (version ${input.VersionId})` : ''}`, error);
     }
   }
 }

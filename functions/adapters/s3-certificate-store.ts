@@ -33,28 +33,34 @@ export class S3CertificateStore implements CertificateStore {
   }
 
   /** Returns the text of the files in the folder of `domain` (absent files are null), status.json's ETag and the pair's versions. */
-  async readDomain(domain: string): Promise<StoredDomainFiles> {
-    const [config, key, csr, fullChain, status] = await Promise.all([
-      this.readObject(domain, DomainFile.config),
-      this.readObject(domain, DomainFile.key),
-      this.readObject(domain, DomainFile.csr),
-      this.readObject(domain, DomainFile.fullChain),
-      this.readObject(domain, DomainFile.status),
-    ]);
+  async readDomain(domain: string, listed?: ReadonlySet<string>): Promise<StoredDomainFiles> {
+    const read = (file: DomainFileName) => (listed && !listed.has(file) ? Promise.resolve(null) : this.readObject(domain, file));
+    const [config, key, csr, fullChain, status] = await Promise.all([read(DomainFile.config), read(DomainFile.key), read(DomainFile.csr), read(DomainFile.fullChain), read(DomainFile.status)]);
     const versions: FileVersions = {};
     if (key?.versionId) versions[DomainFile.key] = key.versionId;
     if (fullChain?.versionId) versions[DomainFile.fullChain] = fullChain.versionId;
     const etags: Record<string, string> = {};
     if (config?.etag) etags[DomainFile.config] = config.etag;
     if (key?.etag) etags[DomainFile.key] = key.etag;
+    if (csr?.etag) etags[DomainFile.csr] = csr.etag;
     if (fullChain?.etag) etags[DomainFile.fullChain] = fullChain.etag;
     return { config: config?.text ?? null, key: key?.text ?? null, csr: csr?.text ?? null, fullChain: fullChain?.text ?? null, status: status?.text ?? null, statusEtag: status?.etag ?? null, versions, etags };
   }
 
+  /** One listing of the folder; the files are read again only when an ETag differs from `before`'s. */
+  async readDomainAgain(domain: string, before: StoredDomainFiles): Promise<{ files: StoredDomainFiles; exists: boolean }> {
+    const listed = await this.listUnder(domainFolderKey(domain));
+    const lockKey = domainObjectKey(domain, DomainFile.lock);
+    const etagOf = (file: DomainFileName) => listed.find((item) => item.key === domainObjectKey(domain, file))?.etag ?? null;
+    const unchanged = ([DomainFile.config, DomainFile.key, DomainFile.csr, DomainFile.fullChain] as const).every((file) => etagOf(file) === (before.etags[file] ?? null)) && etagOf(DomainFile.status) === before.statusEtag;
+    return { files: unchanged ? before : await this.readDomain(domain), exists: listed.some((item) => item.key !== lockKey) };
+  }
+
   /**
-   * Writes a renewal's files, the key first and the full chain last; status.json is written after
-   * them (commitStatus). Until then status.json still names the previous files by digest and by
-   * version, so readers keep using the previous pair.
+   * Writes a renewal's files, all at once; status.json is written after them (commitStatus). Until
+   * then status.json still names the previous files by digest and by version, so readers keep
+   * using the previous pair, whichever of these writes lands or fails. Throws the first failure
+   * once every write has settled.
    */
   async writeFiles(domain: string, files: IssuedDomainFiles): Promise<WrittenFiles> {
     const versions: FileVersions = {};
@@ -64,11 +70,10 @@ export class S3CertificateStore implements CertificateStore {
       if (written.versionId) versions[file] = written.versionId;
       if (written.etag) etags[file] = written.etag;
     };
-    if (files.key !== undefined) await write(DomainFile.key, files.key);
-    await write(DomainFile.csr, files.csr);
-    await write(DomainFile.signed, files.signed);
-    await write(DomainFile.intermediate, files.intermediate);
-    await write(DomainFile.fullChain, files.fullChain);
+    const writes: [DomainFileName, string][] = [[DomainFile.csr, files.csr], [DomainFile.signed, files.signed], [DomainFile.intermediate, files.intermediate], [DomainFile.fullChain, files.fullChain]];
+    if (files.key !== undefined) writes.unshift([DomainFile.key, files.key]);
+    const failed = (await Promise.allSettled(writes.map(([file, text]) => write(file, text)))).find((result) => result.status === 'rejected');
+    if (failed) throw failed.reason;
     return { versions, etags };
   }
 
@@ -204,8 +209,8 @@ export class S3CertificateStore implements CertificateStore {
   }
 
   /** Returns every object's key, LastModified and ETag: one paginated listing (1000 keys a page). */
-  async listObjects(): Promise<ListedObject[]> {
-    return this.listUnder('');
+  async listObjects(domain?: string): Promise<ListedObject[]> {
+    return this.listUnder(domain === undefined ? '' : domainFolderKey(domain));
   }
 
   /** True when the folder holds anything but a renewal lock (its marker, a config, files). */

@@ -14,8 +14,10 @@ import { awsRetrySettings } from '../adapters/aws-retries.js';
 import { createJsonLogger } from '../adapters/json-logger.js';
 import { invokeRenew, renewInvokerClient } from '../adapters/lambda-invoker.js';
 import { S3CertificateStore } from '../adapters/s3-certificate-store.js';
+import { S3ConditionalObject } from '../adapters/s3-conditional-object.js';
 import { parseCliArgs, USAGE, UsageError, type CliCommand } from '../core/cli-args.js';
 import { formatDomainRow } from '../core/domain-report.js';
+import { MANIFEST_KEY } from '../core/layout.js';
 import { ConfigurationError, describeError } from '../core/errors.js';
 import { readRenewConfig } from '../renew/config.js';
 import { buildRenewalContext, createRenewClients } from '../renew/wiring.js';
@@ -63,7 +65,9 @@ export async function runCli(argv: readonly string[], out: Print = (line) => con
 async function runOn(stage: Stage, run: Exclude<CliCommand, { command: 'help' | 'env' }>, verbose: boolean, out: Print, err: Print): Promise<number> {
   const bucket = stage.outputs.CertificatesBucketName ?? stage.renewEnv.CERTIFICATES_BUCKET;
   if (!bucket) throw new StageError(`stage ${stage.name}: its stack names no certificates bucket`);
-  const store = new S3CertificateStore(new S3Client({ ...stage.clientConfig, ...awsRetrySettings(6) }), bucket);
+  const s3 = new S3Client({ ...stage.clientConfig, ...awsRetrySettings(6) });
+  const store = new S3CertificateStore(s3, bucket);
+  const folders = { store, manifest: new S3ConditionalObject(s3, bucket, MANIFEST_KEY), log: logger(verbose, err), now: () => new Date() };
   const now = new Date();
   switch (run.command) {
     case 'status': {
@@ -80,16 +84,18 @@ async function runOn(stage: Stage, run: Exclude<CliCommand, { command: 'help' | 
       return needAttention === 0 ? 0 : 1;
     }
     case 'add': {
-      const { config } = await addDomain(store, run);
+      const { config, manifestProblem } = await addDomain(folders, run);
       out(`added ${run.domain} to s3://${bucket}${config ? ` with config.json ${config.trim().replace(/\s+/g, ' ')}` : ` (names ${run.domain} and www.${run.domain}, ecdsa-p256)`}`);
       out(`Every host's challenge proxy must answer for its names before the first renewal; then: acme-certs renew ${run.domain} --stage ${stage.name} (or wait for the next scheduled run).`);
-      return 0;
+      if (manifestProblem) err(`acme-certs: ${run.domain} is added, but ${manifestProblem}`);
+      return manifestProblem ? 1 : 0;
     }
     case 'remove': {
-      const { deleted, hosts } = await removeDomain({ store, runId: `acme-certs-remove-${randomUUID()}`, lockTtlMs: 300_000 }, run.domain, now);
+      const { deleted, hosts, manifestProblem } = await removeDomain({ ...folders, runId: `acme-certs-remove-${randomUUID()}`, lockTtlMs: 300_000 }, run.domain, now);
       out(`removed ${run.domain}: ${deleted} object(s) deleted from s3://${bucket} (their versions stay recoverable for the stack's noncurrentVersionDays). It is no longer renewed or watched.`);
       for (const step of removalSteps(run.domain, hosts)) out(step);
-      return 0;
+      if (manifestProblem) err(`acme-certs: ${run.domain} is removed, but ${manifestProblem}`);
+      return manifestProblem ? 1 : 0;
     }
     case 'renew': {
       const remote = run.where === 'remote' || (run.where === 'default' && !stage.local);
@@ -147,8 +153,9 @@ function printReport(report: RunReport, out: Print, prefix: string): void {
   for (const outcome of report.outcomes) out(`${prefix}${describeOutcome(outcome)}`);
   for (const folder of report.invalidFolders) out(`${prefix}${folder.folder}: skipped: ${folder.reason}`);
   if (report.stopped) out(`${prefix}the run stopped: ${report.stopped}`);
-  const { renewed, repaired, notDue, skipped, failed } = report.counts;
-  out(`${prefix}${renewed} renewed, ${repaired} repaired, ${notDue} not due, ${skipped} not renewed (backlog), ${failed} failed`);
+  for (const problem of report.problems) out(`${prefix}FAILED ${problem}`);
+  const { renewed, repaired, notDue, skipped, failed, queued } = report.counts;
+  out(`${prefix}${renewed} renewed, ${repaired} repaired, ${notDue} not due, ${queued > 0 ? `${queued} handed to the workers, ` : ''}${skipped} not renewed (backlog), ${failed} failed`);
 }
 
 function describeOutcome(outcome: DomainOutcome): string {
@@ -163,5 +170,7 @@ function describeOutcome(outcome: DomainOutcome): string {
       return `${outcome.domain}: not renewed in this run (${outcome.reason})`;
     case 'failed':
       return `${outcome.domain}: FAILED at ${outcome.step}: ${outcome.reason}`;
+    case 'queued':
+      return `${outcome.domain}: due, handed to the workers (${outcome.reason})`;
   }
 }

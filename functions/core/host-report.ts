@@ -23,7 +23,8 @@ export interface HostReport {
 /** Returns the report of a run: the records the agent holds after it, and its failures. */
 export function buildHostReport(args: { id: string; name: string; at: Date; agentVersion: string; records: Readonly<Record<string, DomainRecord>>; failures: readonly string[] }): HostReport {
   const domains: HostReport['domains'] = {};
-  for (const [domain, record] of Object.entries(args.records).sort(([a], [b]) => a.localeCompare(b))) {
+  // By code unit: a locale's collation costs a host with 1000 domains more than the rest of its report.
+  for (const [domain, record] of Object.entries(args.records).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
     domains[domain] = { serial: record.serial, placeholder: record.placeholder, notAfter: record.notAfter, served: record.served, installedAt: record.installedAt };
   }
   return { version: 1, host: { id: args.id, name: args.name }, at: args.at.toISOString(), agentVersion: args.agentVersion, domains, failures: [...args.failures] };

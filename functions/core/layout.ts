@@ -15,6 +15,8 @@
  *   .host-report.<identity>.<hostname>.json  each host agent's latest report (written with the host's own identity)
  *   .attention.json              what the renew function last told people (so it tells them only of changes)
  *   .acme-account.json           the ACME account's URL and the contact this tool last set (CAs may not return it)
+ *   .order-ledger.json           the new orders placed in the order budget's window (core/order-budget.ts)
+ *   .manifest.json               what the sync agent needs of every folder (core/manifest.ts), written by the renew function
  * (Top-level objects, not folders: every agent and renew run, older ones too, passes over them.)
  *
  * Challenges bucket (anonymous read on the challenge prefix only):
@@ -67,6 +69,15 @@ export const ATTENTION_STATE_KEY = '.attention.json';
 
 /** The key of what the renew function knows of its ACME account (a top-level object, like the reports). */
 export const ACCOUNT_RECORD_KEY = '.acme-account.json';
+
+/**
+ * The key of the bucket manifest (core/manifest.ts): what the sync agent needs of every domain
+ * folder, so that a host with nothing to do reads one object instead of listing the bucket.
+ */
+export const MANIFEST_KEY = '.manifest.json';
+
+/** The order budget's ledger (core/order-budget.ts): the new orders every run and worker placed lately. */
+export const ORDER_LEDGER_KEY = '.order-ledger.json';
 
 /** The prefix under which HTTP-01 challenge responses are published (RFC 8555 §8.3). */
 export const CHALLENGE_PREFIX = '.well-known/acme-challenge/';

@@ -23,9 +23,10 @@ function emf(values: Record<string, number>, units: Record<string, string>, func
  * failed domain, no invalid folder and no backlog (a due domain left unrenewed: `skipped`); the
  * "no successful run" alarm reads it, and Backlog has an alarm of its own.
  */
-export function runMetrics(counts: { renewed: number; repaired: number; notDue: number; skipped: number; failed: number; invalidFolders: number }, functionName: string, at: Date): Record<string, unknown> {
+export function runMetrics(counts: { renewed: number; repaired: number; notDue: number; skipped: number; failed: number; invalidFolders: number; queued?: number }, functionName: string, at: Date): Record<string, unknown> {
   return emf({
     Renewed: counts.renewed,
+    Queued: counts.queued ?? 0,
     Repaired: counts.repaired,
     NotDue: counts.notDue,
     Skipped: counts.skipped,

@@ -76,3 +76,39 @@ export function describeTry(failed: FailedTry): string {
   const type = failed.problemType?.startsWith(PROBLEM) ? failed.problemType.slice(PROBLEM.length) : failed.problemType;
   return `HTTP ${failed.status}${type ? ` ${type}` : ''}${failed.retryAfter ? `, Retry-After ${failed.retryAfter}` : ''}`;
 }
+
+/** How to poll an order the CA is working on (RFC 8555 §7.5.1, §7.4). */
+export interface PollPolicy {
+  /** The first wait, and the least any wait is. */
+  minMs: number;
+  /** Each wait doubles up to this, unless the CA's `Retry-After` asks for more. */
+  maxMs: number;
+  /** Polls in all. */
+  attempts: number;
+}
+
+/** A `Retry-After` longer than this is not waited out between two polls: the poll budget decides instead. */
+const POLL_RETRY_AFTER_CAP_MS = 60_000;
+
+/**
+ * Returns how long to wait before poll number `poll` (1 for the first): the CA's `Retry-After`
+ * when it sent one (at least `minMs`, at most a minute); else, before the first poll, most of what
+ * the same wait took the last times in this run (`learnedMs`: the CA just asked to validate or to
+ * issue is still working, and an earlier poll would only find it so), or `minMs` when nothing was
+ * learned yet; and after it, `minMs` doubling up to `maxMs`. So a CA that takes 1.5 s to validate
+ * is polled about twice a name, and one that takes 50 ms (Pebble) is not waited on for a second.
+ */
+export function pollWaitMs(poll: number, retryAfter: number | null, policy: PollPolicy, learnedMs: number | null = null): number {
+  const max = Math.max(policy.maxMs, policy.minMs);
+  if (retryAfter !== null) return Math.min(Math.max(retryAfter, policy.minMs), POLL_RETRY_AFTER_CAP_MS);
+  if (poll === 1) return learnedMs === null ? policy.minMs : Math.min(Math.max(Math.round(learnedMs * LEARNED_SHARE), policy.minMs), max);
+  return Math.min(policy.minMs * 2 ** (poll - 2), max);
+}
+
+/** The share of a learned wait the first poll waits: a little less, so that a faster answer is not waited past. */
+const LEARNED_SHARE = 0.8;
+
+/** Returns the running estimate after an observed wait: weighted towards the latest (an exponential moving average). */
+export function learnWait(learnedMs: number | null, observedMs: number): number {
+  return learnedMs === null ? observedMs : Math.round(0.7 * learnedMs + 0.3 * observedMs);
+}

@@ -24,11 +24,11 @@ export interface PairFacts {
   digests: PairDigests;
 }
 
-/** What the bucket listing shows for one domain folder: the ETag of each object the agent reads. */
+/** What the bucket listing shows for one domain folder: the ETags of the pair, and whether status.json is there. */
 export interface ListedDomain {
   fullChain?: string;
   key?: string;
-  status?: string;
+  status?: boolean;
 }
 
 /** The ETags of the two bucket objects a pair came from. */
@@ -170,7 +170,7 @@ function confirmedInstalled(record: DomainRecord | null, installed: InstalledPai
 }
 
 function hasPair(listed: ListedDomain): listed is Required<ListedDomain> {
-  return listed.fullChain !== undefined && listed.key !== undefined && listed.status !== undefined;
+  return listed.fullChain !== undefined && listed.key !== undefined && listed.status === true;
 }
 
 function sameEtags(recorded: PairEtags | null, listed: ListedDomain): boolean {

@@ -4,6 +4,8 @@
  */
 
 import { ConfigurationError } from '../core/errors.js';
+import { parseFanOutMode, type FanOutMode } from '../core/fan-out.js';
+import { LETS_ENCRYPT_ORDER_BUDGET, type OrderBudget } from '../core/order-budget.js';
 import type { RetryPolicy } from '../core/retry.js';
 import { parseSchedule, type Schedule } from '../core/schedule.js';
 import { rootsFromPem, selectRootsByName } from '../core/trust.js';
@@ -33,6 +35,18 @@ export interface RenewConfig {
   forcePathStyle: boolean;
   /** Watching what is served and what the hosts report. */
   watch: { port: number; timeoutMs: number; mismatchGraceMs: number; lapseFraction: number; hostStaleMs: number };
+  /**
+   * The new orders the account may place per window, over every run and worker (core/order-budget.ts;
+   * ORDER_BUDGET_ORDERS, default Let's Encrypt's 300, per ORDER_BUDGET_WINDOW_MINUTES, default 180);
+   * null with ORDER_BUDGET_ORDERS=0: no budget but the CA's own limits.
+   */
+  orderBudget: OrderBudget | null;
+  /**
+   * Fan-out to the worker function (core/fan-out.ts): FAN_OUT (off, auto, always), the queue
+   * (RENEW_QUEUE_URL, required unless off) and how long one domain takes, for `auto`'s estimate
+   * (FAN_OUT_DOMAIN_SECONDS, default 20: Let's Encrypt's validation, polls and the store).
+   */
+  fanOut: { mode: FanOutMode; queueUrl: string | null; perDomainMs: number };
   /** The topic people hear from: an ARN, or a name completed from the function's own ARN; null: none. */
   /** The SNS topic every run's message goes to (null: the log and the metrics are the only channel). */
   alarmTopicArn: string | null;
@@ -41,6 +55,15 @@ export interface RenewConfig {
 }
 
 export const DEFAULT_SCHEDULE = 'cron(5 3 15 * ? *)';
+
+function fanOut(mode: FanOutMode, queueUrl: string | null, perDomainMs: number): RenewConfig['fanOut'] {
+  if (mode !== 'off' && !queueUrl) throw new ConfigurationError(`environment variable RENEW_QUEUE_URL is required with FAN_OUT=${mode}`);
+  return { mode, queueUrl, perDomainMs };
+}
+
+function orderBudget(orders: number, windowMinutes: number): OrderBudget | null {
+  return orders === 0 ? null : { limit: orders, windowMs: windowMinutes * 60_000 };
+}
 export const DEFAULT_CHECK_SCHEDULE = 'cron(35 4 * * ? *)';
 export const DEFAULT_TRUSTED_ROOTS = 'ISRG Root X1,ISRG Root X2';
 
@@ -95,7 +118,7 @@ export function readRenewConfig(env: NodeJS.ProcessEnv, rootStore: readonly stri
     trustedRoots: rootsPem ? attempt('TRUSTED_ROOTS_PEM', () => rootsFromPem(rootsPem)) : attempt('TRUSTED_ROOTS', () => selectRootsByName(rootStore, rootNames)),
     schedule: attempt('SCHEDULE', () => parseSchedule(optional('SCHEDULE') ?? DEFAULT_SCHEDULE)),
     checkSchedule: attempt('CHECK_SCHEDULE', () => parseSchedule(optional('CHECK_SCHEDULE') ?? DEFAULT_CHECK_SCHEDULE)),
-    concurrency: integer('CONCURRENCY', 4, 1, 64),
+    concurrency: integer('CONCURRENCY', 16, 1, 64),
     preflight: {
       port: integer('PREFLIGHT_PORT', 80, 1, 65535),
       httpsPort: integer('PREFLIGHT_HTTPS_PORT', 443, 1, 65535),
@@ -104,9 +127,11 @@ export function readRenewConfig(env: NodeJS.ProcessEnv, rootStore: readonly stri
     },
     acme: {
       requestTimeoutMs: integer('ACME_TIMEOUT_MS', 30000, 1000, 300000),
-      pollMinMs: integer('ACME_POLL_MIN_MS', 1000, 10, 60000),
+      // The first poll waits about as long as the CA took lately in the run (core/retry.ts
+      // pollWaitMs), so the minimum only paces the first order and a CA slower than it was.
+      pollMinMs: integer('ACME_POLL_MIN_MS', 50, 10, 60000),
       pollMaxMs: integer('ACME_POLL_MAX_MS', 10000, 10, 300000),
-      pollAttempts: integer('ACME_POLL_ATTEMPTS', 12, 1, 100),
+      pollAttempts: integer('ACME_POLL_ATTEMPTS', 15, 1, 100),
     },
     skewAllowanceMs: integer('CLOCK_SKEW_ALLOWANCE_SECONDS', 3600, 0, 86_400) * 1000,
     acmeRetry: {
@@ -129,6 +154,8 @@ export function readRenewConfig(env: NodeJS.ProcessEnv, rootStore: readonly stri
       lapseFraction: fraction('SERVED_LAPSE_FRACTION', 0.25),
       hostStaleMs: integer('HOST_STALE_MINUTES', 180, 5, 10080) * 60_000,
     },
+    orderBudget: orderBudget(integer('ORDER_BUDGET_ORDERS', LETS_ENCRYPT_ORDER_BUDGET.limit, 0, 1_000_000), integer('ORDER_BUDGET_WINDOW_MINUTES', LETS_ENCRYPT_ORDER_BUDGET.windowMs / 60_000, 1, 10_080)),
+    fanOut: fanOut(attempt('FAN_OUT', () => parseFanOutMode(optional('FAN_OUT'))), optional('RENEW_QUEUE_URL') ?? null, integer('FAN_OUT_DOMAIN_SECONDS', 20, 1, 900) * 1000),
     alarmTopicArn: topic(optional('ALARM_TOPIC_ARN')),
     service: optional('SERVICE_NAME') ?? 'acme-certificates',
   };

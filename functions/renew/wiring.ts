@@ -3,10 +3,14 @@
  * constructed for the renew function.
  */
 
+import { S3ConditionalObject } from '../adapters/s3-conditional-object.js';
+import { MANIFEST_KEY, ORDER_LEDGER_KEY } from '../core/layout.js';
 import { randomBytes } from 'node:crypto';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { SSMClient } from '@aws-sdk/client-ssm';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { SqsRenewQueue } from '../adapters/sqs-renew-queue.js';
 import { awsRetrySettings, reportAwsRetries, type AwsRetryEvent } from '../adapters/aws-retries.js';
 import type { AcmeIssuer } from '../adapters/acme-issuer.js';
 import type { AcmeRetryEvent } from '../adapters/acme-retry.js';
@@ -31,6 +35,7 @@ export interface RenewClients {
   s3: S3Client;
   ssm: SSMClient;
   sns: SNSClient;
+  sqs: SQSClient;
 }
 
 /**
@@ -40,7 +45,7 @@ export interface RenewClients {
  */
 export function createRenewClients(config: RenewConfig, onFailedTry: (event: AwsRetryEvent) => void, base: { region?: string; credentials?: { accessKeyId: string; secretAccessKey: string } } = {}): RenewClients {
   const common = { ...base, ...awsRetrySettings(8), ...(config.awsEndpoint ? { endpoint: config.awsEndpoint } : {}) };
-  const clients = { s3: new S3Client({ ...common, forcePathStyle: config.forcePathStyle }), ssm: new SSMClient(common), sns: new SNSClient(common) };
+  const clients = { s3: new S3Client({ ...common, forcePathStyle: config.forcePathStyle }), ssm: new SSMClient(common), sns: new SNSClient(common), sqs: new SQSClient(common) };
   for (const client of Object.values(clients)) reportAwsRetries(client, onFailedTry);
   return clients;
 }
@@ -50,13 +55,14 @@ export function createRenewClients(config: RenewConfig, onFailedTry: (event: Aws
  * first needs it. `timeLeftMs` is the invocation's time left (Lambda's context), when known; `now`
  * is the run's clock (the system's).
  */
-export function buildRenewalContext(config: RenewConfig, clients: { s3: S3Client; ssm: SSMClient }, log: Logger, runId: string, options: { timeLeftMs?: () => number; now?: () => Date; dryRun?: boolean } = {}): RenewalContext {
+export function buildRenewalContext(config: RenewConfig, clients: { s3: S3Client; ssm: SSMClient; sqs?: SQSClient }, log: Logger, runId: string, options: { timeLeftMs?: () => number; now?: () => Date; dryRun?: boolean } = {}): RenewalContext {
   const { timeLeftMs, now = () => new Date() } = options;
   // A dry run writes nothing: not to the bucket, not the account record, not a first account key.
   const store = options.dryRun ? readOnly(new S3CertificateStore(clients.s3, config.certificatesBucket)) : new S3CertificateStore(clients.s3, config.certificatesBucket);
   const directory = new CaDirectoryClient(config.directoryUrl, config.skewAllowanceMs, now, config.acme.requestTimeoutMs);
   return {
     store,
+    manifest: options.dryRun ? null : new S3ConditionalObject(clients.s3, config.certificatesBucket, MANIFEST_KEY),
     challenges: new S3ChallengeStore(clients.s3, config.challengesBucket),
     issuer: accountIssuer(config, new SsmAccountKeyStore(clients.ssm, config.accountKeyParameter, config.accountKeyKmsKeyId), store, log, { timeLeftMs, now, createKey: !options.dryRun }),
     caClock: directory,
@@ -71,6 +77,10 @@ export function buildRenewalContext(config: RenewConfig, clients: { s3: S3Client
     skewAllowanceMs: config.skewAllowanceMs,
     runId,
     lockTtlMs: config.lockTtlMs,
+    // A dry run's orders are real (a CA's limits count them), but it writes nothing, the ledger included.
+    // A dry run renews in place, whatever the fan-out mode.
+    fanOut: config.fanOut.mode !== 'off' && config.fanOut.queueUrl && clients.sqs && !options.dryRun ? { mode: config.fanOut.mode, queue: new SqsRenewQueue(clients.sqs, config.fanOut.queueUrl), perDomainMs: config.fanOut.perDomainMs } : null,
+    orderBudget: config.orderBudget && !options.dryRun ? { ledger: new S3ConditionalObject(clients.s3, config.certificatesBucket, ORDER_LEDGER_KEY), budget: config.orderBudget } : null,
     randomToken: () => randomBytes(24).toString('base64url'),
     random: () => randomBytes(6).readUIntBE(0, 6) / 2 ** 48,
     ...(timeLeftMs ? { timeLeftMs } : {}),
@@ -100,7 +110,7 @@ function accountIssuer(config: RenewConfig, accountKeys: SsmAccountKeyStore, sto
       // Loaded when a domain first needs the CA: a run with nothing due never starts acme-client
       // (axios, its X.509 library), which is most of the function's cold start.
       const { AcmeIssuer, createAcmeClient } = await import('../adapters/acme-issuer.js');
-      const acmeIssuer = new AcmeIssuer(createAcmeClient({ directoryUrl: config.directoryUrl, accountKeyPem: keyPem, ...config.acme, retry }));
+      const acmeIssuer = new AcmeIssuer(createAcmeClient({ directoryUrl: config.directoryUrl, accountKeyPem: keyPem, ...config.acme, retry }), { minMs: config.acme.pollMinMs, maxMs: config.acme.pollMaxMs, attempts: config.acme.pollAttempts, now: clock.now });
       const { accountUrl, record, contactUpdated } = await acmeIssuer.registerAccount(contactFor(config.contactEmail), parseAccountRecord(await store.readAccountRecord()));
       if (record) await store.writeAccountRecord(formatAccountRecord(record)).catch((error: unknown) => log('warn', 'could not record the account\'s contact (the next run sets it again)', { step: 'account', reason: describeError(error) }));
       if (contactUpdated) log('info', 'updated the account contact', { step: 'account', contact: config.contactEmail ?? '(none)' });

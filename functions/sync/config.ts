@@ -31,6 +31,8 @@ export interface AgentConfig {
   /** Only these domains (`--domains`, `--domains-file`); null: every domain in the bucket. */
   domains: string[] | null;
   prune: boolean;
+  /** A full listing of the bucket at least this often; between them the manifest says what changed (0: every run lists in full). */
+  fullListingEveryMs: number;
   mode: 'reload' | 'install-only';
   /** Seconds between runs in loop mode (`--interval`, a container service); null: one run. */
   intervalSeconds: number | null;
@@ -71,6 +73,9 @@ sync options (each also read from the environment variable in parentheses):
   --trusted-roots NAMES     root CAs by common name (TRUSTED_ROOTS)               default "ISRG Root X1,ISRG Root X2"
   --trusted-roots-file FILE root CAs as PEM, instead of names (TRUSTED_ROOTS_FILE)
   --prune                   remove domains that left the bucket (or --domains), unless nginx still uses them
+  --full-listing-every TIME list the whole bucket at least this often (30m, 6h, 1d; 0: every run);
+                            between listings a run reads only the manifest the renew function
+                            writes, with one conditional GET (FULL_LISTING_EVERY) default 6h
   --install-only            nginx is not running yet (a container starting): install, do not test,
                             reload or record; the next run confirms
   --interval SECONDS        run again every SECONDS until stopped (a container's service); SIGHUP
@@ -89,7 +94,7 @@ const SYNC_OPTIONS = {
   bucket: { type: 'string' }, region: { type: 'string' }, endpoint: { type: 'string' }, domains: { type: 'string' }, 'domains-file': { type: 'string' },
   'certs-dir': { type: 'string' }, 'state-file': { type: 'string' }, 'lock-file': { type: 'string' }, 'nginx-conf': { type: 'string' }, 'test-command': { type: 'string' },
   'reload-command': { type: 'string' }, 'tls-address': { type: 'string' }, owner: { type: 'string' }, 'trusted-roots': { type: 'string' }, 'trusted-roots-file': { type: 'string' },
-  prune: { type: 'boolean' }, 'install-only': { type: 'boolean' }, interval: { type: 'string' }, concurrency: { type: 'string' }, 'served-check-seconds': { type: 'string' },
+  prune: { type: 'boolean' }, 'full-listing-every': { type: 'string' }, 'install-only': { type: 'boolean' }, interval: { type: 'string' }, concurrency: { type: 'string' }, 'served-check-seconds': { type: 'string' },
   'clock-skew-seconds': { type: 'string' },
   help: { type: 'boolean' }, version: { type: 'boolean' },
 } as const;
@@ -139,6 +144,7 @@ function syncConfig(parsed: { [K in keyof typeof SYNC_OPTIONS]?: string | boolea
     trustedRoots: readRoots(value('trusted-roots-file', 'TRUSTED_ROOTS_FILE'), value('trusted-roots', 'TRUSTED_ROOTS'), rootStore),
     domains: readDomains(value('domains', 'SYNC_DOMAINS'), value('domains-file', 'SYNC_DOMAINS_FILE')),
     prune: parsed.prune === true,
+    fullListingEveryMs: parseDuration('full-listing-every', value('full-listing-every', 'FULL_LISTING_EVERY') ?? '6h', 7 * 86_400_000),
     mode: parsed['install-only'] === true ? 'install-only' : 'reload',
     intervalSeconds: interval === undefined ? null : integer('interval', '', 3600, 60, 86_400),
     concurrency: integer('concurrency', 'CONCURRENCY', 8, 1, 64),
@@ -194,6 +200,15 @@ function checkedDomain({ name, where }: { name: string; where: string }): string
   const problem = domainNameProblem(name);
   if (problem) throw new ConfigurationError(`${where}: "${printable(name)}" is not a domain name: ${problem}`);
   return name;
+}
+
+/** Returns a duration (`90s`, `30m`, `6h`, `1d`; a bare number is seconds) in milliseconds, at most `maxMs`. */
+function parseDuration(flag: string, text: string, maxMs: number): number {
+  const match = /^(\d{1,9})([smhd]?)$/.exec(text);
+  const unitMs = { '': 1000, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[match?.[2] ?? ''] ?? 1000;
+  const ms = Number(match?.[1]) * unitMs;
+  if (!match || !(ms <= maxMs)) throw new ConfigurationError(`--${flag} "${printable(text)}" must be a duration such as 30m, 6h or 1d (0: every run), at most ${maxMs / 86_400_000}d`);
+  return ms;
 }
 
 function parseAddress(text: string): { host: string; port: number } {

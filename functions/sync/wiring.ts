@@ -42,6 +42,7 @@ export function buildSyncContext(config: AgentConfig, clients: { s3: S3Client; s
     skewAllowanceMs: config.skewAllowanceMs,
     domains: config.domains,
     prune: config.prune,
+    fullListingEveryMs: config.fullListingEveryMs,
     mode: config.mode,
     concurrency: config.concurrency,
     servedCheckTimeoutMs: config.servedCheckTimeoutMs,

@@ -12,11 +12,12 @@ import type { CertificateStore, FileVersions, HeldLock, RenewalContext } from '.
 /**
  * Runs a forced renewal of `domains` (all when empty) that stores nothing. `ctx` must be built for
  * a dry run (renew/wiring.ts `dryRun`), so that its account step writes nothing either; the store
- * is wrapped again here, so that no context can make a dry run write to the bucket.
+ * is wrapped again here, and the manifest left out, so that no context can make a dry run write to
+ * the bucket.
  */
 export function dryRun(domains: readonly string[], ctx: RenewalContext, concurrency: number): Promise<RunReport> {
   const store = readOnly(ctx.store);
-  return renewAll({ ...(domains.length > 0 ? { domains: [...domains] } : {}), force: true }, { ...ctx, store }, concurrency);
+  return renewAll({ ...(domains.length > 0 ? { domains: [...domains] } : {}), force: true }, { ...ctx, store, manifest: null }, concurrency);
 }
 
 /**
@@ -27,7 +28,8 @@ export function readOnly(store: CertificateStore): CertificateStore {
   const discarded = async (): Promise<void> => undefined;
   return {
     listFolders: () => store.listFolders(),
-    readDomain: (domain) => store.readDomain(domain),
+    readDomain: (domain, listed) => store.readDomain(domain, listed),
+    readDomainAgain: (domain, before) => store.readDomainAgain(domain, before),
     readVersions: (domain, versions) => store.readVersions(domain, versions),
     readStatus: (domain) => store.readStatus(domain),
     readLock: (domain) => store.readLock(domain),
@@ -35,7 +37,7 @@ export function readOnly(store: CertificateStore): CertificateStore {
     readHostReport: (key) => store.readHostReport(key),
     readAttentionState: () => store.readAttentionState(),
     readAccountRecord: () => store.readAccountRecord(),
-    listObjects: () => store.listObjects(),
+    listObjects: (domain) => store.listObjects(domain),
     folderExists: (domain) => store.folderExists(domain),
     writeFiles: async () => ({ versions: {}, etags: {} }),
     commitStatus: discarded,

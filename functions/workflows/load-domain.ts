@@ -38,9 +38,14 @@ export interface LoadedDomain {
  * read (a failure is recorded against them). Throws an Error naming the file on a malformed
  * config.json, and the store's error when the folder cannot be read.
  */
-export async function loadDomain(domain: string, ctx: Pick<RenewalContext, 'store' | 'trustedRoots' | 'now' | 'skewAllowanceMs'>, read: (files: StoredDomainFiles) => void): Promise<LoadedDomain> {
-  const files = await ctx.store.readDomain(domain);
+export async function loadDomain(domain: string, ctx: Pick<RenewalContext, 'store' | 'trustedRoots' | 'now' | 'skewAllowanceMs'>, read: (files: StoredDomainFiles) => void, listed?: ReadonlySet<string>): Promise<LoadedDomain> {
+  const files = await ctx.store.readDomain(domain, listed);
   read(files);
+  return judgeFolder(domain, files, ctx);
+}
+
+/** Judges the files read of `domain`'s folder, as loadDomain does (reading the pinned pair when the latest does not verify). */
+export async function judgeFolder(domain: string, files: StoredDomainFiles, ctx: Pick<RenewalContext, 'store' | 'trustedRoots' | 'now' | 'skewAllowanceMs'>): Promise<LoadedDomain> {
   const latest = judgeDomain(domain, files, ctx.trustedRoots, ctx.now(), ctx.skewAllowanceMs);
   // Only a pair that is there and does not verify was written over; a file taken away is renewed.
   const pinned = latest.problem !== null && files.key !== null && files.fullChain !== null ? pinnedElsewhere(latest) : null;

@@ -14,7 +14,8 @@ import { DomainFile, HOST_REPORTS_PREFIX, parseObjectKey } from '../core/layout.
 import { lockBody, parseLockHolder } from '../core/locks.js';
 import { formatStatus, parseStatus } from '../core/status.js';
 import { describeError } from '../core/errors.js';
-import type { CertificateStore, Issuer } from './ports.js';
+import type { CertificateStore, Issuer, Logger, ConditionalObject } from './ports.js';
+import { publishManifest } from './publish-manifest.js';
 
 /** A request about a domain the bucket does not hold (or already holds): nothing was changed. */
 export class DomainStateError extends Error {
@@ -66,12 +67,23 @@ export async function collectStatus(store: CertificateStore, now: Date, settings
   return { rows, hosts: findings.filter((finding) => !finding.domain), invalidFolders: [...invalidFolders].sort() };
 }
 
+/** What adding or removing a domain needs: the store, and the manifest to bring up to date after it (null: none). */
+export interface FolderContext {
+  store: CertificateStore;
+  manifest: ConditionalObject | null;
+  log: Logger;
+  now: () => Date;
+}
+
 /**
  * Creates the folder of a new domain, with a config.json when anything but the defaults is asked
- * for. The configuration is checked by the same code the renew function reads it with; nothing is
- * written when it is refused or when the folder exists.
+ * for, then brings the bucket manifest up to date, so that hosts install its placeholder at their
+ * next run. The configuration is checked by the same code the renew function reads it with;
+ * nothing is written when it is refused or when the folder exists. `manifestProblem`: the folder
+ * is there, but the manifest could not be written (hosts see the folder at their next full listing).
  */
-export async function addDomain(store: CertificateStore, request: { domain: string; names: string[]; keyType: KeyType | null; profile: string | null; reuseKey: boolean }): Promise<{ config: string | null }> {
+export async function addDomain(ctx: FolderContext, request: { domain: string; names: string[]; keyType: KeyType | null; profile: string | null; reuseKey: boolean }): Promise<{ config: string | null; manifestProblem: string | null }> {
+  const { store } = ctx;
   const fields: Record<string, unknown> = {};
   if (request.names.length > 0) fields.names = [...new Set([request.domain, ...request.names])];
   if (request.keyType) fields.keyType = request.keyType;
@@ -85,16 +97,20 @@ export async function addDomain(store: CertificateStore, request: { domain: stri
   }
   if (await store.folderExists(request.domain)) throw new DomainStateError(`${request.domain} is already managed (its folder exists); nothing changed`);
   await store.createFolder(request.domain, config);
-  return { config };
+  return { config, manifestProblem: await refreshManifest(ctx) };
+}
+
+function refreshManifest(ctx: FolderContext): Promise<string | null> {
+  return ctx.manifest ? publishManifest({ store: ctx.store, manifest: ctx.manifest, log: ctx.log, now: ctx.now }, null) : Promise.resolve(null);
 }
 
 /**
  * Deletes a domain's folder (its versions stay in the versioned bucket for the stack's
- * noncurrentVersionDays). Refused while a renewal holds its lock. Returns the hosts that reported
- * the domain installed, which must each remove it themselves (the agent never removes a pair nginx
- * may use: see removalSteps).
+ * noncurrentVersionDays), then brings the bucket manifest up to date. Refused while a renewal
+ * holds its lock. Returns the hosts that reported the domain installed, which must each remove it
+ * themselves (the agent never removes a pair nginx may use: see removalSteps).
  */
-export async function removeDomain(ctx: { store: CertificateStore; runId: string; lockTtlMs: number }, domain: string, now: Date): Promise<{ deleted: number; hosts: string[] }> {
+export async function removeDomain(ctx: FolderContext & { runId: string; lockTtlMs: number }, domain: string, now: Date): Promise<{ deleted: number; hosts: string[]; manifestProblem: string | null }> {
   const { store } = ctx;
   if (!(await store.folderExists(domain))) throw new DomainStateError(`${domain} is not managed (no folder ${domain}/ in the bucket); nothing changed`);
   // The lock keeps a renewal from writing the folder while it goes; a run that listed the folder
@@ -109,7 +125,8 @@ export async function removeDomain(ctx: { store: CertificateStore; runId: string
   const hosts = reports.filter((report) => report.domains[domain]).map((report) => report.host.name).sort();
   try {
     // The lock goes with the folder.
-    return { deleted: await store.removeFolder(domain), hosts };
+    const deleted = await store.removeFolder(domain);
+    return { deleted, hosts, manifestProblem: await refreshManifest(ctx) };
   } catch (error) {
     await store.releaseLock(lock).catch(() => undefined);
     throw error;

@@ -4,6 +4,7 @@
  * SDK or ACME library type appears here.
  */
 
+import type { OrderBudget } from '../core/order-budget.js';
 import type { RenewalInfo } from '../core/ari.js';
 import type { ClockSkew } from '../core/clock.js';
 import type { ServedAnswer } from '../core/served.js';
@@ -24,7 +25,7 @@ export interface StoredDomainFiles {
   statusEtag: string | null;
   /** The S3 version of domain.key and domain.crt as read (absent: an unversioned bucket). */
   versions: FileVersions;
-  /** The ETags of config.json, domain.key and domain.crt as read (absent files: none). */
+  /** The ETags of config.json, domain.key, domain.csr and domain.crt as read (absent files: none). */
   etags: Record<string, string>;
 }
 
@@ -62,7 +63,14 @@ export interface HeldLock {
 export interface CertificateStore {
   /** The domain folders (unvalidated; the tool's own folders are left out). */
   listFolders(): Promise<string[]>;
-  readDomain(domain: string): Promise<StoredDomainFiles>;
+  /** Reads the folder's files; with `listed` (the file names a listing just showed), only those: the others are absent. */
+  readDomain(domain: string, listed?: ReadonlySet<string>): Promise<StoredDomainFiles>;
+  /**
+   * Reads the folder again once `before` was read of it (under the lock): one listing, and the
+   * files only when one of them changed meanwhile (`before` itself when none did). `exists` is
+   * false when the folder holds nothing but a renewal lock (it was removed).
+   */
+  readDomainAgain(domain: string, before: StoredDomainFiles): Promise<{ files: StoredDomainFiles; exists: boolean }>;
   /** Writes a renewal's files (never status.json); returns the S3 version and ETag of each file written. */
   writeFiles(domain: string, files: IssuedDomainFiles): Promise<WrittenFiles>;
   /** Writes status.json, the commit point, trying again on any failure (a few times). */
@@ -88,7 +96,7 @@ export interface CertificateStore {
   readAttentionState(): Promise<string | null>;
   writeAttentionState(text: string): Promise<void>;
   /** Every object in the bucket: key, when S3 stored it, ETag (one paginated listing). */
-  listObjects(): Promise<ListedObject[]>;
+  listObjects(domain?: string): Promise<ListedObject[]>;
   /** True when the domain's folder holds anything but a renewal lock. */
   folderExists(domain: string): Promise<boolean>;
   /** Creates the domain's folder marker, and its config.json when given. */
@@ -98,6 +106,20 @@ export interface CertificateStore {
   /** What the renew function recorded of its ACME account (core/account.ts), or null. */
   readAccountRecord(): Promise<string | null>;
   writeAccountRecord(text: string): Promise<void>;
+}
+
+/** The renewal queue the workers consume (core/fan-out.ts). */
+export interface RenewQueue {
+  /** Sends one message per body, each after `delaySeconds` (at most 900); returns, per body, null when sent or why not. */
+  send(bodies: readonly string[], delaySeconds?: number): Promise<(string | null)[]>;
+}
+
+/** A small object several runs update: read with its ETag, written only if it is still the one read. */
+export interface ConditionalObject {
+  /** The stored text and ETag, or null when there is none. */
+  read(): Promise<{ text: string; etag: string } | null>;
+  /** Writes if the stored object still has `etag` (null: only if there is none); false when another writer came first. */
+  writeIfMatch(text: string, etag: string | null): Promise<boolean>;
 }
 
 /** This run's clock against the CA's. */
@@ -189,7 +211,11 @@ export interface Issuer {
    */
   placeOrder(names: readonly string[], request: OrderRequest): Promise<{ order: PlacedOrder; replacesDropped: string | null }>;
   pendingChallenges(order: PlacedOrder): Promise<PendingChallenge[]>;
-  answerChallenge(challenge: PendingChallenge): Promise<void>;
+  /**
+   * Tells the CA every challenge is ready and waits until it has validated each name; returns, in
+   * the order given, null for a name validated, or why it was not.
+   */
+  validate(order: PlacedOrder, challenges: readonly PendingChallenge[]): Promise<(string | null)[]>;
   /** Deactivates the authorizations of these challenges; returns the names it could not deactivate. */
   abandon(challenges: readonly PendingChallenge[]): Promise<string[]>;
   /** Sends the CSR and waits for the certificate; throws KeyRefusedError when the CA refuses the key. */
@@ -221,6 +247,8 @@ export interface WatchContext {
 
 export interface RenewalContext {
   store: CertificateStore;
+  /** The bucket manifest (core/manifest.ts), written at the end of a run when the bucket no longer matches it; null: never (a dry run). */
+  manifest: ConditionalObject | null;
   /** Measured once at the start of each renewal run. */
   caClock: ClockCheck;
   /** The CA's directory (ARI, profiles), read once per run. */
@@ -244,6 +272,10 @@ export interface RenewalContext {
   runId: string;
   /** The longest a lock stands (shortened near the invocation's end; see core/locks.ts lockTtlMs). */
   lockTtlMs: number;
+  /** Hand the due domains to the workers' queue (core/fan-out.ts): always, or when they do not fit in the time left; null: renew them all here. */
+  fanOut: { mode: 'auto' | 'always'; queue: RenewQueue; perDomainMs: number } | null;
+  /** The account's order budget and its ledger, shared with every other run and worker (workflows/order-budget.ts); null: none. */
+  orderBudget: { ledger: ConditionalObject; budget: OrderBudget } | null;
   /** Returns a fresh random base64url token (preflight probes). */
   randomToken: () => string;
   /** Returns a random number in [0, 1) (the point chosen in a renewal window). */

@@ -22,10 +22,11 @@ import { replacementProblem, scheduleWarning } from '../core/renewal.js';
 import { intermediatesNotAfter, rootsDigest, vouchFor, voucherStale, type ListedFolder } from '../core/shortcut.js';
 import { failedAttemptStatus, formatStatus, issuedStatus, parseStatus, repairedStatus, statusRepairReason, type DomainStatus } from '../core/status.js';
 import { verifyCertificate } from '../core/verify.js';
-import { loadDomain, type LoadedDomain } from './load-domain.js';
+import { judgeFolder, loadDomain, type LoadedDomain } from './load-domain.js';
+import { OrderBudgetSpentError, takeOrderSlot } from './order-budget.js';
 import { decideAt, quickLook } from './quick-look.js';
 import { renewalWindow, storedCertificateId, type AskedWindow } from './renewal-window.js';
-import { KeyRefusedError, type HeldLock, type Issuer, type PendingChallenge, type RenewalContext, type StoredDomainFiles } from './ports.js';
+import { KeyRefusedError, type HeldLock, type Issuer, type PendingChallenge, type PlacedOrder, type RenewalContext, type StoredDomainFiles } from './ports.js';
 
 /** What happened to a domain; `events` are things worth telling once (a lock taken over). */
 export type DomainOutcome = (
@@ -33,9 +34,14 @@ export type DomainOutcome = (
   | { domain: string; outcome: 'renewed'; reason: string; serial: string; names: string[]; notAfter: string; warnings?: string[]; lapseRisk?: string }
   | { domain: string; outcome: 'repaired'; reason: string; serial: string; names: string[]; notAfter: string }
   | { domain: string; outcome: 'not due'; reason: string; serial: string | null; names: string[]; notAfter: string | null }
-  /** Due, but not renewed in this run (another run holds the lock, or too little time was left): the backlog. */
-  | { domain: string; outcome: 'skipped'; reason: string }
+  /**
+   * Due, but not renewed in this run (another run holds the lock, too little time was left, or the
+   * order budget is spent: then `until` says when it frees): the backlog.
+   */
+  | { domain: string; outcome: 'skipped'; reason: string; until?: string }
   | { domain: string; outcome: 'failed'; step: RenewStep; reason: string }
+  /** Due, and handed to the workers' queue (core/fan-out.ts): a worker renews it. */
+  | { domain: string; outcome: 'queued'; reason: string }
 ) & { events?: string[] };
 
 type Step = <T>(name: RenewStep, message: string, run: () => Promise<T> | T, fields?: Record<string, unknown>) => Promise<T>;
@@ -52,6 +58,11 @@ export interface RenewOptions {
   clockConfirmed: boolean;
   /** What the run's listing showed of each folder (the one-GET path, core/shortcut.ts); absent: read every folder whole. */
   listing?: ReadonlyMap<string, ListedFolder>;
+  /**
+   * Set on the scheduled run's deciding pass when it may fan out (renew-all.ts): a domain found
+   * due is handed to it, unlocked and untouched, instead of renewed here.
+   */
+  handOff?: (domain: string, reason: string) => DomainOutcome;
 }
 
 /** Renews `domain` when it is due (or forced), repairs a folder whose status.json or pair is off, and returns what happened. */
@@ -67,7 +78,10 @@ export async function renewDomain(domain: string, options: RenewOptions, ctx: Re
   // What the folder held when last read: a failure is recorded against it, never against a guess.
   let read: StoredDomainFiles | null = null;
   let window: AskedWindow | null = null;
-  const load = () => loadDomain(domain, ctx, (files) => (read = files));
+  // The files the run's listing showed are the only ones read (a new folder costs no GET); one
+  // that appeared since is seen under the lock, where one listing compares every file's ETag.
+  const listed = options.listing?.get(domain);
+  const load = () => loadDomain(domain, ctx, (files) => (read = files), listed ? new Set(Object.keys(listed.etags)) : undefined);
   try {
     const quick = await step('load', 'reading status.json', () => quickLook(domain, options, ctx));
     if (quick && 'outcome' in quick) return quick.outcome;
@@ -78,6 +92,7 @@ export async function renewDomain(domain: string, options: RenewOptions, ctx: Re
     let repair = repairReason(loaded, decision);
     if (!decision.renew && !repair) return await notDue(domain, loaded, decision.reason, window, ctx);
     if (decision.renew && options.ordersBlocked) return blocked(domain, decision.reason, ctx);
+    if (decision.renew && options.handOff) return options.handOff(domain, decision.reason);
 
     const lock = await step('lock', decision.renew ? `renewal due: ${decision.reason}; taking the renewal lock` : `${repair}; taking the renewal lock`, () => takeLock(domain, options.breakLocks, ctx));
     if (!lock.held) {
@@ -86,11 +101,14 @@ export async function renewDomain(domain: string, options: RenewOptions, ctx: Re
     }
     const events = lock.event ? [lock.event] : [];
     try {
-      // Another run may have renewed the domain between the first look and the lock.
-      read = null;
-      loaded = await step('load', 'loading the folder again under the lock', () => load());
-      // A folder with nothing in it is new, or was removed since this run listed it (acme-certs remove).
-      if (isEmpty(loaded.files) && !(await step('load', 'checking that the folder still exists', () => ctx.store.folderExists(domain)))) {
+      // Another run may have renewed the domain between the first look and the lock: one listing
+      // tells, and the folder is read and judged again only when a file changed.
+      const before: LoadedDomain = loaded;
+      const again = await step('load', 'checking the folder again under the lock', () => ctx.store.readDomainAgain(domain, before.files));
+      read = again.files;
+      if (again.files !== before.files) loaded = await step('load', 'loading the folder again under the lock (it changed)', () => judgeFolder(domain, again.files, ctx));
+      // A folder with nothing in it but the lock was removed since this run listed it (acme-certs remove).
+      if (!again.exists) {
         ctx.log('info', 'the folder was removed after this run listed it; nothing to renew', { domain, step: 'load' });
         return withEvents({ domain, outcome: 'not due', reason: 'the folder was removed after this run listed it', serial: null, names: [], notAfter: null }, events);
       }
@@ -113,10 +131,6 @@ export async function renewDomain(domain: string, options: RenewOptions, ctx: Re
     await recordFailure(domain, failure, read, window?.stored ?? null, ctx);
     return withEvents({ domain, outcome: 'failed', step: failure.step, reason: failure.reason }, failure.events ?? []);
   }
-}
-
-function isEmpty(files: StoredDomainFiles): boolean {
-  return files.config === null && files.key === null && files.csr === null && files.fullChain === null && files.status === null;
 }
 
 /** Why the folder needs a repair rather than an order (a pair to put back, a status.json to rewrite), or null. */
@@ -189,15 +203,27 @@ async function repairFolder(domain: string, loaded: LoadedDomain, reason: string
 async function issue(domain: string, loaded: LoadedDomain, reason: string, ctx: RenewalContext, step: Step): Promise<DomainOutcome> {
   const { names, keyType, profile } = loaded.config;
   const keyPlan = planKey(loaded);
-  const prepared = await step('prepare key', keyPlan.message, () => prepareKey(domain, loaded, keyPlan.reuse), { keyType });
-  const directory = await ctx.directory.facts();
-  if (profile) await step('order', `checking profile "${profile}" against the CA's directory`, () => checkProfile(profile, directory));
-  const warnings = await step('preflight', 'checking that every name serves the challenge prefix', () => preflight(domain, names, ctx), { names });
+  // The key, the checks before the order and the run's account (loaded once, on the first need) do
+  // not wait for one another; a failure is that of the first step in this order that failed.
+  const [prepared, { directory, warnings }, issuer] = await firstFailure(
+    step('prepare key', keyPlan.message, () => prepareKey(domain, loaded, keyPlan.reuse), { keyType }),
+    (async () => {
+      const directory = await ctx.directory.facts();
+      if (profile) await step('order', `checking profile "${profile}" against the CA's directory`, () => checkProfile(profile, directory));
+      return { directory, warnings: await step('preflight', 'checking that every name serves the challenge prefix', () => preflight(domain, names, ctx), { names }) };
+    })(),
+    step('account', 'loading ACME account', () => ctx.issuer()),
+  );
   // Said before the order: when the CA then fails a name, this is what explains it.
   for (const warning of warnings) ctx.log('warn', warning, { domain, step: 'preflight' });
-  const issuer = await step('account', 'loading ACME account', () => ctx.issuer());
   // RFC 9773 §5: name the certificate this order replaces, only to a CA that offers ARI.
   const replaces = directory?.renewalInfoUrl ? storedCertificateId(loaded) : null;
+  // Every run and worker of the account shares the budget; an order that carries `replaces` is exempt.
+  const spent = ctx.orderBudget ? await step('order', 'taking a slot of the order budget', () => budgetSpent(domain, replaces !== null, ctx.orderBudget as NonNullable<RenewalContext['orderBudget']>, ctx)) : null;
+  if (spent) {
+    ctx.log('warn', 'due, but the order budget is spent: left for a later run', { domain, step: 'order', reason: spent.message });
+    return { domain, outcome: 'skipped', reason: `not renewed yet: ${spent.message}`, until: spent.freeAt.toISOString() };
+  }
   const placed = await step('order', 'placing order', () => issuer.placeOrder(names, { profile, replaces }), { names, ...(profile ? { profile } : {}), ...(replaces ? { replaces } : {}) });
   if (placed.replacesDropped) ctx.log('warn', `ordered without "replaces": ${placed.replacesDropped}`, { domain, step: 'order' });
   const { order } = placed;
@@ -206,7 +232,7 @@ async function issue(domain: string, loaded: LoadedDomain, reason: string, ctx: 
   const published: string[] = [];
   try {
     await step('publish challenge', 'publishing HTTP-01 responses', () => publishAll(domain, challenges, published, ctx), { count: challenges.length });
-    await step('validate', 'asking the CA to validate', () => validateAll(domain, challenges, issuer, ctx).catch((error: unknown) => {
+    await step('validate', 'asking the CA to validate', () => validateAll(domain, order, challenges, issuer, ctx).catch((error: unknown) => {
       // What the preflight could not check (an AAAA record it cannot reach) is the likeliest reason.
       if (warnings.length > 0 && error instanceof DomainStepError) throw new DomainStepError(domain, 'validate', `${error.reason} (the preflight warned: ${warnings.join('; ')})`, { cause: error.cause });
       throw error;
@@ -231,6 +257,25 @@ async function issue(domain: string, loaded: LoadedDomain, reason: string, ctx: 
   }
   ctx.log('info', 'renewed', { domain, step: 'store', serial: facts.serial, notAfter: facts.notAfter.toISOString() });
   return { domain, outcome: 'renewed', reason, serial: facts.serial, names: facts.names, notAfter: facts.notAfter.toISOString(), ...(warnings.length > 0 ? { warnings } : {}), ...(cadence?.lapseRisk ? { lapseRisk: cadence.warning } : {}) };
+}
+
+/** Waits for every promise; throws the failure of the first one (in the order given) that failed, else returns their values. */
+async function firstFailure<T extends unknown[]>(...promises: { [K in keyof T]: Promise<T[K]> }): Promise<T> {
+  const settled = await Promise.allSettled(promises);
+  const failed = settled.find((result): result is PromiseRejectedResult => result.status === 'rejected');
+  if (failed) throw failed.reason;
+  return settled.map((result) => (result as PromiseFulfilledResult<unknown>).value) as T;
+}
+
+/** Takes a slot of the order budget; returns why none is left and when one frees (the order waits), or null when one was taken. */
+async function budgetSpent(domain: string, exempt: boolean, orderBudget: NonNullable<RenewalContext['orderBudget']>, ctx: RenewalContext): Promise<OrderBudgetSpentError | null> {
+  try {
+    await takeOrderSlot(orderBudget.ledger, { domain, exempt, budget: orderBudget.budget, now: ctx.now });
+    return null;
+  } catch (error) {
+    if (error instanceof OrderBudgetSpentError) return error;
+    throw error;
+  }
 }
 
 /** The longest time between two runs of any kind over the coming month (the check runs' period, or the schedule's when that is shorter). */
@@ -323,11 +368,13 @@ async function publishAll(domain: string, challenges: readonly PendingChallenge[
  * published until the CA has finished with each name. On any failure the authorizations are
  * deactivated (§7.5.2) before the objects are removed.
  */
-async function validateAll(domain: string, challenges: readonly PendingChallenge[], issuer: Issuer, ctx: RenewalContext): Promise<void> {
-  const results = await Promise.allSettled(challenges.map((challenge) => issuer.answerChallenge(challenge)));
-  const failures = results.flatMap((result) => (result.status === 'rejected' ? [describeError(result.reason)] : []));
+async function validateAll(domain: string, order: PlacedOrder, challenges: readonly PendingChallenge[], issuer: Issuer, ctx: RenewalContext): Promise<void> {
+  if (challenges.length === 0) return;
+  // A failure of the exchange as a whole (the CA stopped answering) leaves every name in doubt.
+  const results = await issuer.validate(order, challenges).catch((error: unknown) => challenges.map(() => describeError(error)));
+  const failures = [...new Set(results.filter((result): result is string => result !== null))];
   if (failures.length === 0) return;
-  const notDeactivated = await issuer.abandon(challenges.filter((_, index) => results[index]?.status === 'rejected'));
+  const notDeactivated = await issuer.abandon(challenges.filter((_, index) => results[index] !== null));
   if (notDeactivated.length > 0) warn(ctx, domain, `could not deactivate the authorizations of ${notDeactivated.join(', ')}`, null);
   throw new DomainStepError(domain, 'validate', failures.join('; '));
 }

@@ -9,12 +9,13 @@
 
 import { describeCertificate, parseCertificate, parsePrivateKey, sha256, splitCertificates } from '../core/certificate.js';
 import { describeError } from '../core/errors.js';
-import { DomainFile } from '../core/layout.js';
+import { DomainFile, domainObjectKey } from '../core/layout.js';
+import type { FolderView, PairFile } from '../core/manifest.js';
 import { createPlaceholder, isPlaceholder } from '../core/placeholder.js';
 import { parseStatus } from '../core/status.js';
-import { planDomain, type DomainChange, type DomainPlan, type DomainRecord, type FetchedPair, type InstalledPair, type ListedDomain, type PairFacts } from '../core/sync-plan.js';
+import { planDomain, type DomainChange, type DomainPlan, type DomainRecord, type FetchedPair, type InstalledPair, type PairFacts } from '../core/sync-plan.js';
 import { verifyCertificate } from '../core/verify.js';
-import type { InstalledFiles, ListedObject, SyncContext } from './sync-ports.js';
+import type { InstalledFiles, SyncContext } from './sync-ports.js';
 
 /** What one domain's sync did. */
 export interface DomainResult {
@@ -33,24 +34,31 @@ export interface DomainResult {
   /** Why the domain is not in order (it is counted once per run, whatever else happened to it). */
   failure?: string;
   downloads: number;
+  /** Reading the bucket's pair failed (one of its objects changed since the view of the bucket was made, or S3 failed): the next run lists the bucket. */
+  readFailed?: boolean;
 }
 
-/** Syncs `domain` from its listed objects; `record` is what the agent saved when nginx last confirmed it. */
-export async function syncDomain(domain: string, objects: ReadonlyMap<string, ListedObject>, record: DomainRecord | null, ctx: SyncContext): Promise<DomainResult> {
+/**
+ * Syncs `domain` from what the bucket shows of its folder (a listing's or the manifest's view);
+ * `record` is what the agent saved when nginx last confirmed it.
+ */
+export async function syncDomain(domain: string, folder: FolderView, record: DomainRecord | null, ctx: SyncContext): Promise<DomainResult> {
   let downloads = 0;
   try {
     const installed = await installedPair(domain, record, ctx);
     const now = ctx.now();
-    const listed = listedEtags(objects);
+    const listed = { fullChain: folder.etags[DomainFile.fullChain], key: folder.etags[DomainFile.key], status: folder.status };
     let plan = planDomain({ domain, listed, record, installed, now });
     let pems: { chainPem: string; keyPem: string } | null = null;
+    let readFailed = false;
     if (plan.action === 'fetch') {
-      const fetched = await fetchPair(domain, objects, ctx);
+      const fetched = await fetchPair(domain, folder, ctx);
       downloads = fetched.downloads;
       pems = fetched.pems;
+      readFailed = fetched.readFailed;
       plan = planDomain({ domain, listed, record, installed, fetched: fetched.pair, now });
     }
-    return await carryOut(domain, plan, pems, record, ctx, downloads);
+    return { ...(await carryOut(domain, plan, pems, record, ctx, downloads)), ...(readFailed ? { readFailed } : {}) };
   } catch (error) {
     return { domain, done: 'nothing', failure: describeError(error), downloads };
   }
@@ -106,11 +114,6 @@ function pairFacts(files: Pick<InstalledFiles, 'certificatePem' | 'keyPem'>): Pa
   }
 }
 
-function listedEtags(objects: ReadonlyMap<string, ListedObject>): ListedDomain {
-  const etag = (file: string) => objects.get(file)?.etag;
-  return { fullChain: etag(DomainFile.fullChain), key: etag(DomainFile.key), status: etag(DomainFile.status) };
-}
-
 /**
  * Downloads status.json, then the domain.crt and domain.key it commits to, and returns the pair's
  * facts when the files match status.json's digests and the chain verifies. status.json is read as
@@ -119,32 +122,31 @@ function listedEtags(objects: ReadonlyMap<string, ListedObject>): ListedDomain {
  * paired with it (the previous pair stays installable until the commit), or, when status.json
  * names no versions, as listed.
  */
-async function fetchPair(domain: string, objects: ReadonlyMap<string, ListedObject>, ctx: SyncContext): Promise<{ pair: FetchedPair; pems: { chainPem: string; keyPem: string } | null; downloads: number }> {
-  const [status, crt, key] = [DomainFile.status, DomainFile.fullChain, DomainFile.key].map((file) => objects.get(file) as ListedObject);
+async function fetchPair(domain: string, folder: FolderView, ctx: SyncContext): Promise<{ pair: FetchedPair; pems: { chainPem: string; keyPem: string } | null; downloads: number; readFailed: boolean }> {
   let statusText: string;
   let chain: { text: string; etag: string };
   let keyFile: { text: string; etag: string };
   try {
-    statusText = (await ctx.bucket.readObject({ key: (status as ListedObject).key })).text;
+    statusText = (await ctx.bucket.readObject({ key: domainObjectKey(domain, DomainFile.status) })).text;
     const versions = parseStatus(statusText)?.versions ?? {};
-    const at = (listed: ListedObject, file: string) => ({ key: listed.key, etag: listed.etag, ...(versions[DomainFile.fullChain] && versions[DomainFile.key] ? { versionId: versions[file] as string } : {}) });
-    [chain, keyFile] = await Promise.all([ctx.bucket.readObject(at(crt as ListedObject, DomainFile.fullChain)), ctx.bucket.readObject(at(key as ListedObject, DomainFile.key))]);
+    const at = (file: PairFile) => ({ key: domainObjectKey(domain, file), etag: folder.etags[file], ...(versions[DomainFile.fullChain] && versions[DomainFile.key] ? { versionId: versions[file] as string } : {}) });
+    [chain, keyFile] = await Promise.all([ctx.bucket.readObject(at(DomainFile.fullChain)), ctx.bucket.readObject(at(DomainFile.key))]);
   } catch (error) {
-    return { pair: { verified: false, reason: `reading the bucket's pair: ${describeError(error)}` }, pems: null, downloads: 0 };
+    return { pair: { verified: false, reason: `reading the bucket's pair: ${describeError(error)}` }, pems: null, downloads: 0, readFailed: true };
   }
   const [chainPem, keyPem] = [chain.text, keyFile.text];
   const recorded = parseStatus(statusText);
   if (!recorded || recorded.files[DomainFile.fullChain] !== sha256(chainPem) || recorded.files[DomainFile.key] !== sha256(keyPem)) {
     const reason = `${DomainFile.fullChain} and ${DomainFile.key} do not match the digests in ${DomainFile.status} (a renewal is being written, or the files were changed by hand)`;
-    return { pair: { verified: false, reason }, pems: null, downloads: 3 };
+    return { pair: { verified: false, reason }, pems: null, downloads: 3, readFailed: false };
   }
   try {
     verifyCertificate({ chainPem, key: parsePrivateKey(keyPem), names: [domain], namesMatch: 'include', trustedRoots: ctx.trustedRoots, now: ctx.now(), skewAllowanceMs: ctx.skewAllowanceMs });
   } catch (error) {
-    return { pair: { verified: false, reason: `refused: ${describeError(error)}` }, pems: null, downloads: 3 };
+    return { pair: { verified: false, reason: `refused: ${describeError(error)}` }, pems: null, downloads: 3, readFailed: false };
   }
-  // The ETags of what was read: while a renewal's commit is pending, the listing shows newer
+  // The ETags of what was read: while a renewal's commit is pending, the bucket's view shows newer
   // ones, so the next run reads again and picks the renewal up once status.json commits to it.
   const etags = { fullChain: chain.etag, key: keyFile.etag };
-  return { pair: { verified: true, facts: pairFacts({ certificatePem: chainPem, keyPem }), etags }, pems: { chainPem, keyPem }, downloads: 3 };
+  return { pair: { verified: true, facts: pairFacts({ certificatePem: chainPem, keyPem }), etags }, pems: { chainPem, keyPem }, downloads: 3, readFailed: false };
 }

@@ -1,9 +1,10 @@
 /**
  * One run of the host sync agent, top to bottom:
- * lock → list the bucket once → sync each domain (core/sync-plan.ts decides; sync-domain.ts
- * carries it out) → test nginx's configuration (restore everything on failure) → prune what nginx
- * no longer uses (only when asked) → one reload when nginx uses any changed pair → confirm over
- * TLS that nginx serves each new serial → save the records → release the lock.
+ * lock → see the bucket (sync-view.ts: the manifest, or a full listing) → sync each domain
+ * (core/sync-plan.ts decides; sync-domain.ts carries it out) → test nginx's configuration (restore
+ * everything on failure) → prune what nginx no longer uses (only when asked) → one reload when
+ * nginx uses any changed pair → confirm over TLS that nginx serves each new serial → save the
+ * records → release the lock.
  *
  * A domain's record is saved only once its pair is confirmed served (or known unused by nginx):
  * after a failed reload or served check, the next run finds the pair unconfirmed and reloads again.
@@ -12,12 +13,14 @@
 import { describeError, ConfigurationError } from '../core/errors.js';
 import { domainNameProblem, printable } from '../core/domain-name.js';
 import { buildHostReport } from '../core/host-report.js';
-import { hostReportKey, parseObjectKey } from '../core/layout.js';
+import { hostReportKey } from '../core/layout.js';
+import type { BucketView, FolderView } from '../core/manifest.js';
 import { mapWithConcurrency } from '../core/concurrency.js';
 import { referencedDomains } from '../core/nginx-config.js';
 import { planConfirmation, pruneProblem, type DomainChange, type DomainRecord, type References } from '../core/sync-plan.js';
 import { syncDomain, type DomainResult } from './sync-domain.js';
-import type { HostReporter, ListedObject, SyncContext, SyncState } from './sync-ports.js';
+import type { HostReporter, SyncContext, SyncState } from './sync-ports.js';
+import { viewBucket } from './sync-view.js';
 
 /** What one run did, per domain and as a whole. */
 export interface SyncReport {
@@ -46,11 +49,18 @@ export async function syncHost(ctx: SyncContext): Promise<SyncReport> {
 }
 
 async function syncLocked(ctx: SyncContext): Promise<SyncReport> {
+  // Who this host reports as (an STS request) is asked now, so the answer is in by the report; a
+  // failure is asked again, and reported, when the report is written.
+  if (ctx.reporter && ctx.mode === 'reload') ctx.reporter.identity().catch(() => undefined);
   const state = await ctx.state.read();
-  const { domains, invalid } = groupByDomain(await ctx.bucket.listObjects(ctx.domains ?? undefined), ctx.domains);
+  const seen = await viewBucket(ctx, state.bucket ?? null);
+  const { domains, invalid } = groupByDomain(seen.view, ctx.domains);
   const results: DomainResult[] = [...invalid];
-  results.push(...(await mapWithConcurrency([...domains.keys()], ctx.concurrency, (domain) => syncDomain(domain, domains.get(domain) as Map<string, ListedObject>, state.domains[domain] ?? null, ctx))));
-  const report: SyncReport = { ran: true, results, pruned: [], downloads: results.reduce((sum, result) => sum + result.downloads, 0), reloaded: false, problems: [], notices: [] };
+  results.push(...(await mapWithConcurrency([...domains.keys()], ctx.concurrency, (domain) => syncDomain(domain, domains.get(domain) as FolderView, state.domains[domain] ?? null, ctx))));
+  const report: SyncReport = { ran: true, results, pruned: [], downloads: results.reduce((sum, result) => sum + result.downloads, 0), reloaded: false, problems: [], notices: seen.notice ? [seen.notice] : [] };
+  // A view that sent a read to an object that is not there any more is out of date (a change made
+  // outside the renew function, which the manifest does not show): the next run lists the bucket.
+  if (seen.memory) state.bucket = results.some((result) => result.readFailed) ? { ...seen.memory, listAgain: true } : seen.memory;
   for (const result of results) if (result.done === 'recorded' && result.record) state.domains[result.domain] = result.record;
 
   const changes = results.flatMap((result) => (result.change ? [result.change] : []));
@@ -234,31 +244,27 @@ async function cleanUpVersions(ctx: SyncContext, report: SyncReport): Promise<vo
 }
 
 /**
- * Groups the listing by domain folder. Folders that are not valid domain names are refused (each
- * one a failed result). With `wanted`, a wanted domain without any object is a configuration error.
+ * Groups the view of the bucket by domain folder. Folders that are not valid domain names, and
+ * keys outside any folder that start with "/", are refused (each one a failed result). With
+ * `wanted`, a wanted domain without any object is a configuration error.
  */
-function groupByDomain(objects: ListedObject[], wanted: readonly string[] | null): { domains: Map<string, Map<string, ListedObject>>; invalid: DomainResult[] } {
-  const domains = new Map<string, Map<string, ListedObject>>();
-  const refused = new Map<string, string>();
-  for (const object of objects) {
-    const parsed = parseObjectKey(object.key);
-    if (!parsed) {
-      if (object.key.startsWith('/')) refused.set(object.key, 'object key starts with "/"');
-      continue;
-    }
-    const problem = domainNameProblem(parsed.folder);
+function groupByDomain(view: BucketView, wanted: readonly string[] | null): { domains: Map<string, FolderView>; invalid: DomainResult[] } {
+  const domains = new Map<string, FolderView>();
+  const refused = new Map<string, string>(view.strayKeys.map((key) => [key, 'object key starts with "/"']));
+  for (const folder of view.folders) {
+    const problem = domainNameProblem(folder.folder);
     if (problem) {
-      refused.set(parsed.folder, problem);
+      refused.set(folder.folder, problem);
       continue;
     }
-    if (wanted && !wanted.includes(parsed.folder)) continue;
-    if (!domains.has(parsed.folder)) domains.set(parsed.folder, new Map());
-    if (parsed.file !== '') (domains.get(parsed.folder) as Map<string, ListedObject>).set(parsed.file, object);
+    if (wanted && !wanted.includes(folder.folder)) continue;
+    domains.set(folder.folder, folder);
   }
   const missing = (wanted ?? []).filter((domain) => !domains.has(domain));
   if (missing.length > 0) throw new ConfigurationError(`--domains: ${missing.join(', ')}: no such folder in the certificates bucket (nothing was changed)`);
   const invalid: DomainResult[] = [...refused].map(([folder, reason]) => ({ domain: printable(folder), done: 'nothing', failure: `refused folder name: ${reason}`, downloads: 0 }));
-  return { domains: new Map([...domains].sort(([a], [b]) => a.localeCompare(b))), invalid };
+  // In the view's order: sorted by name.
+  return { domains, invalid };
 }
 
 function lastLines(text: string): string {

@@ -5,6 +5,7 @@
 
 import type { KeyObject } from 'node:crypto';
 import type { DomainRecord } from '../core/sync-plan.js';
+import type { BucketMemory } from '../core/view-plan.js';
 import type { Logger } from './ports.js';
 
 /** One object of the certificates bucket listing. */
@@ -12,6 +13,15 @@ export interface ListedObject {
   key: string;
   etag: string;
 }
+
+/** What a read of the manifest (core/manifest.ts) gave. */
+export type ManifestAnswer =
+  /** It still has the ETag asked with (304). */
+  | { kind: 'unchanged' }
+  | { kind: 'found'; text: string; etag: string }
+  | { kind: 'missing' }
+  /** The host's identity may not read it (a host policy from before the manifest, or one scoped to some folders). */
+  | { kind: 'denied'; reason: string };
 
 /** Which object to read, and which version of it. */
 export interface ObjectRead {
@@ -22,8 +32,12 @@ export interface ObjectRead {
 
 /** The certificates bucket, read-only. */
 export interface CertificateBucket {
+  /** The bucket's name (what the agent's memory of the bucket is kept under). */
+  readonly name: string;
   /** Every object of the bucket, or (with `domains`) of those domain folders only. */
   listObjects(domains?: readonly string[]): Promise<ListedObject[]>;
+  /** Reads the manifest, with If-None-Match on `etag` when given; throws on a failure other than those ManifestAnswer names. */
+  readManifest(etag: string | null): Promise<ManifestAnswer>;
   /**
    * The object's text and ETag: the version `versionId` names when given (else, in a bucket or
    * under a policy that has no versions, the object as listed); as listed when only `etag` is
@@ -77,10 +91,12 @@ export interface Nginx {
   confirmServed(checks: readonly { name: string; serial: string }[], timeoutMs: number, concurrency: number): Promise<(string | null)[]>;
 }
 
-/** The agent's memory between runs: per domain, what nginx was last confirmed serving. */
+/** The agent's memory between runs: per domain, what nginx was last confirmed serving; and what it last saw of the bucket. */
 export interface SyncState {
   version: 2;
   domains: Record<string, DomainRecord>;
+  /** Absent in a new state file, or one from an agent before the manifest: the next run lists the bucket in full. */
+  bucket?: BucketMemory;
 }
 
 export interface SyncStateStore {
@@ -115,6 +131,8 @@ export interface SyncContext {
   /** Sync only these domains (`--domains`); every domain in the bucket when null. */
   domains: readonly string[] | null;
   prune: boolean;
+  /** A full listing of the bucket at least this often (core/view-plan.ts); 0: every run, without reading the manifest. */
+  fullListingEveryMs: number;
   /**
    * `reload`: test nginx, reload it and confirm what it serves (cron, the container loop);
    * `install-only`: nginx is not running yet (a container starting): install, record nothing.

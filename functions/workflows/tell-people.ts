@@ -95,7 +95,10 @@ function keptFindings(input: TellInput, kept: KeptState | null): RunFindings {
   if (!input.run) return before;
   const outcomes = input.run.outcomes;
   const now: RunFindings = {
-    stopped: input.run.stopped ? [{ what: input.manual ? 'manual renewal run' : 'renewal run', reason: input.run.stopped }] : [],
+    stopped: [
+      ...(input.run.stopped ? [{ what: input.manual ? 'manual renewal run' : 'renewal run', reason: input.run.stopped }] : []),
+      ...input.run.problems.map((reason) => ({ what: 'bucket manifest', reason })),
+    ],
     failed: outcomes.flatMap((outcome) => (outcome.outcome === 'failed' ? [{ domain: outcome.domain, step: outcome.step, reason: outcome.reason }] : [])),
     backlog: outcomes.flatMap((outcome) => (outcome.outcome === 'skipped' ? [{ domain: outcome.domain, reason: outcome.reason }] : [])),
     schedule: outcomes.flatMap((outcome) => (outcome.outcome === 'renewed' && outcome.lapseRisk ? [{ domain: outcome.domain, warning: outcome.lapseRisk }] : [])),

@@ -4,7 +4,7 @@ import type { ReplicaState } from './state.js';
 /**
  * Returns the renew function's environment on the local replica (what serverless.yml's local stage
  * receives): the replica's buckets, Pebble, its root, and the preflight through the replica's DNS
- * and nginx, with quick polling for local runs.
+ * and nginx. Polling is the function's own (config.ts).
  */
 export function renewEnvironment(state: ReplicaState): Record<string, string> {
   return {
@@ -16,8 +16,5 @@ export function renewEnvironment(state: ReplicaState): Record<string, string> {
     PREFLIGHT_PORT: String(state.nginx.httpPort),
     PREFLIGHT_DNS_SERVER: state.dns.server,
     SERVED_CHECK_PORT: String(state.nginx.httpsPort),
-    ACME_POLL_MIN_MS: '200',
-    ACME_POLL_MAX_MS: '1000',
-    ACME_POLL_ATTEMPTS: '30',
   };
 }

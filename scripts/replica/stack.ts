@@ -1,13 +1,16 @@
 /**
  * Deploys the production stack (serverless.yml + infra/*.yml, stage `local`) into moto, then applies
  * the bucket settings moto's CloudFormation skips, read from the same packaged template: one
- * definition of the buckets for production and the replica.
+ * definition of the buckets for production and the replica. Disables the SQS event source mapping
+ * moto creates (the replica runs its own, event-source-mapping.ts), and finds the stack's queues.
  */
 
 import { execFile } from 'node:child_process';
 import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { paginateListStackResources, type CloudFormationClient } from '@aws-sdk/client-cloudformation';
+import { UpdateEventSourceMappingCommand, type LambdaClient } from '@aws-sdk/client-lambda';
 import {
   PutBucketLifecycleConfigurationCommand,
   PutBucketOwnershipControlsCommand,
@@ -79,6 +82,35 @@ export async function deployStack(state: ReplicaState, packageDir: string, logFi
     }
   }
   return JSON.parse(readFileSync(join(packageDir, templateFileName), 'utf8')) as Template;
+}
+
+/**
+ * Returns each resource of stack `stackName` by logical id: its type and physical id (for a queue,
+ * its URL). The replica reads the stack's resources, not its outputs: moto 5.2.1 keeps the outputs
+ * a stack had before the change set osls deploys with (DescribeStacks shows none).
+ */
+export async function stackResources(cloudFormation: CloudFormationClient, stackName: string): Promise<Map<string, { type: string; physicalId: string }>> {
+  const resources = new Map<string, { type: string; physicalId: string }>();
+  for await (const page of paginateListStackResources({ client: cloudFormation }, { StackName: stackName })) {
+    for (const { LogicalResourceId, ResourceType, PhysicalResourceId } of page.StackResourceSummaries ?? []) {
+      if (LogicalResourceId && ResourceType && PhysicalResourceId) resources.set(LogicalResourceId, { type: ResourceType, physicalId: PhysicalResourceId });
+    }
+  }
+  return resources;
+}
+
+/**
+ * Disables every event source mapping among the stack's `resources` in moto, and returns their
+ * UUIDs. moto runs a mapping its own way: on each SendMessage it receives the message at once
+ * (raising its receive count) and invokes the function in Docker, one message at a time, ignoring
+ * the batch size, the maximum concurrency and the partial batch response. On the replica the
+ * mapping is scripts/replica/event-source-mapping.ts, run with the settings the template gives;
+ * the stack's mapping stays, disabled, for what it declares.
+ */
+export async function disableEventSourceMappings(lambda: LambdaClient, resources: Map<string, { type: string; physicalId: string }>): Promise<string[]> {
+  const uuids = [...resources.values()].filter(({ type }) => type === 'AWS::Lambda::EventSourceMapping').map(({ physicalId }) => physicalId);
+  for (const UUID of uuids) await lambda.send(new UpdateEventSourceMappingCommand({ UUID, Enabled: false }));
+  return uuids;
 }
 
 /**

@@ -48,6 +48,13 @@ export interface ReplicaState {
     logFile: string;
     /** The KMS alias the function passes as ACCOUNT_KEY_KMS_KEY_ID. */
     kmsKeyAlias: string;
+    /**
+     * The URLs of the fan-out queues the stack created (RenewQueue, RenewDeadLetterQueue), as
+     * CloudFormation gives them (https://sqs.us-east-1.amazonaws.com/…): use them with a client
+     * whose endpoint is `awsEndpoint`. No Lambda polls RenewQueue here: the stack's event source
+     * mapping is disabled, and scripts/replica/event-source-mapping.ts does its work. Set once deployed.
+     */
+    queues?: { renew: string; deadLetter: string };
   };
   processes: { name: string; pid: number }[];
 }

@@ -82,6 +82,24 @@ export function show(value: unknown): string {
   return JSON.stringify(value);
 }
 
+/**
+ * Returns every statement a role of the stack holds, for the given stack parameters: its inline
+ * policies, and the policies of the stack's managed policies it attaches (ManagedPolicyArns: Ref).
+ * Throws on a managed policy from outside the stack, whose statements the template cannot show.
+ */
+export function roleStatements(template: Template, logicalId: string, parameters: Record<string, string>): Statement[] {
+  const role = template.Resources[logicalId];
+  if (role?.Type !== 'AWS::IAM::Role') throw new Error(`template has no role ${logicalId}`);
+  const { Policies = [], ManagedPolicyArns = [] } = role.Properties as { Policies?: { PolicyDocument: { Statement: Statement[] } }[]; ManagedPolicyArns?: unknown[] };
+  const managed = ManagedPolicyArns.map((arn) => {
+    const policy = template.Resources[(arn as { Ref?: string }).Ref ?? ''];
+    if (policy?.Type !== 'AWS::IAM::ManagedPolicy') throw new Error(`${logicalId}: managed policy ${show(arn)} is not one of the stack's`);
+    return (policy.Properties as { PolicyDocument: { Statement: Statement[] } }).PolicyDocument;
+  });
+  const documents = [...Policies.map((policy) => policy.PolicyDocument), ...managed];
+  return evaluate(template, documents.flatMap((document) => document.Statement), parameters) as Statement[];
+}
+
 /** Returns each Allow statement as "action on resource" lines, sorted: the whole grant, comparable at a glance. */
 export function grants(statements: Statement[]): string[] {
   return statements

@@ -9,9 +9,13 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { connect, rootCertificates, type PeerCertificate } from 'node:tls';
 import { createJsonLogger } from '../../functions/adapters/json-logger.js';
+import { S3CertificateStore } from '../../functions/adapters/s3-certificate-store.js';
+import { S3ConditionalObject } from '../../functions/adapters/s3-conditional-object.js';
 import { sha256 } from '../../functions/core/certificate.js';
+import { MANIFEST_KEY } from '../../functions/core/layout.js';
 import { readAgentCommand, type AgentConfig } from '../../functions/sync/config.js';
 import { buildSyncContext } from '../../functions/sync/wiring.js';
+import { publishManifest } from '../../functions/workflows/publish-manifest.js';
 import { syncHost, type SyncReport } from '../../functions/workflows/sync-host.js';
 import type { SyncContext } from '../../functions/workflows/sync-ports.js';
 import type { ReplicaState } from '../../scripts/replica/state.js';
@@ -70,6 +74,26 @@ export function runAgent(state: ReplicaState, setup: AgentSetup, extra: string[]
   return { code: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
+/**
+ * Runs the bundled agent to completion without blocking this process (a proxy in it, such as the
+ * fault proxy counting requests, keeps answering).
+ */
+export function runAgentAsync(state: ReplicaState, setup: AgentSetup, extra: string[] = []): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [agentBundle, ...agentArgs(state, setup, extra)], { env: agentEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
 /** Starts the bundled agent without waiting (for the kill test). */
 export function startAgent(state: ReplicaState, setup: AgentSetup): ChildProcess {
   return spawn(process.execPath, [agentBundle, ...agentArgs(state, setup)], { env: agentEnv, stdio: 'ignore' });
@@ -96,6 +120,16 @@ export function agentSetup(bucket: string, trustedRootsPem: string, nginx: Agent
   const trustedRootsFile = join(dir, 'roots.pem');
   writeFileSync(trustedRootsFile, trustedRootsPem);
   return { bucket, nginx, stateFile: join(dir, 'state', 'state.json'), lockFile: join(dir, 'run', 'acme-sync.lock'), trustedRootsFile };
+}
+
+/**
+ * Brings the bucket manifest up to date as the renew function does at the end of a run (its own
+ * workflow and adapters): after a change a test made by hand, for hosts that read the manifest.
+ */
+export async function writeManifest(state: ReplicaState, bucket: string): Promise<void> {
+  const s3 = s3Client(state);
+  const problem = await publishManifest({ store: new S3CertificateStore(s3, bucket), manifest: new S3ConditionalObject(s3, bucket, MANIFEST_KEY), log: () => undefined, now: () => new Date() }, null);
+  if (problem) throw new Error(problem);
 }
 
 /** Plants a pair in the bucket as the renew function stores it (status.json last, with matching digests). */

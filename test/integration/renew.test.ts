@@ -35,7 +35,7 @@ function recordOrders(harness: RenewHarness): string[][] {
     const issuer = await real();
     return {
       pendingChallenges: (order) => issuer.pendingChallenges(order),
-      answerChallenge: (challenge) => issuer.answerChallenge(challenge),
+      validate: (order, challenges) => issuer.validate(order, challenges),
       abandon: (challenges) => issuer.abandon(challenges),
       finalize: (order, csr) => issuer.finalize(order, csr),
       downloadCertificate: (order) => issuer.downloadCertificate(order),
@@ -124,7 +124,7 @@ describe('renew on the local replica', () => {
     assert.equal(report.counts.renewed, 16);
   });
 
-  test('a run with nothing due reads one status.json per domain: one listing, no other object, no account, no CA but the directory', async () => {
+  test('a run with nothing due reads one status.json per domain: one listing, no other object but the manifest, no account, no CA but the directory', async () => {
     const harness = await renewHarness();
     const domains = Array.from({ length: 12 }, (_, n) => `${uniqueLabel(`idle${n}`)}.test`);
     for (const domain of domains) await addDomainFolder(s3, harness.bucket, domain);
@@ -142,6 +142,8 @@ describe('renew on the local replica', () => {
         } : value;
       },
     });
+    const manifest = harness.context.manifest as NonNullable<typeof harness.context.manifest>;
+    harness.context.manifest = { read: () => (calls.push('manifest.read'), manifest.read()), writeIfMatch: (text, etag) => (calls.push('manifest.writeIfMatch'), manifest.writeIfMatch(text, etag)) };
     let accountLoads = 0;
     const logsBefore = harness.logs.length;
     const issuer = harness.context.issuer;
@@ -156,7 +158,7 @@ describe('renew on the local replica', () => {
     const count = (name: string) => calls.filter((call) => call === name).length;
     assert.equal(count('listObjects'), 1);
     assert.equal(count('readStatus'), domains.length);
-    assert.deepEqual(calls.filter((call) => call !== 'listObjects' && call !== 'readStatus'), [], 'nothing else read or written');
+    assert.deepEqual(calls.filter((call) => call !== 'listObjects' && call !== 'readStatus'), ['manifest.read'], 'the manifest read, found current (the run\'s own listing shows it), and nothing else read or written');
     assert.equal(accountLoads, 0, 'no account key from SSM, no account lookup at the CA');
     assert.equal(harness.logs.slice(logsBefore).filter((line) => line.includes('"readFromStatus":true')).length, domains.length);
   });

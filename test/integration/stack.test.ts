@@ -130,7 +130,7 @@ test('serverless deploy created the stack in moto: buckets, role, host policy, f
   const listing = await moto('cloudformation', '/', { Action: 'DescribeStackResources', StackName: stack.name, Version: '2010-05-15' });
   const deployed = new Set([...listing.matchAll(/<LogicalResourceId>([^<]+)<\/LogicalResourceId>/g)].map((match) => match[1]));
   // moto's CloudFormation lists only the types it models (not bucket policies, alarms, KMS): those are asserted elsewhere.
-  const expected = ['CertificatesBucket', 'ChallengesBucket', 'RenewFunctionRole', 'HostAgentPolicy', 'RenewLambdaFunction', 'RenewLogGroup', 'RenewEventsRuleSchedule1', 'RenewEventsRuleSchedule2', 'AlarmTopic'];
+  const expected = ['CertificatesBucket', 'ChallengesBucket', 'RenewFunctionRole', 'RenewCertificatesPolicy', 'HostAgentPolicy', 'RenewLambdaFunction', 'RenewLogGroup', 'RenewEventsRuleSchedule1', 'RenewEventsRuleSchedule2', 'AlarmTopic', 'RenewQueue', 'RenewDeadLetterQueue', 'RenewWorkerRole', 'WorkerLambdaFunction', 'WorkerEventSourceMappingSQSRenewQueue'];
 
   assert.deepEqual(expected.filter((logicalId) => !deployed.has(logicalId)), []);
   assert.ok(!deployed.has('AlarmEmailSubscription'), 'no e-mail subscription without an address');
@@ -259,13 +259,13 @@ test('after serverless remove the bucket and key stay; a new deploy fails on the
   const resources = await stackResources(stackName);
   const functionName = `acme-certificates-${stage}-renew`;
   const configuration = JSON.parse(await moto('lambda', `/2015-03-31/functions/${functionName}/configuration`)) as { Role: string; Environment: { Variables: Record<string, string> } };
-  const roleName = configuration.Role.split('/').pop() ?? '';
-  const rolePolicy = decodeURIComponent(/<PolicyDocument>([^<]*)<\/PolicyDocument>/.exec(await moto('iam', '/', { Action: 'GetRolePolicy', RoleName: roleName, PolicyName: 'renew', Version: '2010-05-08' }))?.[1] ?? '');
+  // The grants both functions share (the key among them) are one managed policy (infra/renew-role.yml).
+  const sharedPolicy = decodeURIComponent(/<Document>([^<]*)<\/Document>/.exec(await moto('iam', '/', { Action: 'GetPolicyVersion', PolicyArn: resources.get('RenewCertificatesPolicy') ?? '', VersionId: 'v1', Version: '2010-05-08' }))?.[1] ?? '');
 
   assert.match(output, /deployed/);
   assert.ok(!resources.has('CertificatesBucket') && !resources.has('StorageKey'), `no bucket and no key created: ${[...resources.keys()].join(', ')}`);
   assert.deepEqual((await aliases()).map((alias) => alias.TargetKeyId), [keyId], 'a new alias names the kept key');
   assert.equal(configuration.Environment.Variables.CERTIFICATES_BUCKET, kept.Bucket);
-  assert.ok(rolePolicy.includes(keyArn), 'the role may use the kept key');
+  assert.ok(sharedPolicy.includes(keyArn), 'the roles may use the kept key');
   assert.equal(await (await s3.send(new GetObjectCommand(kept))).Body?.transformToString(), kept.Body);
 });

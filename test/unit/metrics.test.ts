@@ -33,7 +33,7 @@ test('writes an Embedded Metric Format record with the function as dimension', (
     CloudWatchMetrics: [{
       Namespace: METRICS_NAMESPACE,
       Dimensions: [['Function']],
-      Metrics: ['Renewed', 'Repaired', 'NotDue', 'Skipped', 'Backlog', 'Failed', 'InvalidFolders', 'RunSucceeded'].map((Name) => ({ Name, Unit: 'Count' })),
+      Metrics: ['Renewed', 'Queued', 'Repaired', 'NotDue', 'Skipped', 'Backlog', 'Failed', 'InvalidFolders', 'RunSucceeded'].map((Name) => ({ Name, Unit: 'Count' })),
     }],
   });
   assert.equal(record.Function, 'acme-prod-renew');

@@ -4,10 +4,10 @@
  */
 
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { describe, test } from 'node:test';
 import { judgeClockSkew } from '../../functions/core/clock.js';
 import { dnsProblem } from '../../functions/adapters/name-resolver.js';
-import { describeTry, isTransient, nextRetry, retryAfterMs, type FailedTry, type RetryPolicy } from '../../functions/core/retry.js';
+import { describeTry, isTransient, learnWait, nextRetry, pollWaitMs, retryAfterMs, type FailedTry, type RetryPolicy } from '../../functions/core/retry.js';
 
 const now = new Date('2026-12-01T12:00:00Z');
 const policy: RetryPolicy = { attempts: 6, baseMs: 1000, maxBackoffMs: 30_000, maxRetryAfterMs: 120_000, reserveMs: 120_000 };
@@ -102,3 +102,28 @@ for (const item of dnsCases) {
     assert.equal(dnsProblem(item.code, 'www.a.test', 'A', '192.0.2.53:53'), item.expect);
   });
 }
+
+describe('polling the CA (pollWaitMs)', () => {
+  const policy = { minMs: 200, maxMs: 1000, attempts: 12 };
+  test('waits the minimum before the first poll, then the minimum doubling up to the maximum', () => {
+    assert.deepEqual([1, 2, 3, 4, 5, 6].map((poll) => pollWaitMs(poll, null, policy)), [200, 200, 400, 800, 1000, 1000]);
+  });
+  test('waits most of what the CA took lately before the first poll (within the minimum and maximum), then the backoff from the minimum', () => {
+    const slow = { minMs: 100, maxMs: 5000, attempts: 12 };
+    assert.deepEqual([1, 2, 3].map((poll) => pollWaitMs(poll, null, slow, 1500)), [1200, 100, 200]);
+    assert.equal(pollWaitMs(1, null, slow, 20), 100, 'not below the minimum');
+    assert.equal(pollWaitMs(1, null, slow, 60_000), 5000, 'not beyond the maximum');
+  });
+  test('the learned wait follows what is observed, weighted towards the latest', () => {
+    assert.equal(learnWait(null, 1500), 1500);
+    assert.equal(learnWait(1500, 500), 1200);
+  });
+  test("honours the CA's Retry-After, at least the minimum and at most a minute", () => {
+    assert.equal(pollWaitMs(1, 3000, policy), 3000);
+    assert.equal(pollWaitMs(2, 0, policy), 200);
+    assert.equal(pollWaitMs(3, 3_600_000, policy), 60_000);
+  });
+  test('a maximum below the minimum waits the minimum', () => {
+    assert.equal(pollWaitMs(4, null, { minMs: 500, maxMs: 100, attempts: 3 }), 500);
+  });
+});

@@ -22,7 +22,7 @@ const installed = (pair: PairFacts, version: string | null = 'v1'): InstalledPai
 const record = (pair: PairFacts, version: string | null = 'v1', etags: DomainRecord['etags'] = { fullChain: 'e-crt-1', key: 'e-key-1' }, installedAt = iso(-1)): DomainRecord => ({
   ...pair, version, etags, installedAt, served: 'confirmed',
 });
-const listed = (crt = 'e-crt-1', key = 'e-key-1', status = 'e-status-1'): ListedDomain => ({ fullChain: crt, key, status });
+const listed = (crt = 'e-crt-1', key = 'e-key-1', status = true): ListedDomain => ({ fullChain: crt, key, status });
 const verified = (pair: PairFacts, crt = 'e-crt-2', key = 'e-key-2'): FetchedPair => ({ verified: true, facts: pair, etags: { fullChain: crt, key } });
 const refusal: FetchedPair = { verified: false, reason: 'refused: certificate public key does not match the domain key' };
 

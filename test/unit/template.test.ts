@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { replicaRepoRoot } from '../../scripts/replica/state.js';
-import { asList, createdResources, evaluate, grants, packagedTemplate, resourcesOfType, show, type Statement } from '../helpers/packaged-template.js';
+import { asList, createdResources, evaluate, grants, packagedTemplate, resourcesOfType, roleStatements, show, type Statement } from '../helpers/packaged-template.js';
 
 const template = packagedTemplate('production');
 const cloudfront = { ChallengeServing: 'cloudfront' };
@@ -21,6 +21,10 @@ const everyOption = {
   challengeServing: 'cloudfront',
   existingCertificatesBucket: 'true',
   existingStorageKeyArn: keptKeyArn,
+  fanOut: 'always',
+  workerConcurrency: '16',
+  workerBatchSize: '10',
+  workerTimeout: '900',
 };
 const { Resources: resources } = template;
 const properties = (logicalId: string) => {
@@ -31,6 +35,7 @@ const properties = (logicalId: string) => {
 const policyStatements = (logicalId: string): Statement[] => properties(logicalId).PolicyDocument.Statement as Statement[];
 const functionProperties = properties('RenewLambdaFunction');
 const environment = functionProperties.Environment.Variables as Record<string, unknown>;
+const workerProperties = properties('WorkerLambdaFunction');
 
 test('the certificates bucket blocks all public access, enforces ownership, keeps versions and encrypts with the stack key', () => {
   const bucket = properties('CertificatesBucket');
@@ -104,49 +109,84 @@ test('the KMS key rotates, and the function names it by the alias the stack crea
   assert.equal(environment.ACCOUNT_KEY_KMS_KEY_ID, 'alias/acme-certificates-production');
 });
 
-/** Returns the renew function role's statements, for the given stack parameters. */
+/** Returns the renew function role's statements (its own and the shared policy's), for the given stack parameters. */
 function renewRoleStatements(parameters: Record<string, string>): Statement[] {
-  const role = evaluate(template, properties('RenewFunctionRole'), parameters) as { Policies: { PolicyDocument: { Statement: Statement[] } }[] };
-  return role.Policies.flatMap((policy) => policy.PolicyDocument.Statement);
+  return roleStatements(template, 'RenewFunctionRole', parameters);
 }
 
+const viaS3AndSsm = ' if {"StringEquals":{"kms:ViaService":["s3.us-east-1.amazonaws.com","ssm.us-east-1.amazonaws.com"]}}';
+/** What renewing a certificate takes, in either function: the shared policy's grants. */
+const renewalGrants = [
+  'kms:Decrypt on StorageKey.Arn' + viaS3AndSsm,
+  'kms:Encrypt on StorageKey.Arn' + viaS3AndSsm,
+  'kms:GenerateDataKey on StorageKey.Arn' + viaS3AndSsm,
+  's3:DeleteObject on ChallengesBucket.Arn/.well-known/acme-challenge/*',
+  `s3:DeleteObject on ${bucketArn}/*/renew.lock`,
+  `s3:GetObject on ${bucketArn}/*`,
+  `s3:GetObjectVersion on ${bucketArn}/*`,
+  `s3:ListBucket on ${bucketArn}`,
+  's3:PutObject on ChallengesBucket.Arn/.well-known/acme-challenge/*',
+  `s3:PutObject on ${bucketArn}/*`,
+  'sns:Publish on AlarmTopic',
+  'ssm:GetParameter on arn:aws:ssm:us-east-1:123456789012:parameter/acme-certificates/production/account-key',
+  'ssm:PutParameter on arn:aws:ssm:us-east-1:123456789012:parameter/acme-certificates/production/account-key',
+];
+const lambdaTrust = [{ Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' }, Action: 'sts:AssumeRole' }];
+
 test('the renew function role allows exactly the calls the function makes, each on its one resource', () => {
-  const role = properties('RenewFunctionRole');
   const statements = renewRoleStatements({});
-  const viaS3AndSsm = ' if {"StringEquals":{"kms:ViaService":["s3.us-east-1.amazonaws.com","ssm.us-east-1.amazonaws.com"]}}';
 
   assert.deepEqual(grants(statements), [
-    'kms:Decrypt on StorageKey.Arn' + viaS3AndSsm,
-    'kms:Encrypt on StorageKey.Arn' + viaS3AndSsm,
-    'kms:GenerateDataKey on StorageKey.Arn' + viaS3AndSsm,
+    ...renewalGrants,
     'logs:CreateLogStream on RenewLogGroup.Arn',
     'logs:PutLogEvents on RenewLogGroup.Arn',
-    's3:DeleteObject on ChallengesBucket.Arn/.well-known/acme-challenge/*',
-    `s3:DeleteObject on ${bucketArn}/*/renew.lock`,
-    `s3:GetObject on ${bucketArn}/*`,
-    `s3:GetObjectVersion on ${bucketArn}/*`,
-    `s3:ListBucket on ${bucketArn}`,
-    's3:PutObject on ChallengesBucket.Arn/.well-known/acme-challenge/*',
-    `s3:PutObject on ${bucketArn}/*`,
-    'sns:Publish on AlarmTopic',
-    'ssm:GetParameter on arn:aws:ssm:us-east-1:123456789012:parameter/acme-certificates/production/account-key',
-    'ssm:PutParameter on arn:aws:ssm:us-east-1:123456789012:parameter/acme-certificates/production/account-key',
-  ]);
+    'sqs:SendMessage on RenewQueue.Arn',
+  ].sort());
   assert.ok(statements.every((statement) => statement.Effect === 'Allow'));
-  assert.deepEqual(role.AssumeRolePolicyDocument.Statement, [{ Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' }, Action: 'sts:AssumeRole' }]);
+  assert.deepEqual(properties('RenewFunctionRole').AssumeRolePolicyDocument.Statement, lambdaTrust);
   assert.equal(environment.ACCOUNT_KEY_PARAMETER, '/acme-certificates/production/account-key');
 });
 
-test('the function runs as that role, and the framework generates no role of its own', () => {
-  assert.deepEqual(functionProperties.Role, { 'Fn::Sub': '${RenewFunctionRole.Arn}' });
-  assert.deepEqual(Object.keys(resourcesOfType(template, 'AWS::IAM::Role')), ['RenewFunctionRole']);
+test('both functions\' roles hold the renewal grants through one managed policy; the renew role adds its log group and sending to the queue', () => {
+  const shared = evaluate(template, policyStatements('RenewCertificatesPolicy'), {}) as Statement[];
+  const ownGrants = (logicalId: string) => grants((evaluate(template, properties(logicalId).Policies, {}) as { PolicyDocument: { Statement: Statement[] } }[]).flatMap((policy) => policy.PolicyDocument.Statement));
+
+  assert.deepEqual(grants(shared), renewalGrants);
+  for (const logicalId of ['RenewFunctionRole', 'RenewWorkerRole']) assert.deepEqual(properties(logicalId).ManagedPolicyArns, [{ Ref: 'RenewCertificatesPolicy' }], logicalId);
+  assert.deepEqual(ownGrants('RenewFunctionRole'), ['logs:CreateLogStream on RenewLogGroup.Arn', 'logs:PutLogEvents on RenewLogGroup.Arn', 'sqs:SendMessage on RenewQueue.Arn']);
 });
 
-test('the log group, whose Arn the role grants, belongs to the function and has a retention', () => {
-  const logGroup = properties('RenewLogGroup');
+test('the worker role allows the renewal grants, its own log group, consuming the queue and sending deferred domains back to it, nothing else', () => {
+  const statements = roleStatements(template, 'RenewWorkerRole', {});
 
-  assert.equal(logGroup.LogGroupName, `/aws/lambda/${functionProperties.FunctionName}`);
-  assert.equal(logGroup.RetentionInDays, 90);
+  assert.deepEqual(grants(statements), [
+    ...renewalGrants,
+    'logs:CreateLogStream on WorkerLogGroup.Arn',
+    'logs:PutLogEvents on WorkerLogGroup.Arn',
+    'sqs:ChangeMessageVisibility on RenewQueue.Arn',
+    'sqs:DeleteMessage on RenewQueue.Arn',
+    'sqs:GetQueueAttributes on RenewQueue.Arn',
+    'sqs:ReceiveMessage on RenewQueue.Arn',
+    'sqs:SendMessage on RenewQueue.Arn',
+  ].sort());
+  assert.ok(statements.every((statement) => statement.Effect === 'Allow'));
+  assert.ok(!grants(statements).some((grant) => grant.includes('RenewDeadLetterQueue')), 'the dead-letter queue is SQS\'s to fill and people\'s to read');
+  assert.deepEqual(properties('RenewWorkerRole').AssumeRolePolicyDocument.Statement, lambdaTrust);
+});
+
+test('each function runs as its own role, and the framework generates no role of its own', () => {
+  assert.deepEqual(functionProperties.Role, { 'Fn::Sub': '${RenewFunctionRole.Arn}' });
+  assert.deepEqual(workerProperties.Role, { 'Fn::Sub': '${RenewWorkerRole.Arn}' });
+  assert.deepEqual(Object.keys(resourcesOfType(template, 'AWS::IAM::Role')).sort(), ['RenewFunctionRole', 'RenewWorkerRole']);
+});
+
+test('the log groups, whose Arns the roles grant, belong to the functions and have a retention', () => {
+  for (const [logGroupId, fn] of [['RenewLogGroup', functionProperties], ['WorkerLogGroup', workerProperties]] as const) {
+    const logGroup = properties(logGroupId);
+
+    assert.equal(logGroup.LogGroupName, `/aws/lambda/${fn.FunctionName}`, logGroupId);
+    assert.equal(logGroup.RetentionInDays, 90, logGroupId);
+  }
 });
 
 test('the host agent policy allows listing and reading the certificates bucket and decrypting through S3, nothing else', () => {
@@ -161,7 +201,7 @@ test('the host agent policy allows listing and reading the certificates bucket a
     `s3:PutObject on ${bucketArn}/.host-report.\${aws:userid}.*`,
   ]);
   assert.equal(template.Parameters?.HostDomainPrefixes?.Default, '*');
-  assert.deepEqual(Object.keys(resourcesOfType(template, 'AWS::IAM::ManagedPolicy')), ['HostAgentPolicy']);
+  assert.deepEqual(Object.keys(resourcesOfType(template, 'AWS::IAM::ManagedPolicy')).sort(), ['HostAgentPolicy', 'RenewCertificatesPolicy']);
 });
 
 test('scoped to some domain folders, the host policy lists and reads only those', () => {
@@ -179,13 +219,34 @@ test('scoped to some domain folders, the host policy lists and reads only those'
   ]);
 });
 
+/** True when an Allow statement without a condition grants `action` on `arn` (a * in its resource matching anything). */
+function allows(statements: Statement[], action: string, arn: string): boolean {
+  const matches = (pattern: string) => new RegExp(`^${pattern.split('*').map((part) => part.replace(/[.+?^$()|[\]\\{}]/g, '\\$&')).join('.*')}$`).test(arn);
+  return statements.some((statement) => statement.Effect === 'Allow' && !statement.Condition && asList(statement.Action).includes(action) && asList(statement.Resource).some((resource) => matches(show(resource))));
+}
+
+test('the bucket manifest: the renew function lists the bucket and reads and writes it, every host reads it, a host scoped to some folders does not', () => {
+  const manifestArn = `${bucketArn}/.manifest.json`;
+  const renew = roleStatements(template, 'RenewFunctionRole', {});
+  const host = evaluate(template, policyStatements('HostAgentPolicy'), {}) as Statement[];
+  const scoped = evaluate(template, policyStatements('HostAgentPolicy'), { HostDomainPrefixes: 'example.com,example.org' }) as Statement[];
+
+  assert.ok(allows(renew, 's3:ListBucket', bucketArn), 'the listing it is built from');
+  assert.ok(allows(renew, 's3:GetObject', manifestArn));
+  assert.ok(allows(renew, 's3:PutObject', manifestArn));
+  assert.ok(allows(host, 's3:GetObject', manifestArn), 'the first read of a host\'s run');
+  assert.ok(!allows(host, 's3:PutObject', manifestArn), 'no host writes it');
+  assert.ok(!allows(scoped, 's3:GetObject', manifestArn), 'it names every folder: a host scoped to some (--domains) lists its own instead');
+  assert.ok(allows(scoped, 's3:GetObject', `${bucketArn}/example.com/status.json`), 'the matcher itself: a scoped host reads its folders');
+});
+
 test('no IAM grant in the stack has a wildcard action or a wildcard resource', () => {
   const identityPolicies = [
-    ...properties('RenewFunctionRole').Policies.flatMap((policy: { PolicyDocument: { Statement: Statement[] } }) => policy.PolicyDocument.Statement),
-    ...policyStatements('HostAgentPolicy'),
-  ] as Statement[];
+    ...Object.keys(resourcesOfType(template, 'AWS::IAM::Role')).flatMap((logicalId) => roleStatements(template, logicalId, {})),
+    ...(evaluate(template, policyStatements('HostAgentPolicy'), {}) as Statement[]),
+  ];
 
-  for (const statement of evaluate(template, identityPolicies, {}) as Statement[]) {
+  for (const statement of identityPolicies) {
     for (const action of asList(statement.Action)) assert.ok(!action.includes('*'), `action ${action}`);
     for (const resource of asList(statement.Resource)) assert.notEqual(show(resource), '*', `${statement.Sid}: resource *`);
   }
@@ -223,9 +284,11 @@ test('no reserved concurrency by default (refused where the account quota is 10)
   assert.equal(properties('RenewLambdaEvConf').MaximumRetryAttempts, 0);
 });
 
-test('the function environment holds plain values, and the topic reference serverless invoke local resolves from the stack', () => {
+test('the function environment holds plain values, and the topic and queue references serverless invoke local resolves from the stack', () => {
+  const references: Record<string, unknown> = { ALARM_TOPIC_ARN: { Ref: 'AlarmTopic' }, RENEW_QUEUE_URL: { Ref: 'RenewQueue' } };
+
   for (const [name, value] of Object.entries(environment)) {
-    if (name === 'ALARM_TOPIC_ARN') assert.deepEqual(value, { Ref: 'AlarmTopic' });
+    if (name in references) assert.deepEqual(value, references[name], name);
     else assert.equal(typeof value, 'string', name);
   }
 });
@@ -379,4 +442,82 @@ test('the check run, daily or twice daily, gives the missed-run alarm a datapoin
   assert.equal(missed.Period, 86400);
   assert.equal(runsPerDay(environment.CHECK_SCHEDULE as string), 1);
   assert.equal(runsPerDay(twiceDaily.Variables.CHECK_SCHEDULE ?? ''), 2);
+});
+
+test('the worker reads the renew function\'s settings: fan-out on auto, the queue, and Let\'s Encrypt\'s order budget', () => {
+  const workerEnvironment = workerProperties.Environment.Variables as Record<string, unknown>;
+
+  assert.deepEqual(workerEnvironment, environment);
+  assert.deepEqual(
+    [environment.FAN_OUT, environment.FAN_OUT_DOMAIN_SECONDS, environment.RENEW_QUEUE_URL, environment.ORDER_BUDGET_ORDERS, environment.ORDER_BUDGET_WINDOW_MINUTES],
+    ['auto', '20', { Ref: 'RenewQueue' }, '300', '180'],
+  );
+  assert.equal(workerProperties.Handler, 'dist/renew/worker.handler');
+  assert.equal(workerProperties.Timeout, 300);
+});
+
+/** Returns the one event source mapping of a packaged template. */
+function eventSourceMapping(packaged = template): Record<string, any> { // eslint-disable-line @typescript-eslint/no-explicit-any
+  const mappings = Object.values(resourcesOfType(packaged, 'AWS::Lambda::EventSourceMapping'));
+  assert.equal(mappings.length, 1);
+  return mappings[0]?.Properties as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+}
+
+test('the worker takes the queue one domain at a time, at most workerConcurrency at once, and answers for each message', () => {
+  const mapping = eventSourceMapping();
+
+  assert.deepEqual(mapping.EventSourceArn, { 'Fn::GetAtt': ['RenewQueue', 'Arn'] });
+  assert.deepEqual(mapping.FunctionName, { 'Fn::GetAtt': ['WorkerLambdaFunction', 'Arn'] });
+  assert.equal(mapping.Enabled, true);
+  assert.equal(mapping.BatchSize, 1);
+  assert.deepEqual(mapping.ScalingConfig, { MaximumConcurrency: 4 });
+  assert.deepEqual(mapping.FunctionResponseTypes, ['ReportBatchItemFailures']);
+});
+
+test('the queue hides a delivered message for 6 worker timeouts, sends it to the dead-letter queue after 5 deliveries, and encrypts both', () => {
+  const queue = properties('RenewQueue');
+  const deadLetter = properties('RenewDeadLetterQueue');
+
+  assert.equal(queue.VisibilityTimeout, 6 * workerProperties.Timeout);
+  assert.deepEqual(queue.RedrivePolicy, { deadLetterTargetArn: { 'Fn::GetAtt': ['RenewDeadLetterQueue', 'Arn'] }, maxReceiveCount: 5 });
+  assert.ok(deadLetter.MessageRetentionPeriod > queue.MessageRetentionPeriod, 'a message keeps its first enqueue time in the dead-letter queue');
+  assert.deepEqual([queue.MessageRetentionPeriod, deadLetter.MessageRetentionPeriod], [4 * 86400, 14 * 86400]);
+  for (const encrypted of [queue, deadLetter]) assert.equal(encrypted.SqsManagedSseEnabled, true);
+  assert.deepEqual(template.Outputs?.RenewQueueUrl?.Value, { Ref: 'RenewQueue' });
+  assert.deepEqual(template.Outputs?.RenewDeadLetterQueueUrl?.Value, { Ref: 'RenewDeadLetterQueue' });
+});
+
+test('every worker timeout the parameter allows gives the queue six times it', () => {
+  const serverlessYml = readFileSync(join(replicaRepoRoot, 'serverless.yml'), 'utf8');
+  const table = /^ {2}workerVisibilityTimeouts:\n((?: {4}'\d+': \d+\n)+)/m.exec(serverlessYml)?.[1] ?? '';
+  const entries = [...table.matchAll(/'(\d+)': (\d+)/g)].map(([, timeout, visibility]) => [Number(timeout), Number(visibility)]);
+
+  assert.ok(entries.length >= 4, 'custom.workerVisibilityTimeouts lists the timeouts');
+  for (const [timeout, visibility] of entries) assert.equal(visibility, 6 * (timeout ?? 0), `workerTimeout ${timeout}`);
+  assert.ok(entries.some(([timeout]) => timeout === 900), 'Lambda\'s longest timeout is among them');
+});
+
+test('alarms to the topic: a message in the dead-letter queue, a queue the workers do not take, a domain the worker failed, a worker error', () => {
+  const alarm = (id: string) => properties(id);
+  const watched = (id: string) => [alarm(id).Namespace, alarm(id).MetricName, alarm(id).Dimensions, alarm(id).ComparisonOperator, alarm(id).Threshold];
+
+  assert.deepEqual(watched('RenewDeadLetterAlarm'), ['AWS/SQS', 'ApproximateNumberOfMessagesVisible', [{ Name: 'QueueName', Value: { 'Fn::GetAtt': ['RenewDeadLetterQueue', 'QueueName'] } }], 'GreaterThanOrEqualToThreshold', 1]);
+  assert.deepEqual(watched('RenewQueueAgeAlarm'), ['AWS/SQS', 'ApproximateAgeOfOldestMessage', [{ Name: 'QueueName', Value: { 'Fn::GetAtt': ['RenewQueue', 'QueueName'] } }], 'GreaterThanOrEqualToThreshold', 6 * 3600]);
+  assert.deepEqual(watched('WorkerFailedAlarm'), ['AcmeCertificates', 'Failed', [{ Name: 'Function', Value: { Ref: 'WorkerLambdaFunction' } }], 'GreaterThanOrEqualToThreshold', 1]);
+  assert.deepEqual(watched('WorkerErrorsAlarm'), ['AWS/Lambda', 'Errors', [{ Name: 'FunctionName', Value: { Ref: 'WorkerLambdaFunction' } }], 'GreaterThanOrEqualToThreshold', 1]);
+  for (const id of ['RenewDeadLetterAlarm', 'RenewQueueAgeAlarm', 'WorkerFailedAlarm', 'WorkerErrorsAlarm']) {
+    assert.deepEqual(alarm(id).AlarmActions, [{ Ref: 'AlarmTopic' }], id);
+    assert.equal(alarm(id).TreatMissingData, 'notBreaching', `${id}: no data is an idle queue or worker`);
+  }
+});
+
+test('the fan-out options deploy as set: every run hands over, 16 workers of 10 domains, a 15-minute worker with a 90-minute visibility timeout', () => {
+  const options = packagedTemplate('production', everyOption);
+  const worker = options.Resources.WorkerLambdaFunction?.Properties as { Timeout: number; Environment: { Variables: Record<string, string> } };
+  const mapping = eventSourceMapping(options);
+
+  assert.equal(worker.Environment.Variables.FAN_OUT, 'always');
+  assert.deepEqual([mapping.ScalingConfig, mapping.BatchSize], [{ MaximumConcurrency: 16 }, 10]);
+  assert.equal(worker.Timeout, 900);
+  assert.equal(options.Resources.RenewQueue?.Properties.VisibilityTimeout, 5400);
 });
