@@ -96,6 +96,7 @@ async function main(): Promise<void> {
     const caFile = readReplicaState().acme.apiCaFile;
     if (process.env.NODE_EXTRA_CA_CERTS !== caFile) {
       failed = spawnSync(process.execPath, [...process.execArgv, ...process.argv.slice(1)], { stdio: 'inherit', env: { ...process.env, NODE_EXTRA_CA_CERTS: caFile } }).status !== 0;
+      process.exitCode = failed ? 1 : 0;
       return;
     }
     if (parts.includes('coldstart')) failed = coldStartBench(root) || failed;
