@@ -91,8 +91,11 @@ export async function renewAll(request: RenewRequest, ctx: RenewalContext, concu
     if (ctx.timeLeftMs && ctx.timeLeftMs() < MIN_TIME_FOR_A_DOMAIN_MS) return Promise.resolve(outOfTime(domain, ctx));
     return renewDomain(domain, options, ctx);
   });
-  // A run over the whole bucket may hand its due domains to the workers; one asked for named domains renews them here.
-  const attempted = ctx.fanOut && !request.domains ? await fannedOut(selected, options, ctx, ctx.fanOut, concurrency, renewHere) : await renewHere(selected);
+  // A run over the whole bucket may hand its due domains to the workers; one asked for named domains
+  // renews them here, and so does an `auto` run whose folders would all fit even if all were due
+  // (the deciding pass would only read every due folder twice).
+  const mayFanOut = ctx.fanOut !== null && !request.domains && fanOutDecision({ mode: ctx.fanOut.mode, due: selected.length, concurrency, perDomainMs: ctx.fanOut.perDomainMs, timeLeftMs: ctx.timeLeftMs ? ctx.timeLeftMs() : null, reserveMs: MIN_TIME_FOR_A_DOMAIN_MS }).fanOut;
+  const attempted = mayFanOut && ctx.fanOut ? await fannedOut(selected, options, ctx, ctx.fanOut, concurrency, renewHere) : await renewHere(selected);
   const accountFailure = accountFailureOnce(attempted);
   const { outcomes } = accountFailure;
   // A clock too far off the CA's fails the run even when nothing was due: the next due domain would meet it.
