@@ -21,7 +21,22 @@ export const entries = {
  * (`acme.forge`, 300 KB: renew uses acme.crypto, node's own crypto), and axios requires form-data
  * for multipart bodies (with mime-db, 140 KB: the CA gets JSON only).
  */
+/**
+ * A module whose every use throws naming it, but which can be required (and its interop fields
+ * read) without effect; `kept` are the properties a dependency touches while it loads.
+ */
+const throwingModule = (name, kept = '{}') => `const kept = ${kept}; module.exports = new Proxy(kept, { get(target, property) {
+  if (property in target || typeof property === 'symbol' || property === '__esModule' || property === 'default' || property === 'then') return target[property];
+  throw new Error('${name}.' + String(property) + ' is not in the renew bundle (scripts/build.mjs)');
+} });`;
+
 const renewUnused = {
+  // acme-client's crypto module loads @peculiar/x509 (with asn1js, reflect-metadata, tsyringe: a
+  // quarter of the bundle and 60 ms of every ordering cold start) for CSRs and PEM reading. Renew
+  // makes its CSRs with node's crypto (core/keys.ts) and sends them itself (acme-issuer.ts
+  // sendCsr); the only use while acme-client loads is setting x509's crypto provider.
+  '@peculiar/x509': throwingModule('@peculiar/x509', '{ cryptoProvider: { set() {} } }'),
+  asn1js: throwingModule('asn1js'),
   'node-forge': "const unused = () => { throw new Error('node-forge is not in the renew bundle (scripts/build.mjs)'); }; module.exports = { pki: { rsa: { generateKeyPair: unused } }, pem: { decode: unused } };",
   'form-data': "module.exports = class FormData { constructor() { throw new Error('form-data is not in the renew bundle (scripts/build.mjs)'); } };",
   // Lambda hands the function its role's credentials in the environment, always: the default

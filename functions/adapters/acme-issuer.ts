@@ -9,6 +9,7 @@
 import acme from 'acme-client';
 import axios, { type AxiosAdapter, type InternalAxiosRequestConfig } from 'axios';
 import { contactNeedsUpdate, type AccountRecord } from '../core/account.js';
+import { pemBody } from '../core/der.js';
 import { KeyRefusedError, type Issuer, type OrderRequest, type PendingChallenge, type PlacedOrder } from '../workflows/ports.js';
 import { learnWait, pollWaitMs, retryAfterMs, type PollPolicy } from '../core/retry.js';
 import { AcmeProblemError, installAcmeRetries, type AcmeRetrySettings } from './acme-retry.js';
@@ -226,7 +227,7 @@ export class AcmeIssuer implements Issuer {
   finalize(order: PlacedOrder, csrPem: string): Promise<PlacedOrder> {
     return this.step('finalizing order', async () => {
       try {
-        return await this.untilIssued(await this.client.finalizeOrder(asOrder(order), csrPem));
+        return await this.untilIssued(await this.sendCsr(asOrder(order), csrPem));
       } catch (error) {
         if (error instanceof AcmeProblemError && refusesKey(error)) throw new KeyRefusedError(`the CA refused the domain key: ${error.message}; the next attempt uses a new key`, { cause: error });
         if (!(error instanceof AcmeProblemError && error.type === 'urn:ietf:params:acme:error:orderNotReady' && error.tries > 1)) throw error;
@@ -236,6 +237,17 @@ export class AcmeIssuer implements Issuer {
         return this.untilIssued(current);
       }
     });
+  }
+
+  /**
+   * Sends the CSR to the order's finalize URL (RFC 8555 §7.4: `csr`, the DER request in base64url)
+   * and returns the order it answers. acme-client's finalizeOrder sends the same request, but reads
+   * the PEM with @peculiar/x509, which the renew bundle leaves out (scripts/build.mjs).
+   */
+  private async sendCsr(order: acme.Order, csrPem: string): Promise<acme.Order> {
+    const api = (this.client as unknown as { api: { finalizeOrder(url: string, data: { csr: string }): Promise<{ data: acme.Order }> } }).api;
+    const { data } = await api.finalizeOrder(order.finalize, { csr: pemBody(csrPem).toString('base64url') });
+    return { ...data, url: order.url };
   }
 
   /** Waits while a finalized order is `processing` (RFC 8555 §7.4); returns it once `valid`. */

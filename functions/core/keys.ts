@@ -2,14 +2,10 @@
  * Domain keys and certificate signing requests.
  */
 
-import { createPublicKey, generateKeyPair, generateKeyPairSync, webcrypto, type KeyObject } from 'node:crypto';
+import { createPrivateKey, createPublicKey, generateKeyPair, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
 import { promisify } from 'node:util';
+import { bitString, der, oid, pem, sequence, set, smallInteger, subjectAltNames, utf8 } from './der.js';
 import type { KeyType } from './domain-config.js';
-
-// acme-client and @peculiar/x509 are loaded when a CSR is first made or read: a run with nothing
-// due never needs them, and they are most of the renew function's cold start.
-const acmeCrypto = async () => (await import('acme-client')).default.crypto;
-const x509 = () => import('@peculiar/x509');
 
 /** Returns a new private key of `keyType`, PEM (PKCS#8). */
 export function generateDomainKey(keyType: KeyType): string {
@@ -43,38 +39,25 @@ export function keyTypeOf(key: KeyObject): KeyType | null {
 }
 
 /**
- * Returns a CSR (PEM) for `names` signed with `keyPem`. The common name is the domain itself when
- * it fits (64 characters, RFC 5280's upper bound): the name people look for in a certificate,
- * whatever other names sort before it. Every name is in subjectAltName, which is what clients check.
+ * Returns a PKCS#10 certificate signing request (RFC 2986), PEM, for `names`, signed with `keyPem`
+ * (SHA-256; on libuv's thread pool, like the key). The common name is the domain itself when it
+ * fits (64 characters, RFC 5280's upper bound): the name people look for in a certificate, whatever
+ * other names sort before it. Every name is in subjectAltName (an extensionRequest attribute, RFC
+ * 2985 §5.4.2), which is what the CA issues for and what clients check. A new CSR is made for every
+ * order, for a kept key too: nothing stored in the bucket is signed on the key's behalf.
  */
 export async function createCsr(domain: string, names: readonly string[], keyPem: string): Promise<string> {
-  const [, csr] = await (await acmeCrypto()).createCsr(
-    { ...(fitsCommonName(domain) ? { commonName: domain } : {}), altNames: [...names] },
-    keyPem,
-  );
-  return csr.toString();
+  const key = createPrivateKey(keyPem);
+  const algorithm = key.asymmetricKeyType === 'ec'
+    ? sequence(oid('1.2.840.10045.4.3.2')) // ecdsa-with-SHA256 (RFC 5758 §3.2: no parameters)
+    : sequence(oid('1.2.840.113549.1.1.11'), der(0x05)); // sha256WithRSAEncryption (RFC 4055 §5: NULL)
+  const subject = fitsCommonName(domain) ? sequence(set(sequence(oid('2.5.4.3'), utf8(domain)))) : sequence();
+  const extensionRequest = sequence(oid('1.2.840.113549.1.9.14'), set(sequence(subjectAltNames(names))));
+  const info = sequence(smallInteger(0), subject, createPublicKey(key).export({ type: 'spki', format: 'der' }), der(0xa0, extensionRequest));
+  const signature = await promisify(sign)('sha256', info, key);
+  return pem('CERTIFICATE REQUEST', sequence(info, algorithm, bitString(signature)));
 }
 
 function fitsCommonName(domain: string): boolean {
   return domain.length <= 64;
-}
-
-/**
- * Returns true when `csrPem` is a validly signed request for exactly `names`, with the domain as
- * its common name, whose public key is exactly the domain key's (CSRs are reused only then). The CSR is parsed, not searched: a planted
- * CSR cannot pass by carrying the key's bytes somewhere else.
- */
-export async function csrMatches(csrPem: string, domain: string, names: readonly string[], key: KeyObject): Promise<boolean> {
-  try {
-    const request = new (await x509()).Pkcs10CertificateRequest(csrPem);
-    const requested = (await acmeCrypto()).readCsrDomains(csrPem);
-    if ((requested.commonName ?? null) !== (fitsCommonName(domain) ? domain : null)) return false;
-    const csrNames = new Set([...(requested.commonName ? [requested.commonName] : []), ...requested.altNames]);
-    if (csrNames.size !== names.length || !names.every((name) => csrNames.has(name))) return false;
-    const ours = createPublicKey(key).export({ type: 'spki', format: 'der' });
-    if (!ours.equals(Buffer.from(request.publicKey.rawData))) return false;
-    return await request.verify(webcrypto as unknown as Crypto);
-  } catch {
-    return false;
-  }
 }

@@ -15,7 +15,7 @@ import type { KeyObject } from 'node:crypto';
 import { keySha256, parsePrivateKey, sha256, splitCertificates, type CertificateFacts } from '../core/certificate.js';
 import { describeError, DomainStepError, type RenewStep } from '../core/errors.js';
 import { certificateRenewalInfoId, type StoredRenewalInfo } from '../core/ari.js';
-import { createCsr, createDomainKey, csrMatches } from '../core/keys.js';
+import { createCsr, createDomainKey } from '../core/keys.js';
 import { DomainFile, challengePath, challengeUrl, isChallengeToken } from '../core/layout.js';
 import { heldReason, judgeLock, lockBody, lockTtlMs, parseLockHolder, type LockHolder } from '../core/locks.js';
 import { replacementProblem, scheduleWarning } from '../core/renewal.js';
@@ -93,6 +93,8 @@ export async function renewDomain(domain: string, options: RenewOptions, ctx: Re
     if (!decision.renew && !repair) return await notDue(domain, loaded, decision.reason, window, ctx);
     if (decision.renew && options.ordersBlocked) return blocked(domain, decision.reason, ctx);
     if (decision.renew && options.handOff) return options.handOff(domain, decision.reason);
+    // The run's account (loaded once) gets ready while the lock is taken; a failure is reported at `account`.
+    if (decision.renew) ctx.issuer().catch(() => undefined);
 
     const lock = await step('lock', decision.renew ? `renewal due: ${decision.reason}; taking the renewal lock` : `${repair}; taking the renewal lock`, () => takeLock(domain, options.breakLocks, ctx));
     if (!lock.held) {
@@ -237,18 +239,28 @@ async function issue(domain: string, loaded: LoadedDomain, reason: string, ctx: 
       if (warnings.length > 0 && error instanceof DomainStepError) throw new DomainStepError(domain, 'validate', `${error.reason} (the preflight warned: ${warnings.join('; ')})`, { cause: error.cause });
       throw error;
     }), { names: challenges.map((challenge) => challenge.name) });
-  } finally {
+  } catch (error) {
     await removeAll(published, ctx, domain);
-  }
-
-  const valid = await step('finalize', 'finalizing order', () => issuer.finalize(order, prepared.csrPem).catch((error: unknown) => {
-    if (error instanceof KeyRefusedError) error.keySha256 = keySha256(prepared.key);
     throw error;
-  }));
-  const chainPem = await step('download', 'downloading certificate', () => issuer.downloadCertificate(valid));
-  const facts = await step('verify', 'verifying certificate chain, key, names and dates', () => verifyIssued(chainPem, prepared.key, loaded, ctx));
-  await step('store', 'storing certificate', () => store(domain, loaded, prepared, chainPem, facts, ctx), { serial: facts.serial, notAfter: facts.notAfter.toISOString(), newKey: prepared.isNew });
+  }
+  // Every name is valid: the CA is done with the challenge objects, removed while the order is finalized.
+  const removed = removeAll(published, ctx, domain);
+  try {
+    const valid = await step('finalize', 'finalizing order', () => issuer.finalize(order, prepared.csrPem).catch((error: unknown) => {
+      if (error instanceof KeyRefusedError) error.keySha256 = keySha256(prepared.key);
+      throw error;
+    }));
+    const chainPem = await step('download', 'downloading certificate', () => issuer.downloadCertificate(valid));
+    const facts = await step('verify', 'verifying certificate chain, key, names and dates', () => verifyIssued(chainPem, prepared.key, loaded, ctx));
+    await step('store', 'storing certificate', () => store(domain, loaded, prepared, chainPem, facts, ctx), { serial: facts.serial, notAfter: facts.notAfter.toISOString(), newKey: prepared.isNew });
+    return renewed(domain, reason, facts, warnings, ctx);
+  } finally {
+    await removed;
+  }
+}
 
+/** The outcome of a stored renewal, with a warning when the schedule's runs are too sparse for the certificate's lifetime. */
+function renewed(domain: string, reason: string, facts: CertificateFacts, warnings: string[], ctx: RenewalContext): DomainOutcome {
   const now = ctx.now();
   const cadence = scheduleWarning({ certificate: facts, previousRunAt: ctx.previousRunAt(now), nextRunAt: ctx.nextRunAt(now), checkPeriodMs: longestCheckPeriod(ctx, now) });
   if (cadence) {
@@ -315,14 +327,13 @@ function planKey(loaded: LoadedDomain): { reuse: boolean; message: string } {
   return { reuse: true, message: 'reusing domain key ("reuseKey": true)' };
 }
 
-/** Reuses the domain key (and its CSR when it still fits), or makes a new key and CSR. */
+/** Reuses the domain key or makes a new one, and makes the order's CSR with it (never the stored one: the bucket signs nothing for the key). */
 async function prepareKey(domain: string, loaded: LoadedDomain, reuse: boolean): Promise<PreparedKey> {
   const { names, keyType } = loaded.config;
   const kept = reuse ? loaded.key : null;
   const keyPem = kept?.pem ?? (await createDomainKey(keyType));
   const key = kept?.object ?? parsePrivateKey(keyPem);
-  const csrFits = kept !== null && loaded.files.csr !== null && (await csrMatches(loaded.files.csr, domain, names, key));
-  return { keyPem, key, isNew: kept === null, csrPem: csrFits ? (loaded.files.csr as string) : await createCsr(domain, names, keyPem) };
+  return { keyPem, key, isNew: kept === null, csrPem: await createCsr(domain, names, keyPem) };
 }
 
 /**
@@ -355,12 +366,12 @@ async function preflight(domain: string, names: readonly string[], ctx: RenewalC
   }
 }
 
+/** Publishes every name's response at once; `published` holds each token whose PUT was sent (removed afterwards whatever happened). */
 async function publishAll(domain: string, challenges: readonly PendingChallenge[], published: string[], ctx: RenewalContext): Promise<void> {
-  for (const challenge of challenges) {
-    if (!isChallengeToken(challenge.token)) throw new DomainStepError(domain, 'publish challenge', `CA sent a token that is not base64url for ${challenge.name}`);
-    await ctx.challenges.publish(challenge.token, challenge.keyAuthorization);
-    published.push(challenge.token);
-  }
+  const refused = challenges.find((challenge) => !isChallengeToken(challenge.token));
+  if (refused) throw new DomainStepError(domain, 'publish challenge', `CA sent a token that is not base64url for ${refused.name}`);
+  published.push(...challenges.map((challenge) => challenge.token));
+  await firstFailure(...challenges.map((challenge) => ctx.challenges.publish(challenge.token, challenge.keyAuthorization)));
 }
 
 /**
@@ -449,10 +460,9 @@ async function notDue(domain: string, loaded: LoadedDomain, reason: string, wind
   return { domain, outcome: 'not due', reason, serial: certificate?.serial ?? null, names: certificate?.names ?? loaded.config.names, notAfter: certificate?.notAfter.toISOString() ?? null };
 }
 
+/** Removes the objects at once; never throws (a failure is a warning: the bucket's lifecycle rule expires them). */
 async function removeAll(tokens: string[], ctx: RenewalContext, domain: string): Promise<void> {
-  for (const token of tokens) {
-    await ctx.challenges.remove(token).catch((error: unknown) => warn(ctx, domain, `could not remove challenge object ${token}`, error));
-  }
+  await Promise.all(tokens.map((token) => ctx.challenges.remove(token).catch((error: unknown) => warn(ctx, domain, `could not remove challenge object ${token}`, error))));
 }
 
 /**

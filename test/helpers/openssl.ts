@@ -32,3 +32,14 @@ export function opensslNames(pem: string): string[] {
   const text = execFileSync('openssl', ['x509', '-noout', '-ext', 'subjectAltName'], { input: pem, encoding: 'utf8' });
   return [...text.matchAll(/DNS:([^,\s]+)/g)].map((match) => match[1] as string).sort();
 }
+
+/** What openssl reads from a certificate signing request; throws with openssl's output when its signature does not verify. */
+export function opensslReadCsr(pem: string): { subject: string; names: string[]; publicKey: string; signatureAlgorithm: string } {
+  const text = execFileSync('openssl', ['req', '-verify', '-noout', '-text', '-subject', '-pubkey', '-nameopt', 'RFC2253'], { input: pem, encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'] });
+  return {
+    subject: /^subject=(.*)$/m.exec(text)?.[1]?.trim() ?? '',
+    names: [...text.matchAll(/DNS:([^,\s]+)/g)].map((match) => match[1] as string),
+    publicKey: /-----BEGIN PUBLIC KEY-----[\s\S]+?-----END PUBLIC KEY-----/.exec(text)?.[0] ?? '',
+    signatureAlgorithm: /Signature Algorithm: (\S+)/.exec(text)?.[1] ?? '',
+  };
+}

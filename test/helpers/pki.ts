@@ -82,22 +82,3 @@ function signCertificate(certificate: forge.pki.Certificate, signer: TestKey): v
 export function chainPem(...certificates: TestCertificate[]): string {
   return certificates.map((item) => item.pem).join('');
 }
-
-/**
- * Returns a CSR (PEM) for `names` with the public key of `key`, carrying `extensionValue` verbatim in a
- * private extension: how a hostile CSR smuggles another key's bytes.
- */
-export function csrWithExtension(names: readonly string[], key: TestKey, extensionValue: Buffer): string {
-  const request = forge.pki.createCertificationRequest();
-  request.publicKey = key.forgePublic;
-  request.setSubject([{ name: 'commonName', value: names[0] ?? '' }]);
-  request.setAttributes([{
-    name: 'extensionRequest',
-    extensions: [
-      { name: 'subjectAltName', altNames: names.map((value) => ({ type: 2, value })) },
-      { id: '1.3.6.1.4.1.55555.1', value: extensionValue.toString('binary') },
-    ],
-  }]);
-  request.sign(forge.pki.privateKeyFromPem(key.pem), forge.md.sha256.create());
-  return forge.pki.certificationRequestToPem(request);
-}

@@ -14,7 +14,7 @@ import { generateDomainKey } from '../../functions/core/keys.js';
 import type { DomainOutcome } from '../../functions/workflows/renew-domain.js';
 import { runFailed } from '../../functions/workflows/renew-all.js';
 import { clearDnsA, setDnsA } from '../../scripts/replica/dns.js';
-import { opensslNames, opensslPublicKey, opensslVerify } from '../helpers/openssl.js';
+import { opensslNames, opensslPublicKey, opensslReadCsr, opensslVerify } from '../helpers/openssl.js';
 import { addDomainFolder, getText, listKeys, pebbleRoot, putText, replicaState, s3Client, ssmClient, uniqueLabel } from '../helpers/replica-clients.js';
 import { renewHarness, type RenewHarness } from '../helpers/renew-harness.js';
 
@@ -179,7 +179,7 @@ describe('renew on the local replica', () => {
     assert.equal(outcomeOf(report.outcomes, other).outcome, 'not due');
   });
 
-  test('with "reuseKey": true a renewal keeps the domain key and its CSR', async () => {
+  test('with "reuseKey": true a renewal keeps the domain key, with a new CSR for it', async () => {
     const harness = await renewHarness();
     const domain = `${uniqueLabel('reuse')}.test`;
     await addDomainFolder(s3, harness.bucket, domain);
@@ -191,7 +191,9 @@ describe('renew on the local replica', () => {
 
     assert.equal(forced.outcomes[0]?.outcome, 'renewed');
     assert.equal(await getText(s3, harness.bucket, `${domain}/domain.key`), keyBefore);
-    assert.equal(await getText(s3, harness.bucket, `${domain}/domain.csr`), csrBefore);
+    const csrAfter = await getText(s3, harness.bucket, `${domain}/domain.csr`);
+    assert.notEqual(csrAfter, csrBefore, 'a CSR is made for every order');
+    assert.equal(opensslReadCsr(csrAfter ?? '').publicKey, opensslReadCsr(csrBefore ?? '').publicKey, 'for the same key');
     assert.ok(harness.logs.some((line) => line.includes('reusing domain key (\\"reuseKey\\": true)')), 'the log says the key is kept, and why');
   });
 
