@@ -96,6 +96,13 @@ function accountIssuer(config: RenewConfig, accountKeys: SsmAccountKeyStore, sto
   let issuer: Promise<AcmeIssuer> | undefined;
   return () => {
     issuer ??= (async () => {
+      // The account record and acme-client (axios, its X.509 library: most of the function's cold
+      // start, so never loaded by a run with nothing due) load while SSM answers; a failure of
+      // either is reported where it is awaited, after the key's.
+      const recordText = store.readAccountRecord();
+      recordText.catch(() => undefined);
+      const acmeModule = import('../adapters/acme-issuer.js');
+      acmeModule.catch(() => undefined);
       const { keyPem, created } = clock.createKey ? await accountKeys.getOrCreate(() => generateDomainKey('ecdsa-p256')) : { keyPem: await accountKeys.getExisting(), created: false };
       log('info', created ? 'created ACME account key' : 'loaded ACME account key', { step: 'account', parameter: accountKeys.parameterName });
       let skew: ClockSkew | null = null;
@@ -107,11 +114,9 @@ function accountIssuer(config: RenewConfig, accountKeys: SsmAccountKeyStore, sto
         onRetry: (event: AcmeRetryEvent) => log('warn', 'retrying a request to the CA', { step: 'acme', request: event.request, try: event.attempt, waitMs: event.waitMs, cause: event.cause }),
         onAnswer: (date: string | undefined, receivedAt: Date) => void (skew ??= judgeClockSkew(date, receivedAt, config.skewAllowanceMs)),
       };
-      // Loaded when a domain first needs the CA: a run with nothing due never starts acme-client
-      // (axios, its X.509 library), which is most of the function's cold start.
-      const { AcmeIssuer, createAcmeClient } = await import('../adapters/acme-issuer.js');
+      const { AcmeIssuer, createAcmeClient } = await acmeModule;
       const acmeIssuer = new AcmeIssuer(createAcmeClient({ directoryUrl: config.directoryUrl, accountKeyPem: keyPem, ...config.acme, retry }), { minMs: config.acme.pollMinMs, maxMs: config.acme.pollMaxMs, attempts: config.acme.pollAttempts, now: clock.now });
-      const { accountUrl, record, contactUpdated } = await acmeIssuer.registerAccount(contactFor(config.contactEmail), parseAccountRecord(await store.readAccountRecord()));
+      const { accountUrl, record, contactUpdated } = await acmeIssuer.registerAccount(contactFor(config.contactEmail), parseAccountRecord(await recordText));
       if (record) await store.writeAccountRecord(formatAccountRecord(record)).catch((error: unknown) => log('warn', 'could not record the account\'s contact (the next run sets it again)', { step: 'account', reason: describeError(error) }));
       if (contactUpdated) log('info', 'updated the account contact', { step: 'account', contact: config.contactEmail ?? '(none)' });
       const measured = skew as ClockSkew | null;

@@ -1,7 +1,7 @@
 /**
  * One invocation of the renew function, top to bottom: renew what is due (unless it is a watch) →
- * publish the run's metrics → watch what the hosts serve and report → publish the watch's metrics →
- * tell people what needs attention → say whether the invocation failed.
+ * bring the bucket manifest up to date while watching what the hosts serve and report → publish the
+ * run's and the watch's metrics → tell people what needs attention → say whether the invocation failed.
  *
  * Contract: returns normally whenever people were told; `failure` is non-null when anything needs
  * attention, and the handler then fails the invocation with it. Throws only for a request naming
@@ -12,7 +12,7 @@ import type { AttentionItem } from '../core/attention.js';
 import { describeError } from '../core/errors.js';
 import { runMetrics, watchMetrics } from '../core/metrics.js';
 import type { RenewRequest } from '../core/request.js';
-import { renewAll, runFailed, UnknownDomainsError, type RunReport } from './renew-all.js';
+import { publishRunManifest, renewDomains, runFailed, UnknownDomainsError, withManifest, type RenewedDomains, type RunReport } from './renew-all.js';
 import { tellPeople, type TellContext } from './tell-people.js';
 import { watchAll, type WatchReport } from './watch.js';
 import type { Logger, RenewalContext, WatchContext } from './ports.js';
@@ -43,10 +43,10 @@ export async function runInvocation(request: RenewRequest, runId: string, ctx: I
   const mode = request.mode ?? 'renew';
   let run: RunReport | null = null;
   let stoppedReason: string | null = null;
+  let renewal: RenewedDomains | null = null;
   if (mode === 'renew') {
     try {
-      run = await renewAll(request, ctx.renewal, ctx.concurrency);
-      ctx.emitMetrics(runMetrics(run.counts, ctx.functionName, ctx.renewal.now()));
+      renewal = await renewDomains(request, ctx.renewal, ctx.concurrency);
     } catch (error) {
       if (error instanceof UnknownDomainsError) throw error;
       stoppedReason = `stopped before renewing anything: ${describeError(error)}`;
@@ -54,7 +54,12 @@ export async function runInvocation(request: RenewRequest, runId: string, ctx: I
     }
   }
 
-  const watch = await watchAll(ctx.watch);
+  // The bucket manifest and the watch read and write different objects: one does not wait for the other.
+  const [manifestProblem, watch] = await Promise.all([renewal ? publishRunManifest(renewal, ctx.renewal) : null, watchAll(ctx.watch)]);
+  if (renewal) {
+    run = withManifest(renewal, manifestProblem);
+    ctx.emitMetrics(runMetrics(run.counts, ctx.functionName, ctx.renewal.now()));
+  }
   const count = (...kinds: WatchReport['hosts'][number]['kind'][]) => watch.hosts.filter((finding) => kinds.includes(finding.kind)).length;
   ctx.emitMetrics(watchMetrics(watch.summary, { stale: count('stale'), behind: count('behind'), failing: count('failing', 'unreadable') }, ctx.functionName, ctx.watch.now()));
 

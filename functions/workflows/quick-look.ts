@@ -5,6 +5,7 @@
 
 import { decideRenewal, type RenewalDecision, type RenewalInput } from '../core/renewal.js';
 import { defaultDomainConfig } from '../core/domain-config.js';
+import { DomainFile } from '../core/layout.js';
 import { rootsDigest, statusShortcut } from '../core/shortcut.js';
 import { formatStatus, parseStatus } from '../core/status.js';
 import type { RenewalContext } from './ports.js';
@@ -34,10 +35,13 @@ export function decideAt(ctx: RenewalContext, options: Pick<RenewOptions, 'force
  */
 export async function quickLook(domain: string, options: RenewOptions, ctx: RenewalContext): Promise<{ outcome: DomainOutcome } | { window: AskedWindow | null } | null> {
   if (options.force || !options.listing) return null;
+  // A folder the listing shows without status.json (a new one) is read whole: no GET for a 404.
+  const listed = options.listing.get(domain);
+  if (!listed || listed.etags[DomainFile.status] === undefined) return null;
   const read = await ctx.store.readStatus(domain);
   const status = parseStatus(read?.text ?? null);
   const now = ctx.now();
-  const shortcut = statusShortcut(status, options.listing.get(domain), now, { rootsSha256: rootsDigest(ctx.trustedRoots), defaults: defaultDomainConfig(domain) });
+  const shortcut = statusShortcut(status, listed, now, { rootsSha256: rootsDigest(ctx.trustedRoots), defaults: defaultDomainConfig(domain) });
   if ('readAll' in shortcut || !status || !read) return null;
   const { facts } = shortcut;
   const window = await askWindow(domain, facts.certId, status.renewalInfo ?? null, ctx);

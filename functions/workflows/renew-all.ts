@@ -59,6 +59,29 @@ export class UnknownDomainsError extends Error {
 
 /** Runs the renewal of every requested (or every) domain folder and returns the report; throws only when the bucket cannot be listed or the request names unknown domains. */
 export async function renewAll(request: RenewRequest, ctx: RenewalContext, concurrency: number): Promise<RunReport> {
+  const renewal = await renewDomains(request, ctx, concurrency);
+  return withManifest(renewal, await publishRunManifest(renewal, ctx));
+}
+
+/** A run whose domains are done and whose manifest is yet to be written. */
+export interface RenewedDomains {
+  report: RunReport;
+  /** The run's listing, when the run wrote nothing (the manifest is then made from it). */
+  unchangedListing: readonly ListedObject[] | null;
+}
+
+/** Brings the bucket manifest up to date after the run's renewals; returns its problem, or null. Never throws. */
+export function publishRunManifest(renewal: RenewedDomains, ctx: RenewalContext): Promise<string | null> {
+  return ctx.manifest ? publishManifest({ store: ctx.store, manifest: ctx.manifest, log: ctx.log, now: ctx.now }, renewal.unchangedListing) : Promise.resolve(null);
+}
+
+/** The run's report with the manifest's problem, if any, among its problems. */
+export function withManifest(renewal: RenewedDomains, manifestProblem: string | null): RunReport {
+  return manifestProblem ? { ...renewal.report, problems: [...renewal.report.problems, manifestProblem] } : renewal.report;
+}
+
+/** The renewals of a run, up to (not including) the manifest: renewAll without its last step. */
+export async function renewDomains(request: RenewRequest, ctx: RenewalContext, concurrency: number): Promise<RenewedDomains> {
   const startedAt = ctx.now().toISOString();
   ctx.log('info', 'listing domain folders', { step: 'list' });
   // The run's clock against the CA's (one GET of the directory), measured while the bucket is listed.
@@ -105,7 +128,6 @@ export async function renewAll(request: RenewRequest, ctx: RenewalContext, concu
   // A run in which every domain was found not due wrote nothing: its own listing still shows the
   // bucket. Any other outcome may have written (a renewal, a repair, a failure's restored pair).
   const wroteNothing = outcomes.every((outcome) => outcome.outcome === 'not due' || outcome.outcome === 'queued');
-  const manifestProblem = ctx.manifest ? await publishManifest({ store: ctx.store, manifest: ctx.manifest, log: ctx.log, now: ctx.now }, wroteNothing ? objects : null) : null;
 
   const count = (outcome: DomainOutcome['outcome']) => outcomes.filter((item) => item.outcome === outcome).length;
   const report: RunReport = {
@@ -115,10 +137,10 @@ export async function renewAll(request: RenewRequest, ctx: RenewalContext, concu
     outcomes,
     invalidFolders: request.domains ? [] : invalidFolders,
     stopped,
-    problems: manifestProblem ? [manifestProblem] : [],
+    problems: [],
     counts: { renewed: count('renewed'), repaired: count('repaired'), notDue: count('not due'), skipped: count('skipped'), failed: count('failed'), invalidFolders: request.domains ? 0 : invalidFolders.length, queued: count('queued') },
   };
-  return report;
+  return { report, unchangedListing: wroteNothing ? objects : null };
 }
 
 /**

@@ -1,8 +1,8 @@
 /**
  * Watching what the web hosts serve, top to bottom: list the domain folders → for each, read
  * status.json and ask every name over TLS what it serves (core/served.ts judges it; status.json
- * records it when it changed, with If-Match so a renewal written meanwhile is never overwritten)
- * → read every host's report (core/host-report.ts judges them).
+ * records it when it changed, with If-Match so a renewal written meanwhile is never overwritten),
+ * reading every host's report meanwhile → judge the reports (core/host-report.ts).
  *
  * Contract: never throws. What cannot be checked (a listing that fails, a domain left for lack of
  * time, a report that cannot be read) is reported as unchecked, which fails the run like a finding.
@@ -50,6 +50,8 @@ export async function watchAll(ctx: WatchContext): Promise<WatchReport> {
     return problem ? [{ folder: printable(folder), reason: problem }] : [];
   });
   const domains = folders.filter((folder) => domainNameProblem(folder) === null);
+  // The hosts' reports are read while the domains are checked; they are judged against what the domains store.
+  const reports = readHostReports(ctx, unchecked);
   const stored: StoredSerials = new Map();
   const failed: WatchReport['failed'] = [];
   const judgements = await mapWithConcurrency(domains, ctx.concurrency, async (domain): Promise<Judged> => {
@@ -65,7 +67,8 @@ export async function watchAll(ctx: WatchContext): Promise<WatchReport> {
     }
   });
   const served = judgements.flatMap((judgement) => judgement.findings);
-  const hosts = await judgeHostReports(ctx, stored, unchecked);
+  const read = await reports;
+  const hosts = { findings: judgeHosts(read, stored, ctx.now(), ctx.hostStaleMs, ctx.mismatchGraceMs), count: read.length };
   for (const finding of [...served, ...hosts.findings]) ctx.log('warn', finding.detail, { step: 'watch', ...('domain' in finding && finding.domain ? { domain: finding.domain } : {}) });
   for (const item of unchecked) ctx.log('error', item.reason, { step: 'watch', ...(item.what === 'domains' || item.what === 'host reports' ? {} : { domain: item.what }) });
   return {
@@ -105,15 +108,14 @@ async function watchDomain(domain: string, ctx: WatchContext, stored: StoredSeri
   return judgement;
 }
 
-async function judgeHostReports(ctx: WatchContext, stored: StoredSerials, unchecked: WatchReport['unchecked']): Promise<{ findings: HostFinding[]; count: number }> {
+/** Returns every host's report (text null: unreadable, judged so); none when they cannot be listed, which is unchecked. */
+async function readHostReports(ctx: WatchContext, unchecked: WatchReport['unchecked']): Promise<{ key: string; storedAt: Date; text: string | null }[]> {
   let listed: { key: string; storedAt: Date }[];
   try {
     listed = await ctx.store.listHostReports();
   } catch (error) {
     unchecked.push({ what: 'host reports', reason: `the hosts' reports could not be listed: ${describeError(error)}` });
-    return { findings: [], count: 0 };
+    return [];
   }
-  // A report that cannot be read is judged as unreadable (a host finding that names it).
-  const reports = await mapWithConcurrency(listed, ctx.concurrency, async ({ key, storedAt }) => ({ key, storedAt, text: await ctx.store.readHostReport(key).catch(() => null) }));
-  return { findings: judgeHosts(reports, stored, ctx.now(), ctx.hostStaleMs, ctx.mismatchGraceMs), count: listed.length };
+  return mapWithConcurrency(listed, ctx.concurrency, async ({ key, storedAt }) => ({ key, storedAt, text: await ctx.store.readHostReport(key).catch(() => null) }));
 }

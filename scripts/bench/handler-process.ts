@@ -1,7 +1,8 @@
 /**
- * The renew function as a fresh process, as a cold Lambda runs it: node loads the built bundle
- * (dist/renew/handler.js, `npm run build`) and calls its handler once with a scheduled event, over a
- * bucket of its own holding one domain folder, then exits. The bucket is removed afterwards.
+ * The renew function as a fresh process, as a cold Lambda runs it: node, with the function's
+ * NODE_OPTIONS, loads the built bundle (dist/renew/handler.js, `npm run build`) and calls its
+ * handler once with a scheduled event, over a bucket of its own holding one domain folder, then
+ * exits. The bucket is removed afterwards.
  */
 
 import { execFile } from 'node:child_process';
@@ -49,6 +50,8 @@ export async function runHandlerProcess(state: ReplicaState, root: string, envir
     AWS_SECRET_ACCESS_KEY: 'test',
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
     NODE_EXTRA_CA_CERTS: apiCaFile,
+    // What serverless.yml gives the function (readable stack frames): Lambda starts node with it.
+    NODE_OPTIONS: '--enable-source-maps',
   };
   try {
     const started = performance.now();
