@@ -15,13 +15,6 @@ export const entries = {
 };
 
 /**
- * Modules a bundle pulls in through a dependency's index but never runs, replaced by a stub that
- * throws if it ever is (so a change that starts using one fails loudly in the tests, not quietly
- * in Lambda). For the cold start (issue 12): acme-client's index exports its node-forge helpers
- * (`acme.forge`, 300 KB: renew uses acme.crypto, node's own crypto), and axios requires form-data
- * for multipart bodies (with mime-db, 140 KB: the CA gets JSON only).
- */
-/**
  * A module whose every use throws naming it, but which can be required (and its interop fields
  * read) without effect; `kept` are the properties a dependency touches while it loads.
  */
@@ -30,6 +23,13 @@ const throwingModule = (name, kept = '{}') => `const kept = ${kept}; module.expo
   throw new Error('${name}.' + String(property) + ' is not in the renew bundle (scripts/build.mjs)');
 } });`;
 
+/**
+ * Modules a bundle pulls in through a dependency's index but never runs, replaced by a stub that
+ * throws if it ever is (so a change that starts using one fails loudly in the tests that run the
+ * bundles, not quietly in Lambda). For the cold start (issue 12): acme-client's index exports its
+ * node-forge helpers (`acme.forge`, 300 KB), and axios requires form-data for multipart bodies
+ * (with mime-db, 140 KB: the CA gets JSON only).
+ */
 const renewUnused = {
   // acme-client's crypto module loads @peculiar/x509 (with asn1js, reflect-metadata, tsyringe: a
   // quarter of the bundle and 60 ms of every ordering cold start) for CSRs and PEM reading. Renew

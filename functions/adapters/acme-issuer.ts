@@ -245,8 +245,7 @@ export class AcmeIssuer implements Issuer {
    * the PEM with @peculiar/x509, which the renew bundle leaves out (scripts/build.mjs).
    */
   private async sendCsr(order: acme.Order, csrPem: string): Promise<acme.Order> {
-    const api = (this.client as unknown as { api: { finalizeOrder(url: string, data: { csr: string }): Promise<{ data: acme.Order }> } }).api;
-    const { data } = await api.finalizeOrder(order.finalize, { csr: pemBody(csrPem).toString('base64url') });
+    const { data } = await this.api().finalizeOrder(order.finalize, { csr: pemBody(csrPem).toString('base64url') });
     return { ...data, url: order.url };
   }
 
@@ -300,13 +299,15 @@ export class AcmeIssuer implements Issuer {
   }
 
   /**
-   * Revokes `certificatePem` (its leaf) with the account key (RFC 8555 §7.6). A certificate the CA
-   * has already revoked (`alreadyRevoked`: an earlier try whose answer was lost) counts as revoked.
+   * Revokes `certificatePem` (its leaf: the first PEM block, in DER, base64url) with the account
+   * key (RFC 8555 §7.6). A certificate the CA has already revoked (`alreadyRevoked`: an earlier try
+   * whose answer was lost) counts as revoked. Sent as acme-client's revokeCertificate sends it,
+   * without the X.509 library it reads the PEM with (see sendCsr).
    */
   revoke(certificatePem: string, reasonCode: number): Promise<void> {
     return this.step('revoking certificate', async () => {
       try {
-        await this.client.revokeCertificate(certificatePem, { reason: reasonCode });
+        await this.api().revokeCert({ certificate: pemBody(certificatePem).toString('base64url'), reason: reasonCode });
       } catch (error) {
         if (error instanceof AcmeProblemError && error.type === 'urn:ietf:params:acme:error:alreadyRevoked') return;
         throw error;
@@ -368,8 +369,11 @@ function sleep(ms: number): Promise<void> {
 }
 
 /** The part of acme-client's internal `api` used to poll: a signed POST-as-GET with its answer's headers. */
+/** What this issuer calls of acme-client's `api` (its own finalizeOrder and revokeCertificate call the last two). */
 interface AcmeApi {
   apiRequest(url: string, payload: null, validStatusCodes: number[]): Promise<{ data: unknown; headers: Record<string, string | undefined> }>;
+  finalizeOrder(url: string, data: { csr: string }): Promise<{ data: acme.Order }>;
+  revokeCert(data: { certificate: string; reason: number }): Promise<unknown>;
 }
 
 /** acme-client 5.4 sends the order payload as given; its type predates `profile` and `replaces`. */

@@ -44,7 +44,7 @@ export function keyTypeOf(key: KeyObject): KeyType | null {
  * fits (64 characters, RFC 5280's upper bound): the name people look for in a certificate, whatever
  * other names sort before it. Every name is in subjectAltName (an extensionRequest attribute, RFC
  * 2985 §5.4.2), which is what the CA issues for and what clients check. A new CSR is made for every
- * order, for a kept key too: nothing stored in the bucket is signed on the key's behalf.
+ * order, for a kept key too: no CSR read from the bucket is ever sent to the CA.
  */
 export async function createCsr(domain: string, names: readonly string[], keyPem: string): Promise<string> {
   const key = createPrivateKey(keyPem);

@@ -96,9 +96,9 @@ function accountIssuer(config: RenewConfig, accountKeys: SsmAccountKeyStore, sto
   let issuer: Promise<AcmeIssuer> | undefined;
   return () => {
     issuer ??= (async () => {
-      // The account record and acme-client (axios, its X.509 library: most of the function's cold
-      // start, so never loaded by a run with nothing due) load while SSM answers; a failure of
-      // either is reported where it is awaited, after the key's.
+      // The account record and acme-client (with axios: much of the function's cold start, so never
+      // loaded by a run with nothing due) load while SSM answers; a failure of either is reported
+      // where it is awaited, after the key's.
       const recordText = store.readAccountRecord();
       recordText.catch(() => undefined);
       const acmeModule = import('../adapters/acme-issuer.js');

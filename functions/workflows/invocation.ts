@@ -1,7 +1,7 @@
 /**
  * One invocation of the renew function, top to bottom: renew what is due (unless it is a watch) →
- * bring the bucket manifest up to date while watching what the hosts serve and report → publish the
- * run's and the watch's metrics → tell people what needs attention → say whether the invocation failed.
+ * publish the run's metrics → bring the bucket manifest up to date while watching what the hosts
+ * serve and report → publish the watch's metrics → tell people what needs attention → say whether the invocation failed.
  *
  * Contract: returns normally whenever people were told; `failure` is non-null when anything needs
  * attention, and the handler then fails the invocation with it. Throws only for a request naming
@@ -47,6 +47,7 @@ export async function runInvocation(request: RenewRequest, runId: string, ctx: I
   if (mode === 'renew') {
     try {
       renewal = await renewDomains(request, ctx.renewal, ctx.concurrency);
+      ctx.emitMetrics(runMetrics(renewal.report.counts, ctx.functionName, ctx.renewal.now()));
     } catch (error) {
       if (error instanceof UnknownDomainsError) throw error;
       stoppedReason = `stopped before renewing anything: ${describeError(error)}`;
@@ -56,10 +57,7 @@ export async function runInvocation(request: RenewRequest, runId: string, ctx: I
 
   // The bucket manifest and the watch read and write different objects: one does not wait for the other.
   const [manifestProblem, watch] = await Promise.all([renewal ? publishRunManifest(renewal, ctx.renewal) : null, watchAll(ctx.watch)]);
-  if (renewal) {
-    run = withManifest(renewal, manifestProblem);
-    ctx.emitMetrics(runMetrics(run.counts, ctx.functionName, ctx.renewal.now()));
-  }
+  if (renewal) run = withManifest(renewal, manifestProblem);
   const count = (...kinds: WatchReport['hosts'][number]['kind'][]) => watch.hosts.filter((finding) => kinds.includes(finding.kind)).length;
   ctx.emitMetrics(watchMetrics(watch.summary, { stale: count('stale'), behind: count('behind'), failing: count('failing', 'unreadable') }, ctx.functionName, ctx.watch.now()));
 

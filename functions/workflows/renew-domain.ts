@@ -245,6 +245,7 @@ async function issue(domain: string, loaded: LoadedDomain, reason: string, ctx: 
   }
   // Every name is valid: the CA is done with the challenge objects, removed while the order is finalized.
   const removed = removeAll(published, ctx, domain);
+  removed.catch(() => undefined); // awaited below; removeAll reports its own failures
   try {
     const valid = await step('finalize', 'finalizing order', () => issuer.finalize(order, prepared.csrPem).catch((error: unknown) => {
       if (error instanceof KeyRefusedError) error.keySha256 = keySha256(prepared.key);
@@ -327,7 +328,7 @@ function planKey(loaded: LoadedDomain): { reuse: boolean; message: string } {
   return { reuse: true, message: 'reusing domain key ("reuseKey": true)' };
 }
 
-/** Reuses the domain key or makes a new one, and makes the order's CSR with it (never the stored one: the bucket signs nothing for the key). */
+/** Reuses the domain key or makes a new one, and makes the order's CSR with it (never the stored one: no CSR read from the bucket is sent to the CA). */
 async function prepareKey(domain: string, loaded: LoadedDomain, reuse: boolean): Promise<PreparedKey> {
   const { names, keyType } = loaded.config;
   const kept = reuse ? loaded.key : null;

@@ -52,6 +52,7 @@ export async function watchAll(ctx: WatchContext): Promise<WatchReport> {
   const domains = folders.filter((folder) => domainNameProblem(folder) === null);
   // The hosts' reports are read while the domains are checked; they are judged against what the domains store.
   const reports = readHostReports(ctx, unchecked);
+  reports.catch(() => undefined); // awaited below, after the domains
   const stored: StoredSerials = new Map();
   const failed: WatchReport['failed'] = [];
   const judgements = await mapWithConcurrency(domains, ctx.concurrency, async (domain): Promise<Judged> => {
