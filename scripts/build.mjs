@@ -5,6 +5,7 @@ import { build as esbuild } from 'esbuild';
 import { cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ownSourcesMap } from './source-map.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -27,8 +28,7 @@ const throwingModule = (name, kept = '{}') => `const kept = ${kept}; module.expo
  * Modules a bundle pulls in through a dependency's index but never runs, replaced by a stub that
  * throws if it ever is (so a change that starts using one fails loudly in the tests that run the
  * bundles, not quietly in Lambda). For the cold start (issue 12): acme-client's index exports its
- * node-forge helpers (`acme.forge`, 300 KB), and axios requires form-data for multipart bodies
- * (with mime-db, 140 KB: the CA gets JSON only).
+ * node-forge helpers (`acme.forge`, 300 KB).
  */
 const renewUnused = {
   // acme-client's crypto module loads @peculiar/x509 (with asn1js, reflect-metadata, tsyringe: a
@@ -38,7 +38,16 @@ const renewUnused = {
   '@peculiar/x509': throwingModule('@peculiar/x509', '{ cryptoProvider: { set() {} } }'),
   asn1js: throwingModule('asn1js'),
   'node-forge': "const unused = () => { throw new Error('node-forge is not in the renew bundle (scripts/build.mjs)'); }; module.exports = { pki: { rsa: { generateKeyPair: unused } }, pem: { decode: unused } };",
-  'form-data': "module.exports = class FormData { constructor() { throw new Error('form-data is not in the renew bundle (scripts/build.mjs)'); } };",
+  // acme-client sends its requests through axios's `request`, which the issuer replaces with its own
+  // transport (functions/adapters/acme-transport.ts): axios (a quarter of the bundle with
+  // follow-redirects, and a few ms of CPU per request) never runs. What acme-client touches while
+  // it loads is kept: `create()`, the instance's defaults and interceptors, `AxiosError`.
+  axios: `const unused = () => { throw new Error('axios is not in the renew bundle (scripts/build.mjs): requests to the CA go through adapters/acme-transport.ts'); };
+class AxiosError extends Error {}
+const create = () => Object.assign(unused, { defaults: { headers: { common: {} } }, interceptors: { request: { use() {} }, response: { use() {} } }, request: unused, get: unused, head: unused, post: unused });
+module.exports = { create, AxiosError, default: { create, AxiosError } };`,
+  // acme-client's logger, which the issuer replaces (acme.setLogger) before any request.
+  debug: 'module.exports = () => Object.assign(() => undefined, { enabled: false });',
   // Lambda hands the function its role's credentials in the environment, always: the default
   // chain's SSO, web identity, ECS and instance-metadata providers (65 KB, with their STS and SSO
   // clients) never run there.
@@ -60,25 +69,13 @@ function stubs(modules) {
 }
 
 /**
- * acme-client require()s axios (its CommonJS build) while functions/ imports it (its ES build):
- * resolve the import the way require() does, so the bundle holds one axios, and the adapter the
- * issuer wraps is the very module acme-client uses.
- */
-const oneAxios = {
-  name: 'one-axios',
-  setup(builder) {
-    builder.onResolve({ filter: /^axios$/ }, (args) =>
-      args.kind === 'require-call' ? undefined : builder.resolve('axios', { kind: 'require-call', resolveDir: args.resolveDir }),
-    );
-  },
-};
-
-/**
  * Builds every entry that exists into dist/<name>.js and dist/<name>.js.map; returns the paths
  * written. Errors read as they do in the sources: classes keep their names (errorType
  * `ConfigurationError`, not `lo`), and, with node's --enable-source-maps (NODE_OPTIONS in Lambda,
  * the agent's acme-sync wrapper), stack frames point into the .ts files. The map is a separate file
- * (the bundle only names it, so its size is unchanged) and holds mappings only, not the sources.
+ * (the bundle only names it, so its size is unchanged) and holds mappings only, not the sources,
+ * and only those of this repository's code (scripts/source-map.mjs: node parses the map as it
+ * loads the bundle).
  */
 export async function build({ minify = true } = {}) {
   const { existsSync } = await import('node:fs');
@@ -106,8 +103,9 @@ export async function build({ minify = true } = {}) {
       mainFields: ['module', 'main'],
       legalComments: 'none',
       logLevel: 'warning',
-      plugins: [oneAxios, stubs(unused[name] ?? {})],
+      plugins: [stubs(unused[name] ?? {})],
     });
+    await writeFile(`${outfile}.map`, ownSourcesMap(await readFile(`${outfile}.map`, 'utf8')));
     written.push(outfile);
   }
   // dist/ holds CommonJS bundles while the repository is an ES module package.

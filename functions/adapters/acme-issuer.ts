@@ -7,12 +7,12 @@
  */
 
 import acme from 'acme-client';
-import axios, { type AxiosAdapter, type InternalAxiosRequestConfig } from 'axios';
 import { contactNeedsUpdate, type AccountRecord } from '../core/account.js';
 import { pemBody } from '../core/der.js';
 import { KeyRefusedError, type Issuer, type OrderRequest, type PendingChallenge, type PlacedOrder } from '../workflows/ports.js';
 import { learnWait, pollWaitMs, retryAfterMs, type PollPolicy } from '../core/retry.js';
 import { AcmeProblemError, installAcmeRetries, type AcmeRetrySettings } from './acme-retry.js';
+import { createAcmeTransport, installAcmeTransport } from './acme-transport.js';
 
 /** What the CA sent for one pending challenge; kept here so acme-client's types stay in this adapter. */
 interface ChallengeObjects {
@@ -30,6 +30,8 @@ export class AcmeError extends Error {
 
 export interface AcmeClientSettings {
   directoryUrl: string;
+  /** The directory document, when the run has read it already (adapters/ca-directory.ts): acme-client then does not ask again. */
+  directory?: Record<string, unknown> | null;
   accountKeyPem: string;
   /** Per-request timeout; acme-client sets none by default, so a stalled CA would hang the run. */
   requestTimeoutMs: number;
@@ -42,15 +44,12 @@ export interface AcmeClientSettings {
 }
 
 /**
- * Returns an acme-client Client with the transport settings this tool relies on: a request
- * timeout, and no axios-level retries (acme-client 5.4.0 resends the spent nonce on 429/5xx, which
- * the CA rejects: upstream issue #103) but retries that sign each request anew, bad nonces
- * included (adapters/acme-retry.ts).
+ * Returns an acme-client Client that sends its requests through adapters/acme-transport.ts (with
+ * a timeout on each: acme-client sets none, so a stalled CA would hang the run), and retries them
+ * signing each anew, bad nonces included (adapters/acme-retry.ts): acme-client 5.4 would resend
+ * the spent nonce on a 429 or 5xx, which the CA rejects (upstream issue #103).
  */
 export function createAcmeClient(settings: AcmeClientSettings): acme.Client {
-  acme.axios.defaults.timeout = settings.requestTimeoutMs;
-  acme.axios.defaults.adapter = transportErrorsKept;
-  (acme.axios.defaults as unknown as { acmeSettings: { retryMaxAttempts: number } }).acmeSettings.retryMaxAttempts = 0;
   acme.setLogger(() => undefined);
   const client = new acme.Client({
     directoryUrl: settings.directoryUrl,
@@ -59,43 +58,21 @@ export function createAcmeClient(settings: AcmeClientSettings): acme.Client {
     backoffMin: settings.pollMinMs,
     backoffMax: settings.pollMaxMs,
   });
+  installAcmeTransport(client, createAcmeTransport({ timeoutMs: settings.requestTimeoutMs, userAgent: USER_AGENT }));
+  if (settings.directory) seedDirectory(client, settings.directory);
   installAcmeRetries(client, settings.retry);
   return client;
 }
 
-const httpAdapter: AxiosAdapter = axios.getAdapter('http');
-
-/**
- * The HTTP transport, keeping the cause of a request that got no response (a timeout, a refused
- * connection, a DNS failure). acme-client 5.4's response interceptor reads `error.response.config`
- * and replaces every such error with "Cannot read properties of undefined (reading 'config')"
- * (upstream issue #101); it passes an error without `config` through unchanged. Responses, errors
- * included (badNonce, rate limits), reach acme-client as before.
- */
-async function transportErrorsKept(config: InternalAxiosRequestConfig) {
-  try {
-    return await httpAdapter(config);
-  } catch (error) {
-    if ((error as { response?: unknown }).response) throw error;
-    const reason = error instanceof Error ? error.message : String(error);
-    const code = (error as { code?: unknown }).code;
-    // `code` stays on the error: the retries tell a reset or a timeout from a refused certificate by it.
-    throw Object.assign(new Error(`request to the CA failed: ${(config.method ?? 'get').toUpperCase()} ${withoutSecrets(config.url)}: ${reason}${typeof code === 'string' && !reason.includes(code) ? ` (${code})` : ''}`), { code });
-  }
+/** Hands acme-client's HttpClient the directory (its cache, which it keeps for a day; a run is shorter). */
+function seedDirectory(client: acme.Client, directory: Record<string, unknown>): void {
+  const http = (client as unknown as { http: { directoryCache: unknown; directoryTimestamp: number } }).http;
+  http.directoryCache = directory;
+  http.directoryTimestamp = Math.floor(Date.now() / 1000);
 }
 
-/** Returns `url` without credentials or query, which have no place in a log line. */
-function withoutSecrets(url: string | undefined): string {
-  try {
-    const parsed = new URL(url ?? '');
-    parsed.username = '';
-    parsed.password = '';
-    parsed.search = '';
-    return parsed.toString();
-  } catch {
-    return '(unparsable URL)';
-  }
-}
+/** RFC 8555 §6.1: what this client tells the CA it is. */
+const USER_AGENT = 'acme-certificates (node-acme-client 5.4)';
 
 export class AcmeIssuer implements Issuer {
   /** The acme-client objects behind each challenge this issuer handed out. */
@@ -137,7 +114,10 @@ export class AcmeIssuer implements Issuer {
    */
   private async lookUpAccount(): Promise<{ contact?: string[] } | null> {
     try {
-      return await this.client.createAccount({ onlyReturnExisting: true });
+      // Through acme-client's api: its Client.createAccount follows a found account with a second
+      // POST (updateAccount, with nothing to update) for the object this answer already holds.
+      const { data } = await this.api().createAccount({ onlyReturnExisting: true });
+      return data && typeof data === 'object' ? (data as { contact?: string[] }) : {};
     } catch (error) {
       if (error instanceof AcmeProblemError && error.type === 'urn:ietf:params:acme:error:accountDoesNotExist') return null;
       throw error;
@@ -371,6 +351,8 @@ function sleep(ms: number): Promise<void> {
 /** The part of acme-client's internal `api` used to poll: a signed POST-as-GET with its answer's headers. */
 /** What this issuer calls of acme-client's `api` (its own finalizeOrder and revokeCertificate call the last two). */
 interface AcmeApi {
+  /** RFC 8555 §7.3: newAccount; keeps the account URL of the answer's Location. */
+  createAccount(data: { onlyReturnExisting: true }): Promise<{ data: unknown }>;
   apiRequest(url: string, payload: null, validStatusCodes: number[]): Promise<{ data: unknown; headers: Record<string, string | undefined> }>;
   finalizeOrder(url: string, data: { csr: string }): Promise<{ data: acme.Order }>;
   revokeCert(data: { certificate: string; reason: number }): Promise<unknown>;

@@ -67,6 +67,21 @@ export class CaDirectoryClient implements ClockCheck, CaDirectory {
     }
   }
 
+  /**
+   * Returns the directory document this run read (RFC 8555 §7.1.1), or null when it could not be
+   * read: the ACME client starts from it instead of asking again. Never throws.
+   */
+  async document(): Promise<Record<string, unknown> | null> {
+    const answer = await this.directory();
+    if (!answer || answer.status !== 200) return null;
+    try {
+      const parsed = JSON.parse(answer.body) as unknown;
+      return parsed && typeof parsed === 'object' && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : null;
+    } catch {
+      return null;
+    }
+  }
+
   /** Returns the suggested renewal window of a certificate (RFC 9773 §4.1: an unauthenticated GET); throws naming what failed. */
   async renewalInfo(url: string, certId: string): Promise<RenewalInfo> {
     const target = `${url.replace(/\/$/, '')}/${certId}`;

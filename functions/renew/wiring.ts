@@ -64,7 +64,7 @@ export function buildRenewalContext(config: RenewConfig, clients: { s3: S3Client
     store,
     manifest: options.dryRun ? null : new S3ConditionalObject(clients.s3, config.certificatesBucket, MANIFEST_KEY),
     challenges: new S3ChallengeStore(clients.s3, config.challengesBucket),
-    issuer: accountIssuer(config, new SsmAccountKeyStore(clients.ssm, config.accountKeyParameter, config.accountKeyKmsKeyId), store, log, { timeLeftMs, now, createKey: !options.dryRun }),
+    issuer: accountIssuer(config, new SsmAccountKeyStore(clients.ssm, config.accountKeyParameter, config.accountKeyKmsKeyId), store, log, { timeLeftMs, now, createKey: !options.dryRun, directory }),
     caClock: directory,
     directory,
     preflight: new HttpPreflight(config.preflight),
@@ -92,13 +92,12 @@ export function buildRenewalContext(config: RenewConfig, clients: { s3: S3Client
  * is measured against the CA's on the first answer: beyond the allowance the account fails (no
  * order is placed with a clock that wrong), above a minute it is logged.
  */
-function accountIssuer(config: RenewConfig, accountKeys: SsmAccountKeyStore, store: CertificateStore, log: Logger, clock: { timeLeftMs: (() => number) | undefined; now: () => Date; createKey: boolean }): IssuerProvider {
+function accountIssuer(config: RenewConfig, accountKeys: SsmAccountKeyStore, store: CertificateStore, log: Logger, clock: { timeLeftMs: (() => number) | undefined; now: () => Date; createKey: boolean; directory: CaDirectoryClient }): IssuerProvider {
   let issuer: Promise<AcmeIssuer> | undefined;
   return () => {
     issuer ??= (async () => {
-      // The account record and acme-client (with axios: much of the function's cold start, so never
-      // loaded by a run with nothing due) load while SSM answers; a failure of either is reported
-      // where it is awaited, after the key's.
+      // The account record and acme-client (never loaded by a run with nothing due) load while SSM
+      // answers; a failure of either is reported where it is awaited, after the key's.
       const recordText = store.readAccountRecord();
       recordText.catch(() => undefined);
       const acmeModule = import('../adapters/acme-issuer.js');
@@ -115,7 +114,7 @@ function accountIssuer(config: RenewConfig, accountKeys: SsmAccountKeyStore, sto
         onAnswer: (date: string | undefined, receivedAt: Date) => void (skew ??= judgeClockSkew(date, receivedAt, config.skewAllowanceMs)),
       };
       const { AcmeIssuer, createAcmeClient } = await acmeModule;
-      const acmeIssuer = new AcmeIssuer(createAcmeClient({ directoryUrl: config.directoryUrl, accountKeyPem: keyPem, ...config.acme, retry }), { minMs: config.acme.pollMinMs, maxMs: config.acme.pollMaxMs, attempts: config.acme.pollAttempts, now: clock.now });
+      const acmeIssuer = new AcmeIssuer(createAcmeClient({ directoryUrl: config.directoryUrl, directory: await clock.directory.document(), accountKeyPem: keyPem, ...config.acme, retry }), { minMs: config.acme.pollMinMs, maxMs: config.acme.pollMaxMs, attempts: config.acme.pollAttempts, now: clock.now });
       const { accountUrl, record, contactUpdated } = await acmeIssuer.registerAccount(contactFor(config.contactEmail), parseAccountRecord(await recordText));
       if (record) await store.writeAccountRecord(formatAccountRecord(record)).catch((error: unknown) => log('warn', 'could not record the account\'s contact (the next run sets it again)', { step: 'account', reason: describeError(error) }));
       if (contactUpdated) log('info', 'updated the account contact', { step: 'account', contact: config.contactEmail ?? '(none)' });

@@ -138,7 +138,7 @@ describe('transient faults of the CA', () => {
     const report = await harness.run();
 
     assert.equal(outcomeOf(report.outcomes, domain).outcome, 'renewed', JSON.stringify(report.outcomes));
-    assert.match(retriesLogged(harness.logs)[0]?.cause ?? '', /^no answer \(ECONNABORTED\): request to the CA failed: HEAD \S+\/nonce-plz: timeout of 1000ms exceeded/);
+    assert.match(retriesLogged(harness.logs)[0]?.cause ?? '', /^no answer \(ETIMEDOUT\): request to the CA failed: HEAD \S+\/nonce-plz: no answer within 1000 ms/);
   });
 
   test('a CA answering every request with 503 stops the run once, naming the 503, after its tries; no domain records a failure', async () => {
@@ -181,7 +181,7 @@ describe('transient faults of the CA', () => {
 
     assert.equal(outcomeOf(report.outcomes, domain).outcome, 'renewed', JSON.stringify(report.outcomes));
     assert.equal(ca.counts.faulted['lost-answer'], 1);
-    assert.match(retriesLogged(harness.logs)[0]?.cause ?? '', /^no answer \((ECONNRESET|ERR_BAD_RESPONSE|ECONNABORTED)\)/);
+    assert.match(retriesLogged(harness.logs)[0]?.cause ?? '', /^no answer \((ECONNRESET|ETIMEDOUT)\)/);
     assertNoNonceReused(ca);
   });
 });

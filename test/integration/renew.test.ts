@@ -241,7 +241,7 @@ describe('renew on the local replica', () => {
 
       const report = await harness.run();
 
-      assert.match(report.stopped ?? '', /^account: looking up the account: request to the CA failed: GET https:\/\/127\.0\.0\.1:\d+\/dir: timeout of 1000ms exceeded \(ECONNABORTED\) \(after 3 tries: gave up after 3 tries\)$/);
+      assert.match(report.stopped ?? '', /^account: looking up the account: request to the CA failed: GET https:\/\/127\.0\.0\.1:\d+\/dir: no answer within 1000 ms \(ETIMEDOUT\) \(after 3 tries: gave up after 3 tries\)$/);
       for (const domain of domains) {
         const outcome = outcomeOf(report.outcomes, domain);
         assert.deepEqual([outcome.outcome, outcome.reason], ['skipped', 'not renewed: the run could not load its ACME account (the run\'s failure says why)']);

@@ -19,7 +19,7 @@ const transientCases: { name: string; failed: FailedTry; transient: boolean }[] 
   { name: 'a 429 rate limit', failed: answered(429, 'rateLimited', '30'), transient: true },
   { name: 'a badNonce the client\'s own nonce retries did not get past', failed: answered(400, 'badNonce'), transient: true },
   { name: 'a connection reset', failed: { answered: false, code: 'ECONNRESET' }, transient: true },
-  { name: 'a request timeout (axios)', failed: { answered: false, code: 'ECONNABORTED' }, transient: true },
+  { name: 'a request timeout', failed: { answered: false, code: 'ETIMEDOUT' }, transient: true },
   { name: 'a refused connection (the CA restarting)', failed: { answered: false, code: 'ECONNREFUSED' }, transient: true },
   { name: 'no such account: final', failed: answered(400, 'accountDoesNotExist'), transient: false },
   { name: 'a malformed request: final', failed: answered(400, 'malformed'), transient: false },
