@@ -153,6 +153,6 @@ interface HttpClientRequest {
  */
 export function installAcmeTransport(client: object, send: AcmeSend): void {
   const httpClient = (client as { http?: HttpClientRequest }).http;
-  if (!httpClient || typeof httpClient.request !== 'function') throw new Error('acme-client has no HttpClient.request to send through (was acme-client upgraded? package.json pins 5.4)');
+  if (!httpClient || typeof httpClient.request !== 'function') throw new Error('acme-client has no HttpClient.request to send through (was acme-client upgraded? package.json pins 5.4.0, whose internals this relies on)');
   httpClient.request = send;
 }
