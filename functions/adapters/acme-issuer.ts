@@ -250,7 +250,7 @@ export class AcmeIssuer implements Issuer {
     let retryAfter: number | null = null;
     let last: { status: string; body: unknown; polls: number } = { status: 'unknown', body: null, polls: 0 };
     for (let poll = 1; poll <= this.polling.attempts; poll += 1) {
-      await sleep(pollWaitMs(poll, retryAfter, this.polling, this.learned[kind]));
+      await sleep(pollWaitMs(poll, retryAfter, this.polling, this.learned[kind], kind));
       const response = await this.api().apiRequest(url, null, [200]);
       const body = response.data as { status?: unknown };
       last = { status: typeof body?.status === 'string' ? body.status : 'unknown', body: { url, ...(body as object) }, polls: poll };

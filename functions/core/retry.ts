@@ -79,8 +79,14 @@ export function describeTry(failed: FailedTry): string {
 
 /** How to poll an order the CA is working on (RFC 8555 §7.5.1, §7.4). */
 export interface PollPolicy {
-  /** The first wait, and the least any wait is. */
+  /** The first wait for a validation when nothing was learned yet, the least a wait is, and where the backoff starts. */
   minMs: number;
+  /**
+   * The first wait for an issuance when nothing was learned yet, and the least a learned one is:
+   * shorter, as a CA issues in moments once it has validated every name (validating means
+   * reaching each of them over the network), and an order it answered as valid is not polled.
+   */
+  issuanceFirstMs: number;
   /** Each wait doubles up to this, unless the CA's `Retry-After` asks for more. */
   maxMs: number;
   /** Polls in all. */
@@ -91,17 +97,20 @@ export interface PollPolicy {
 const POLL_RETRY_AFTER_CAP_MS = 60_000;
 
 /**
- * Returns how long to wait before poll number `poll` (1 for the first): the CA's `Retry-After`
- * when it sent one (at least `minMs`, at most a minute); else, before the first poll, most of what
- * the same wait took the last times in this run (`learnedMs`: the CA just asked to validate or to
- * issue is still working, and an earlier poll would only find it so), or `minMs` when nothing was
- * learned yet; and after it, `minMs` doubling up to `maxMs`. So a CA that takes 1.5 s to validate
- * is polled about twice a name, and one that takes 50 ms (Pebble) is not waited on for a second.
+ * Returns how long to wait before poll number `poll` (1 for the first) of a `kind` of wait: the
+ * CA's `Retry-After` when it sent one (at least `minMs`, at most a minute); else, before the first
+ * poll, most of what the same kind of wait took the last times in this run (`learnedMs`: the CA
+ * just asked to validate or to issue is still working, and an earlier poll would only find it so),
+ * or the kind's first wait when nothing was learned yet (`minMs` for a validation,
+ * `issuanceFirstMs` for an issuance), never less than that first wait; and after it, `minMs`
+ * doubling up to `maxMs`. So a CA that takes 1.5 s to validate is polled about twice an order
+ * once the run has learned its pace, and one that issues in 10 ms (Pebble) is polled once.
  */
-export function pollWaitMs(poll: number, retryAfter: number | null, policy: PollPolicy, learnedMs: number | null = null): number {
+export function pollWaitMs(poll: number, retryAfter: number | null, policy: PollPolicy, learnedMs: number | null = null, kind: 'validation' | 'issuance' = 'validation'): number {
   const max = Math.max(policy.maxMs, policy.minMs);
+  const first = kind === 'issuance' ? Math.min(policy.issuanceFirstMs, policy.minMs) : policy.minMs;
   if (retryAfter !== null) return Math.min(Math.max(retryAfter, policy.minMs), POLL_RETRY_AFTER_CAP_MS);
-  if (poll === 1) return learnedMs === null ? policy.minMs : Math.min(Math.max(Math.round(learnedMs * LEARNED_SHARE), policy.minMs), max);
+  if (poll === 1) return learnedMs === null ? first : Math.min(Math.max(Math.round(learnedMs * LEARNED_SHARE), first), max);
   return Math.min(policy.minMs * 2 ** (poll - 2), max);
 }
 

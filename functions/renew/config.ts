@@ -24,7 +24,7 @@ export interface RenewConfig {
   concurrency: number;
   /** `port` and `httpsPort`: where the CA's ports 80 and 443 are reached (other ports only on the replica). */
   preflight: { port: number; httpsPort: number; dnsServer: string | undefined; timeoutMs: number };
-  acme: { requestTimeoutMs: number; pollMinMs: number; pollMaxMs: number; pollAttempts: number };
+  acme: { requestTimeoutMs: number; pollMinMs: number; pollIssuanceFirstMs: number; pollMaxMs: number; pollAttempts: number };
   /** Retries of transient CA failures (core/retry.ts). */
   acmeRetry: RetryPolicy;
   /** How far a certificate's notBefore may lie ahead of this run's clock, and the most the clock may be off the CA's. */
@@ -128,8 +128,9 @@ export function readRenewConfig(env: NodeJS.ProcessEnv, rootStore: readonly stri
     acme: {
       requestTimeoutMs: integer('ACME_TIMEOUT_MS', 30000, 1000, 300000),
       // The first poll waits about as long as the CA took lately in the run (core/retry.ts
-      // pollWaitMs), so the minimum only paces the first order and a CA slower than it was.
+      // pollWaitMs), at least the minimum (for an issuance, its own shorter first wait).
       pollMinMs: integer('ACME_POLL_MIN_MS', 50, 10, 60000),
+      pollIssuanceFirstMs: integer('ACME_POLL_ISSUANCE_FIRST_MS', 20, 1, 60000),
       pollMaxMs: integer('ACME_POLL_MAX_MS', 10000, 10, 300000),
       pollAttempts: integer('ACME_POLL_ATTEMPTS', 15, 1, 100),
     },

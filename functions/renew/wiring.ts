@@ -114,7 +114,7 @@ function accountIssuer(config: RenewConfig, accountKeys: SsmAccountKeyStore, sto
         onAnswer: (date: string | undefined, receivedAt: Date) => void (skew ??= judgeClockSkew(date, receivedAt, config.skewAllowanceMs)),
       };
       const { AcmeIssuer, createAcmeClient } = await acmeModule;
-      const acmeIssuer = new AcmeIssuer(createAcmeClient({ directoryUrl: config.directoryUrl, directory: await clock.directory.document(), accountKeyPem: keyPem, ...config.acme, retry }), { minMs: config.acme.pollMinMs, maxMs: config.acme.pollMaxMs, attempts: config.acme.pollAttempts, now: clock.now });
+      const acmeIssuer = new AcmeIssuer(createAcmeClient({ directoryUrl: config.directoryUrl, directory: await clock.directory.document(), accountKeyPem: keyPem, ...config.acme, retry }), { minMs: config.acme.pollMinMs, issuanceFirstMs: config.acme.pollIssuanceFirstMs, maxMs: config.acme.pollMaxMs, attempts: config.acme.pollAttempts, now: clock.now });
       const { accountUrl, record, contactUpdated } = await acmeIssuer.registerAccount(contactFor(config.contactEmail), parseAccountRecord(await recordText));
       if (record) await store.writeAccountRecord(formatAccountRecord(record)).catch((error: unknown) => log('warn', 'could not record the account\'s contact (the next run sets it again)', { step: 'account', reason: describeError(error) }));
       if (contactUpdated) log('info', 'updated the account contact', { step: 'account', contact: config.contactEmail ?? '(none)' });

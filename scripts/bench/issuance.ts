@@ -61,7 +61,7 @@ const VALIDATION_SLEEP_SECONDS = 3;
 const CONCURRENCIES = [4, 8, 16];
 const TARGET = { cpuRatio: 0.5, processRatio: 1.0, latencyRatio: 0.1, requestsPerCertificate: 15, nonceRatio: 1.3 };
 /** The function's own polling (config.ts's defaults: an empty variable is an unset one), unless BENCH_POLL=replica. */
-const POLLING: Record<string, string> = process.env.BENCH_POLL === 'replica' ? {} : { ACME_POLL_MIN_MS: '', ACME_POLL_MAX_MS: '', ACME_POLL_ATTEMPTS: '' };
+const POLLING: Record<string, string> = process.env.BENCH_POLL === 'replica' ? {} : { ACME_POLL_MIN_MS: '', ACME_POLL_ISSUANCE_FIRST_MS: '', ACME_POLL_MAX_MS: '', ACME_POLL_ATTEMPTS: '' };
 
 /** One run of either tool: how long, and how many of its certificates were issued. */
 interface Issued {

@@ -33,7 +33,7 @@ test('reads the defaults when only the required variables are set', () => {
     checkSchedule: 'cron(35 4 * * ? *)',
     concurrency: 16,
     preflight: { port: 80, httpsPort: 443, dnsServer: undefined, timeoutMs: 5000 },
-    acme: { requestTimeoutMs: 30000, pollMinMs: 50, pollMaxMs: 10000, pollAttempts: 15 },
+    acme: { requestTimeoutMs: 30000, pollMinMs: 50, pollIssuanceFirstMs: 20, pollMaxMs: 10000, pollAttempts: 15 },
     acmeRetry: { attempts: 8, baseMs: 1000, maxBackoffMs: 30_000, maxRetryAfterMs: 120_000, reserveMs: 120_000 },
     skewAllowanceMs: 3_600_000,
     awsEndpoint: undefined,

@@ -104,14 +104,20 @@ for (const item of dnsCases) {
 }
 
 describe('polling the CA (pollWaitMs)', () => {
-  const policy = { minMs: 200, maxMs: 1000, attempts: 12 };
-  test('waits the minimum before the first poll, then the minimum doubling up to the maximum', () => {
+  const policy = { minMs: 200, issuanceFirstMs: 20, maxMs: 1000, attempts: 12 };
+  test('waits the minimum before the first poll of a validation, then the minimum doubling up to the maximum', () => {
     assert.deepEqual([1, 2, 3, 4, 5, 6].map((poll) => pollWaitMs(poll, null, policy)), [200, 200, 400, 800, 1000, 1000]);
   });
-  test('waits most of what the CA took lately before the first poll (within the minimum and maximum), then the backoff from the minimum', () => {
-    const slow = { minMs: 100, maxMs: 5000, attempts: 12 };
+  test('waits the shorter first wait before the first poll of an issuance, then the same backoff', () => {
+    assert.deepEqual([1, 2, 3].map((poll) => pollWaitMs(poll, null, policy, null, 'issuance')), [20, 200, 400]);
+    assert.equal(pollWaitMs(1, null, { ...policy, issuanceFirstMs: 5000 }, null, 'issuance'), 200, 'never longer than a validation\'s');
+  });
+  test('waits most of what the CA took lately before the first poll (within the first wait and the maximum), then the backoff from the minimum', () => {
+    const slow = { minMs: 100, issuanceFirstMs: 20, maxMs: 5000, attempts: 12 };
     assert.deepEqual([1, 2, 3].map((poll) => pollWaitMs(poll, null, slow, 1500)), [1200, 100, 200]);
-    assert.equal(pollWaitMs(1, null, slow, 20), 100, 'not below the minimum');
+    assert.equal(pollWaitMs(1, null, slow, 20), 100, 'a validation: not below the minimum');
+    assert.equal(pollWaitMs(1, null, slow, 30, 'issuance'), 24, 'an issuance: most of what it took, below the minimum');
+    assert.equal(pollWaitMs(1, null, slow, 10, 'issuance'), 20, 'an issuance: not below its first wait');
     assert.equal(pollWaitMs(1, null, slow, 60_000), 5000, 'not beyond the maximum');
   });
   test('the learned wait follows what is observed, weighted towards the latest', () => {
@@ -124,6 +130,6 @@ describe('polling the CA (pollWaitMs)', () => {
     assert.equal(pollWaitMs(3, 3_600_000, policy), 60_000);
   });
   test('a maximum below the minimum waits the minimum', () => {
-    assert.equal(pollWaitMs(4, null, { minMs: 500, maxMs: 100, attempts: 3 }), 500);
+    assert.equal(pollWaitMs(4, null, { minMs: 500, issuanceFirstMs: 20, maxMs: 100, attempts: 3 }), 500);
   });
 });
