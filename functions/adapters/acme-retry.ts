@@ -2,8 +2,8 @@
  * Retries of requests to the CA, at the layer that signs them: acme-client's HttpClient.
  *
  * acme-client 5.4 retries in an axios interceptor, which resends the same signed body, and so the
- * same spent nonce, which the CA must refuse (upstream issue #103); that retry is turned off in
- * createAcmeClient. Here a transient failure (core/retry.ts) of a signed request is sent again
+ * same spent nonce, which the CA must refuse (upstream issue #103); its requests go through
+ * adapters/acme-transport.ts instead, so that retry never runs. Here a transient failure (core/retry.ts) of a signed request is sent again
  * through acme-client's own `signedRequest`, which signs it anew with a fresh nonce (the one the
  * CA's error answer carried, RFC 8555 §6.5, or a new one from newNonce). Unsigned requests (the
  * directory, newNonce) are simply sent again. Each retry waits (the CA's `Retry-After`, or a

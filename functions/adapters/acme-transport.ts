@@ -61,11 +61,12 @@ export function createAcmeTransport(settings: AcmeTransportSettings): AcmeSend {
         throw transportError(verb, url, error);
       });
       const location = answer.headers.location;
-      if ((verb === 'GET' || verb === 'HEAD') && answer.status >= 300 && answer.status < 400 && location && redirects < MAX_REDIRECTS) {
+      if (!((verb === 'GET' || verb === 'HEAD') && answer.status >= 300 && answer.status < 400 && location && redirects < MAX_REDIRECTS)) return answer;
+      try {
         target = new URL(location, target).toString();
-        continue;
+      } catch (error) {
+        throw transportError(verb, url, Object.assign(new Error(`redirected to an unreadable location ${JSON.stringify(location.slice(0, 200))}`, { cause: error }), { code: 'ERR_INVALID_URL' }));
       }
-      return answer;
     }
   };
 }
@@ -100,9 +101,13 @@ function exchange(url: string, method: string, headers: Record<string, string>, 
   });
 }
 
-/** Returns the body as axios would: JSON parsed (by its type, or by its look when untyped), anything else as text. */
+/**
+ * Returns the body as axios would: JSON parsed when it is typed so or reads as JSON whatever its
+ * type (a problem document behind a proxy that types it text/plain must still be read: its type
+ * decides whether a retry helps), a certificate chain and anything else as text.
+ */
 function bodyOf(text: string, contentType: string | undefined): unknown {
-  const json = contentType ? /[/+]json\b/i.test(contentType) : /^\s*[[{]/.test(text);
+  const json = contentType && /[/+]json\b/i.test(contentType) ? true : !/pem-certificate-chain/i.test(contentType ?? '') && /^\s*[[{]/.test(text);
   if (!json || text === '') return text;
   try {
     return JSON.parse(text) as unknown;

@@ -1,8 +1,8 @@
 /**
  * One invocation of the renew function, top to bottom: renew what is due (unless it is a watch) →
  * publish the run's metrics → bring the bucket manifest up to date while watching what the hosts
- * serve and report (and reading what was last told) → publish the watch's metrics → tell people
- * what needs attention → say whether the invocation failed.
+ * serve and report → publish the watch's metrics → tell people what needs attention → say whether
+ * the invocation failed.
  *
  * Contract: returns normally whenever people were told; `failure` is non-null when anything needs
  * attention, and the handler then fails the invocation with it. Throws only for a request naming
@@ -56,16 +56,13 @@ export async function runInvocation(request: RenewRequest, runId: string, ctx: I
     }
   }
 
-  // The bucket manifest and the watch read and write different objects: one does not wait for the
-  // other, and the monitoring state (written only after both) is read meanwhile.
-  const stateText = ctx.tell.store.readAttentionState();
-  stateText.catch(() => undefined); // tellPeople awaits it and says when it could not be read
+  // The bucket manifest and the watch read and write different objects: one does not wait for the other.
   const [manifestProblem, watch] = await Promise.all([renewal ? publishRunManifest(renewal, ctx.renewal) : null, watchAll(ctx.watch)]);
   if (renewal) run = withManifest(renewal, manifestProblem);
   const count = (...kinds: WatchReport['hosts'][number]['kind'][]) => watch.hosts.filter((finding) => kinds.includes(finding.kind)).length;
   ctx.emitMetrics(watchMetrics(watch.summary, { stale: count('stale'), behind: count('behind'), failing: count('failing', 'unreadable') }, ctx.functionName, ctx.watch.now()));
 
-  const { sent, items } = await tellPeople({ runId, run, stoppedReason, manual: request.domains ?? null, watch, stateText }, ctx.tell);
+  const { sent, items } = await tellPeople({ runId, run, stoppedReason, manual: request.domains ?? null, watch }, ctx.tell);
 
   const failed = stoppedReason !== null || (run !== null && runFailed(run)) || items.length > 0;
   ctx.log(failed ? 'error' : 'info', 'run finished', { mode, ...(run ? { counts: run.counts } : {}), problems: items.length, told: sent });

@@ -45,8 +45,6 @@ export interface TellInput {
   /** The domains a manual run was asked for (null: every domain, or a watch). */
   manual: string[] | null;
   watch: WatchReport;
-  /** The monitoring state's text, when the invocation began reading it before the watch ended (read here otherwise). */
-  stateText?: Promise<string | null>;
 }
 
 /**
@@ -55,7 +53,7 @@ export interface TellInput {
  */
 export async function tellPeople(input: TellInput, ctx: TellContext): Promise<{ sent: 'new' | 'reminder' | 'cleared' | null; items: AttentionItem[] }> {
   const stateProblem: { what: string; reason: string }[] = [];
-  const kept = await (input.stateText ?? ctx.store.readAttentionState()).then(parseKept, (error: unknown) => {
+  const kept = await ctx.store.readAttentionState().then(parseKept, (error: unknown) => {
     // Unreadable: tell as if nothing had been sent (better twice than never), and say why.
     stateProblem.push({ what: 'monitoring state', reason: `could not be read, so this message may repeat an earlier one: ${describeError(error)}` });
     return null;

@@ -20,6 +20,8 @@ const routes: Record<string, (response: ServerResponse) => void> = {
   '/loop': (response) => response.writeHead(302, { Location: '/loop' }).end(),
   '/huge': (response) => response.writeHead(200, { 'Content-Type': 'application/json' }).end(Buffer.alloc(MAX_BODY_BYTES + 1, 32)),
   '/untyped': (response) => response.writeHead(200).end('{"status":"valid"}'),
+  '/proxied-problem': (response) => response.writeHead(503, { 'Content-Type': 'text/plain' }).end('{"type":"urn:ietf:params:acme:error:rateLimited","detail":"slow down"}'),
+  '/bad-redirect': (response) => response.writeHead(302, { Location: 'http://[::1' }).end(),
   '/hang': () => undefined,
 };
 const server = createServer((request, response) => {
@@ -70,6 +72,11 @@ test('an untyped answer that reads as JSON is parsed, as axios did', async () =>
   assert.deepEqual((await send(`${base}/untyped`, 'get')).data, { status: 'valid' });
 });
 
+test('a problem document typed as text (a proxy in between) is still parsed: its type decides the retries', async () => {
+  const response = await send(`${base}/proxied-problem`, 'post', { data: {} });
+  assert.deepEqual(response.data, { type: 'urn:ietf:params:acme:error:rateLimited', detail: 'slow down' });
+});
+
 test('a HEAD answers with its headers and an empty body', async () => {
   const response = await send(`${base}/dir`, 'head');
   assert.equal(response.status, 200);
@@ -85,6 +92,14 @@ test('redirects end after three: the last answer is returned as it is', async ()
   const before = seen.length;
   assert.equal((await send(`${base}/loop`, 'get')).status, 302);
   assert.equal(seen.length - before, 4);
+});
+
+test('a redirect to an unreadable location fails naming the request and the location', async () => {
+  await assert.rejects(send(`${base}/bad-redirect`, 'get'), (error: Error & { code?: string }) => {
+    assert.equal(error.message, `request to the CA failed: GET ${base}/bad-redirect: redirected to an unreadable location "http://[::1" (ERR_INVALID_URL)`);
+    assert.equal(error.code, 'ERR_INVALID_URL');
+    return true;
+  });
 });
 
 test('a body over the limit is refused, naming the limit and the request', async () => {
