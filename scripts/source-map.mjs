@@ -30,7 +30,7 @@ function decodeSegment(text) {
 }
 
 /** Returns `value` as Base64 VLQ. */
-function encodeValue(value) {
+export function encodeValue(value) {
   let rest = value < 0 ? -value * 2 + 1 : value * 2;
   let text = '';
   do {
