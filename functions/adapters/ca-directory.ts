@@ -53,18 +53,13 @@ export class CaDirectoryClient implements ClockCheck, CaDirectory {
 
   /** Returns what the directory offers, or null when it could not be read. Never throws. */
   async facts(): Promise<CaDirectoryFacts | null> {
-    const answer = await this.directory();
-    if (!answer || answer.status !== 200) return null;
-    try {
-      const directory = JSON.parse(answer.body) as { renewalInfo?: unknown; meta?: { profiles?: unknown } };
-      const profiles = directory.meta?.profiles;
-      return {
-        renewalInfoUrl: typeof directory.renewalInfo === 'string' && directory.renewalInfo.startsWith('https://') ? directory.renewalInfo : null,
-        profiles: profiles && typeof profiles === 'object' && !Array.isArray(profiles) ? Object.fromEntries(Object.entries(profiles).map(([name, text]) => [name, typeof text === 'string' ? text : ''])) : null,
-      };
-    } catch {
-      return null;
-    }
+    const directory = parsedBody(await this.directory()) as { renewalInfo?: unknown; meta?: { profiles?: unknown } } | null;
+    if (!directory) return null;
+    const profiles = directory.meta?.profiles;
+    return {
+      renewalInfoUrl: typeof directory.renewalInfo === 'string' && directory.renewalInfo.startsWith('https://') ? directory.renewalInfo : null,
+      profiles: profiles && typeof profiles === 'object' && !Array.isArray(profiles) ? Object.fromEntries(Object.entries(profiles).map(([name, text]) => [name, typeof text === 'string' ? text : ''])) : null,
+    };
   }
 
   /**
@@ -72,14 +67,8 @@ export class CaDirectoryClient implements ClockCheck, CaDirectory {
    * read: the ACME client starts from it instead of asking again. Never throws.
    */
   async document(): Promise<Record<string, unknown> | null> {
-    const answer = await this.directory();
-    if (!answer || answer.status !== 200) return null;
-    try {
-      const parsed = JSON.parse(answer.body) as unknown;
-      return parsed && typeof parsed === 'object' && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : null;
-    } catch {
-      return null;
-    }
+    const directory = parsedBody(await this.directory());
+    return directory && typeof directory === 'object' && !Array.isArray(directory) ? (directory as Record<string, unknown>) : null;
   }
 
   /** Returns the suggested renewal window of a certificate (RFC 9773 §4.1: an unauthenticated GET); throws naming what failed. */
@@ -123,5 +112,15 @@ export class CaDirectoryClient implements ClockCheck, CaDirectory {
       request.on('timeout', () => request.destroy());
       request.on('error', () => resolve(null));
     });
+  }
+}
+
+/** Returns a 200 answer's body as JSON, or null when there is none or it is not JSON. */
+function parsedBody(answer: Answer | null): unknown {
+  if (!answer || answer.status !== 200) return null;
+  try {
+    return JSON.parse(answer.body) as unknown;
+  } catch {
+    return null;
   }
 }
