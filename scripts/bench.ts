@@ -14,6 +14,9 @@
  * - issuance (scripts/bench/issuance.ts): the project's issuance side by side with acme-tiny's on
  *   Pebble instances of their own, CPU-bound and latency-bound, 1 certificate as a whole process,
  *   the ACME requests per certificate, and at 50 % nonce rejection (about 20 minutes);
+ * - awsclient (scripts/bench/aws-client.ts): one renewal's S3 requests from a fresh process
+ *   through the AWS SDK the function uses and through aws-lite, a smaller client (no target: the
+ *   figure behind the 1-certificate target, which the SDK alone keeps out of reach);
  * - agent: the host sync agent at 1000 domains on the local replica (moto), against the
  * `aws s3 sync` baseline measured in the same run on the same bucket (when the aws CLI is
  * installed; otherwise against LOCAL-STACK.md's figures: first full sync ≈ 21 s, no-change ≈ 2.2 s).
@@ -55,6 +58,7 @@ import { coldStartBench } from './bench/coldstart.js';
 import { idleBench } from './bench/idle.js';
 import { fanOutBench } from './bench/fan-out.js';
 import { issuanceBench } from './bench/issuance.js';
+import { awsClientBench } from './bench/aws-client.js';
 
 const DOMAINS = Number(process.env.BENCH_DOMAINS ?? 1000);
 const FALLBACK_BASELINE = { firstSyncMs: 21_000, noChangeMs: 2_200 };
@@ -78,9 +82,9 @@ function runAgent(args: string[], testedAt: string): { ms: number; syncMs: numbe
 }
 
 async function main(): Promise<void> {
-  const parts = (process.env.BENCH_ONLY ?? 'coldstart,idle,agent,faults,status,issuance,fanout').split(',');
-  const unknown = parts.filter((part) => !['coldstart', 'idle', 'agent', 'faults', 'status', 'issuance', 'fanout'].includes(part));
-  if (unknown.length > 0) throw new Error(`BENCH_ONLY: no part named ${unknown.join(', ')} (the parts: coldstart, idle, agent, faults, status, issuance, fanout)`);
+  const parts = (process.env.BENCH_ONLY ?? 'coldstart,idle,agent,faults,status,issuance,awsclient,fanout').split(',');
+  const unknown = parts.filter((part) => !['coldstart', 'idle', 'agent', 'faults', 'status', 'issuance', 'awsclient', 'fanout'].includes(part));
+  if (unknown.length > 0) throw new Error(`BENCH_ONLY: no part named ${unknown.join(', ')} (the parts: coldstart, idle, agent, faults, status, issuance, awsclient, fanout)`);
   if (parts.length === 1 && parts[0] === 'coldstart') {
     spawnSync('node', ['scripts/build.mjs'], { cwd: root, stdio: 'ignore' });
     process.exitCode = coldStartBench(root) ? 1 : 0;
@@ -105,6 +109,7 @@ async function main(): Promise<void> {
     if (parts.includes('faults')) failed = (await faultBench(readReplicaState())) || failed;
     if (parts.includes('status')) failed = (await statusBench(readReplicaState())) || failed;
     if (parts.includes('issuance')) failed = (await issuanceBench(readReplicaState(), root)) || failed;
+    if (parts.includes('awsclient')) failed = (await awsClientBench(readReplicaState(), root)) || failed;
     if (parts.includes('fanout')) failed = (await fanOutBench(readReplicaState())) || failed;
   } finally {
     if (startedReplica) spawnSync('node', ['--import', 'tsx', 'scripts/replica.ts', 'stop'], { cwd: root, stdio: 'inherit' });
