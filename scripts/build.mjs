@@ -30,7 +30,7 @@ const throwingModule = (name, kept = '{}') => `const kept = ${kept}; module.expo
  * bundles, not quietly in Lambda). For the cold start (issue 12): acme-client's index exports its
  * node-forge helpers (`acme.forge`, 300 KB).
  */
-const renewUnused = {
+export const renewUnused = {
   // acme-client's crypto module loads @peculiar/x509 (with asn1js, reflect-metadata, tsyringe: a
   // quarter of the bundle and 60 ms of every ordering cold start) for CSRs and PEM reading. Renew
   // makes its CSRs with node's crypto (core/keys.ts) and sends them itself (acme-issuer.ts
@@ -55,7 +55,8 @@ module.exports = { create, AxiosError, default: { create, AxiosError } };`,
 };
 const unused = { 'renew/handler': renewUnused, 'renew/worker': renewUnused };
 
-function stubs(modules) {
+/** The esbuild plugin that puts the stubs `modules` (name → source) in place of those modules. */
+export function stubs(modules) {
   const names = Object.keys(modules);
   return {
     name: 'unused-modules',
