@@ -14,9 +14,9 @@
  * - issuance (scripts/bench/issuance.ts): the project's issuance side by side with acme-tiny's on
  *   Pebble instances of their own, CPU-bound and latency-bound, 1 certificate as a whole process,
  *   the ACME requests per certificate, and at 50 % nonce rejection (about 20 minutes);
- * - awsclient (scripts/bench/aws-client.ts): one renewal's S3 requests from a fresh process
- *   through the AWS SDK the function uses and through aws-lite, a smaller client (no target: the
- *   figure behind the 1-certificate target, which the SDK alone keeps out of reach);
+ * - awsclient (scripts/bench/aws-client.ts): one renewal's AWS requests from a fresh process
+ *   through the function's SDK clients, through the same with lighter settings, and through
+ *   aws-lite, a smaller client (no target: the figure behind the 1-certificate target);
  * - agent: the host sync agent at 1000 domains on the local replica (moto), against the
  * `aws s3 sync` baseline measured in the same run on the same bucket (when the aws CLI is
  * installed; otherwise against LOCAL-STACK.md's figures: first full sync ≈ 21 s, no-change ≈ 2.2 s).

@@ -5,16 +5,18 @@
  *
  * - the function's clients: `@aws-sdk/client-s3`, `-ssm`, `-sns` and `-sqs`, made as
  *   functions/renew/wiring.ts makes them (adaptive retries, 8 tries, every failed try reported);
- * - the same, with the SDK's lightest settings (the middleware stack resolved once per command,
- *   checksums only where S3 requires them, every setting given so that no config file is read):
- *   what the SDK itself can save;
+ * - the same, with lighter SDK settings (the middleware stack resolved once per command, checksums
+ *   only where S3 requires them, region, FIPS and dual-stack given): what the SDK's own settings
+ *   can save;
  * - aws-lite (`@aws-lite/client` with its S3, SSM, SNS and SQS plugins), a small AWS client
  *   written for Lambda's cold starts, installed only for this comparison (devDependencies).
  *
  * Each is bundled as the function is (scripts/build.mjs's settings and stubs: esbuild, minified,
  * CommonJS) into a temporary directory and run as `node bundle.js` against the replica (moto):
  * whole process, spawn to exit, and the process's CPU; one round first unmeasured, then median of
- * 5, each round in another order. The requests are the ones a traced single-certificate run made
+ * 6, each client first in two of them. Before that, aws-lite's conditional writes are checked:
+ * its S3 plugin passes If-None-Match and If-Match on without documenting them, and a comparison
+ * with a client that sent them unconditionally would flatter it. The requests are the ones a traced single-certificate run made
  * (2026-12-02): S3's 5 listings, 5 GETs (4 of them 404), 15 PUTs (4 conditional), 4 DELETEs (1
  * conditional), and SSM's one GetParameter; here one after the other, where the run overlaps some:
  * this measures the client, not the run. SNS and SQS send nothing in that run, but their clients
@@ -34,7 +36,7 @@ import { replicaS3Client } from '../replica/provision.js';
 import type { ReplicaState } from '../replica/state.js';
 import { deleteBucket } from './bucket.js';
 
-const ROUNDS = 5;
+const ROUNDS = 6;
 
 /**
  * The requests, as [method, key, condition]. `folder/` stands for the domain's folder;
@@ -112,7 +114,7 @@ const { s3, ssm } = clients;
 
 const ENTRIES: Record<string, string> = {
   'the function\'s SDK clients': sdkEntry(''),
-  'the SDK, lightest settings': sdkEntry("cacheMiddleware: true, requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED', region: process.env.AWS_REGION, useFipsEndpoint: false, useDualstackEndpoint: false"),
+  'the SDK, lighter settings': sdkEntry("cacheMiddleware: true, requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED', region: process.env.AWS_REGION, useFipsEndpoint: false, useDualstackEndpoint: false"),
   'aws-lite': `
 import awsLite from '@aws-lite/client';
 import s3Plugin from '@aws-lite/s3';
@@ -138,7 +140,34 @@ const endpoint = new URL(process.env.AWS_ENDPOINT_URL);
 
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] as number;
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? (sorted[middle] as number) : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
+}
+
+/**
+ * Throws unless aws-lite's S3 plugin sends the conditions the function's writes carry: a second
+ * create of one key (If-None-Match: *) and a delete with another ETag (If-Match) must be refused
+ * (412), and a delete with the key's own ETag done. aws-lite sends the ETag without its quotes
+ * (moto accepts that; real S3 is not checked here).
+ */
+async function checkAwsLiteConditions(state: ReplicaState, bucket: string): Promise<void> {
+  // By name: @aws-lite/s3 has no type declarations.
+  const load = (name: string) => import(name) as Promise<{ default: unknown }>;
+  const awsLite = (await load('@aws-lite/client')).default as (config: Record<string, unknown>) => Promise<{ S3: Record<string, (params: Record<string, unknown>) => Promise<{ ETag?: string }>> }>;
+  const s3Plugin = (await load('@aws-lite/s3')).default;
+  const endpoint = new URL(state.awsEndpoint);
+  const aws = await awsLite({ region: state.region, host: endpoint.hostname, port: Number(endpoint.port), protocol: endpoint.protocol.replace(':', ''), plugins: [s3Plugin], accessKeyId: 'test', secretAccessKey: 'test', retries: 0 });
+  const put = aws.S3.PutObject as (params: Record<string, unknown>) => Promise<{ ETag?: string }>;
+  const remove = aws.S3.DeleteObject as (params: Record<string, unknown>) => Promise<unknown>;
+  const refused = async (what: string, request: Promise<unknown>) => {
+    const status = await request.then(() => 200, (error: { statusCode?: number }) => error.statusCode);
+    if (status !== 412) throw new Error(`aws-lite: ${what} answered ${status}, not 412: it did not send the condition, and the comparison would not be fair`);
+  };
+  const Key = 'conditions/check';
+  const created = await put({ Bucket: bucket, Key, Body: '{}', ContentType: 'application/json', IfNoneMatch: '*' });
+  await refused('a second create with If-None-Match: *', put({ Bucket: bucket, Key, Body: '{}', ContentType: 'application/json', IfNoneMatch: '*' }));
+  await refused('a delete with another ETag in If-Match', remove({ Bucket: bucket, Key, IfMatch: '"0"' }));
+  await remove({ Bucket: bucket, Key, IfMatch: created.ETag });
 }
 
 /** Prints every client's figures; returns false (it has no target). */
@@ -155,6 +184,7 @@ export async function awsClientBench(state: ReplicaState, root: string): Promise
     await s3.send(new CreateBucketCommand({ Bucket: bucket }));
     await s3.send(new PutBucketVersioningCommand({ Bucket: bucket, VersioningConfiguration: { Status: 'Enabled' } }));
     await ssm.send(new PutParameterCommand({ Name: parameter, Value: 'not a key: the bench reads it only', Type: 'SecureString' }));
+    await checkAwsLiteConditions(state, bucket);
     const bundles = new Map<string, string>();
     for (const [name, contents] of Object.entries(ENTRIES)) {
       const outfile = join(work, `${name.replace(/\W+/g, '-')}.js`);
@@ -164,7 +194,7 @@ export async function awsClientBench(state: ReplicaState, root: string): Promise
     const names = [...bundles.keys()];
     const figures = new Map<string, { ms: number[]; cpuMs: number[] }>(names.map((name) => [name, { ms: [], cpuMs: [] }]));
     for (let round = 0; round <= ROUNDS; round += 1) {
-      // Round 0 is not counted (files read for the first time); each counted round starts with another client.
+      // Round 0 is not counted (files read for the first time); the counted rounds start with each client in turn.
       for (const name of [...names.slice(round % names.length), ...names.slice(0, round % names.length)]) {
         const started = process.hrtime.bigint();
         const result = spawnSync('node', [bundles.get(name) as string], {
