@@ -69,6 +69,25 @@ export function stubs(modules) {
   };
 }
 
+/** How every bundle is made (also the bench's, scripts/bench/aws-client.ts, which bundles as the function is). */
+export const bundleOptions = {
+  absWorkingDir: root,
+  bundle: true,
+  minify: true,
+  // Errors keep their class names (VerificationError, not Nm).
+  keepNames: true,
+  sourcemap: 'linked',
+  sourcesContent: false,
+  platform: 'node',
+  target: 'node20',
+  format: 'cjs',
+  // The AWS SDK's ES modules, which esbuild can tree-shake (its CommonJS build brings every
+  // command's serializer along: 220 KB of SSM for the two commands renew sends).
+  mainFields: ['module', 'main'],
+  legalComments: 'none',
+  logLevel: 'warning',
+};
+
 /**
  * Builds every entry that exists into dist/<name>.js and dist/<name>.js.map; returns the paths
  * written. Errors read as they do in the sources: classes keep their names (errorType
@@ -86,24 +105,11 @@ export async function build({ minify = true } = {}) {
     if (!existsSync(join(root, source))) continue;
     const outfile = join(root, 'dist', `${name}.js`);
     await esbuild({
-      absWorkingDir: root,
+      ...bundleOptions,
       entryPoints: [source],
       outfile,
-      bundle: true,
       minify,
-      // Errors keep their class names (VerificationError, not Nm).
-      keepNames: true,
-      sourcemap: 'linked',
-      sourcesContent: false,
       define: { AGENT_VERSION: JSON.stringify(version) },
-      platform: 'node',
-      target: 'node20',
-      format: 'cjs',
-      // The AWS SDK's ES modules, which esbuild can tree-shake (its CommonJS build brings every
-      // command's serializer along: 220 KB of SSM for the two commands renew sends).
-      mainFields: ['module', 'main'],
-      legalComments: 'none',
-      logLevel: 'warning',
       plugins: [stubs(unused[name] ?? {})],
     });
     await writeFile(`${outfile}.map`, ownSourcesMap(await readFile(`${outfile}.map`, 'utf8')));

@@ -11,16 +11,18 @@
  * - aws-lite (`@aws-lite/client` with its S3, SSM, SNS and SQS plugins), a small AWS client
  *   written for Lambda's cold starts, installed only for this comparison (devDependencies).
  *
- * Each is bundled as the function is (scripts/build.mjs's settings and stubs: esbuild, minified,
- * CommonJS) into a temporary directory and run as `node bundle.js` against the replica (moto):
+ * Each is bundled as the function is (scripts/build.mjs's esbuild settings and stubs, without the
+ * source map) into a temporary directory and run as `node bundle.js` against the replica (moto):
  * whole process, spawn to exit, and the process's CPU; one round first unmeasured, then median of
  * 6, each client first in two of them. Before that, aws-lite's conditional writes are checked:
  * its S3 plugin passes If-None-Match and If-Match on without documenting them, and a comparison
- * with a client that sent them unconditionally would flatter it. The requests are the ones a traced single-certificate run made
- * (2026-12-02): S3's 5 listings, 5 GETs (4 of them 404), 15 PUTs (4 conditional), 4 DELETEs (1
- * conditional), and SSM's one GetParameter; here one after the other, where the run overlaps some:
- * this measures the client, not the run. SNS and SQS send nothing in that run, but their clients
- * are made, as the function makes them.
+ * with a client that sent them unconditionally would flatter it.
+ *
+ * The requests are the ones a traced single-certificate run made (2026-12-02): S3's 5 listings, 5
+ * GETs (4 of them 404), 15 PUTs (4 conditional), 4 DELETEs (1 conditional), and SSM's one
+ * GetParameter; here one after the other, where the run overlaps some: this measures the client,
+ * not the run. SNS and SQS send nothing in that run, but their clients are made, as the function
+ * makes them.
  */
 
 import { spawnSync } from 'node:child_process';
@@ -29,12 +31,13 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { build, type Plugin } from 'esbuild';
+import { build, type BuildOptions, type Plugin } from 'esbuild';
 import { CreateBucketCommand, PutBucketVersioningCommand } from '@aws-sdk/client-s3';
 import { DeleteParameterCommand, PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { replicaS3Client } from '../replica/provision.js';
 import type { ReplicaState } from '../replica/state.js';
 import { deleteBucket } from './bucket.js';
+import { median } from './renewal-run.js';
 
 const ROUNDS = 6;
 
@@ -138,12 +141,6 @@ const endpoint = new URL(process.env.AWS_ENDPOINT_URL);
 `,
 };
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? (sorted[middle] as number) : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
-}
-
 /**
  * Throws unless aws-lite's S3 plugin sends the conditions the function's writes carry: a second
  * create of one key (If-None-Match: *) and a delete with another ETag (If-Match) must be refused
@@ -173,7 +170,7 @@ async function checkAwsLiteConditions(state: ReplicaState, bucket: string): Prom
 /** Prints every client's figures; returns false (it has no target). */
 export async function awsClientBench(state: ReplicaState, root: string): Promise<boolean> {
   console.log('\n== the AWS client: one renewal\'s AWS requests from a fresh process (no target; for the decision on the 1-certificate target) ==');
-  const { stubs, renewUnused } = (await import(pathToFileURL(join(root, 'scripts', 'build.mjs')).href)) as { stubs: (modules: Record<string, string>) => Plugin; renewUnused: Record<string, string> };
+  const { bundleOptions, stubs, renewUnused } = (await import(pathToFileURL(join(root, 'scripts', 'build.mjs')).href)) as { bundleOptions: BuildOptions; stubs: (modules: Record<string, string>) => Plugin; renewUnused: Record<string, string> };
   const work = mkdtempSync(join(tmpdir(), 'bench-aws-client-'));
   const s3 = replicaS3Client(state);
   const ssm = new SSMClient({ endpoint: state.awsEndpoint, region: state.region, credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
@@ -188,7 +185,7 @@ export async function awsClientBench(state: ReplicaState, root: string): Promise
     const bundles = new Map<string, string>();
     for (const [name, contents] of Object.entries(ENTRIES)) {
       const outfile = join(work, `${name.replace(/\W+/g, '-')}.js`);
-      await build({ stdin: { contents, resolveDir: root, loader: 'ts', sourcefile: `${name}.ts` }, outfile, bundle: true, minify: true, keepNames: true, platform: 'node', target: 'node20', format: 'cjs', mainFields: ['module', 'main'], legalComments: 'none', logLevel: 'error', plugins: [stubs(renewUnused)] });
+      await build({ ...bundleOptions, stdin: { contents, resolveDir: root, loader: 'ts', sourcefile: `${name}.ts` }, outfile, sourcemap: false, logLevel: 'error', plugins: [stubs(renewUnused)] });
       bundles.set(name, outfile);
     }
     const names = [...bundles.keys()];
